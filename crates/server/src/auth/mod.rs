@@ -1,0 +1,210 @@
+//! Accounts and credentials: SCRAM keys for XMPP logins, hashed bearer tokens for HTTP, and the
+//! username rules shared by every surface.
+
+pub mod scram;
+
+use std::sync::Arc;
+
+use base64::Engine;
+use rand::RngCore;
+use sha2::{Digest, Sha256};
+
+use crate::storage::{Store, StoreError};
+use scram::StoredCredentials;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AccountError {
+    #[error("'{0}' is not a valid username")]
+    InvalidUsername(String),
+    #[error("'{0}' belongs to another domain")]
+    WrongDomain(String),
+    #[error("account already exists")]
+    Exists,
+    #[error("no such account")]
+    NoSuchUser,
+    #[error("password rejected: {0}")]
+    BadPassword(String),
+    #[error(transparent)]
+    Store(StoreError),
+}
+
+impl From<StoreError> for AccountError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Conflict => AccountError::Exists,
+            StoreError::NoSuchUser => AccountError::NoSuchUser,
+            other => AccountError::Store(other),
+        }
+    }
+}
+
+/// Account operations over the store; cheap to clone.
+#[derive(Clone)]
+pub struct Accounts {
+    store: Arc<dyn Store>,
+    domain: String,
+    iterations: u32,
+}
+
+impl Accounts {
+    pub fn new(store: Arc<dyn Store>, domain: &str, iterations: u32) -> Accounts {
+        Accounts {
+            store,
+            domain: domain.to_owned(),
+            iterations,
+        }
+    }
+
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    /// Accepts `alice` or `alice@domain` (any resource is ignored) and returns the nodeprep'd
+    /// localpart.
+    pub fn username(&self, input: &str) -> Result<String, AccountError> {
+        let invalid = || AccountError::InvalidUsername(input.to_owned());
+        if !input.contains('@') {
+            return jid::NodePart::new(input)
+                .map(|n| n.to_string())
+                .map_err(|_| invalid());
+        }
+        let jid = jid::Jid::new(input).map_err(|_| invalid())?;
+        if jid.domain().as_str() != self.domain {
+            return Err(AccountError::WrongDomain(input.to_owned()));
+        }
+        jid.node().map(|n| n.to_string()).ok_or_else(invalid)
+    }
+
+    fn derive(&self, password: &str) -> Result<StoredCredentials, AccountError> {
+        if password.is_empty() {
+            return Err(AccountError::BadPassword("empty password".into()));
+        }
+        StoredCredentials::derive(password, self.iterations)
+            .map_err(|e| AccountError::BadPassword(e.to_string()))
+    }
+
+    pub async fn add_user(&self, user: &str, password: &str) -> Result<String, AccountError> {
+        let user = self.username(user)?;
+        let creds = self.derive(password)?;
+        self.store.create_user(&user, &creds).await?;
+        Ok(user)
+    }
+
+    pub async fn set_password(&self, user: &str, password: &str) -> Result<(), AccountError> {
+        let user = self.username(user)?;
+        let creds = self.derive(password)?;
+        if self.store.set_credentials(&user, &creds).await? {
+            Ok(())
+        } else {
+            Err(AccountError::NoSuchUser)
+        }
+    }
+
+    pub async fn delete_user(&self, user: &str) -> Result<(), AccountError> {
+        let user = self.username(user)?;
+        if self.store.delete_user(&user).await? {
+            Ok(())
+        } else {
+            Err(AccountError::NoSuchUser)
+        }
+    }
+
+    pub async fn list_users(&self) -> Result<Vec<String>, AccountError> {
+        Ok(self.store.list_users().await?)
+    }
+
+    /// Checks a plaintext password (SASL PLAIN, HTTP Basic). Unknown users cost the same work
+    /// as known ones, so timing does not reveal which accounts exist.
+    pub async fn check_password(&self, user: &str, password: &str) -> Result<bool, AccountError> {
+        let creds = self.store.credentials(user).await?;
+        let ok = match creds {
+            Some(creds) => creds.verify_password(password),
+            None => {
+                let _ = self.derive(password);
+                false
+            }
+        };
+        Ok(ok)
+    }
+
+    /// Issues a new bearer token for `user`; only its SHA-256 digest is stored.
+    pub async fn create_token(&self, user: &str) -> Result<String, AccountError> {
+        let user = self.username(user)?;
+        let mut raw = [0u8; 32];
+        rand::rng().fill_bytes(&mut raw);
+        let token = format!(
+            "sb_{}",
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw)
+        );
+        self.store.create_token(&user, &token_digest(&token)).await?;
+        Ok(token)
+    }
+
+    pub async fn revoke_token(&self, token: &str) -> Result<bool, AccountError> {
+        Ok(self.store.revoke_token(&token_digest(token)).await?)
+    }
+
+    /// The username a bearer token belongs to. The lookup is by digest, so comparing the
+    /// secret itself never happens byte by byte.
+    pub async fn token_owner(&self, token: &str) -> Result<Option<String>, AccountError> {
+        Ok(self.store.token_owner(&token_digest(token)).await?)
+    }
+}
+
+fn token_digest(token: &str) -> Vec<u8> {
+    Sha256::digest(token.as_bytes()).to_vec()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::SqliteStore;
+
+    async fn accounts() -> Accounts {
+        Accounts::new(
+            Arc::new(SqliteStore::in_memory().await.unwrap()),
+            "localhost",
+            4096,
+        )
+    }
+
+    #[tokio::test]
+    async fn usernames_are_normalised() {
+        let a = accounts().await;
+        assert_eq!(a.username("Alice").unwrap(), "alice");
+        assert_eq!(a.username("alice@localhost/phone").unwrap(), "alice");
+        assert!(matches!(
+            a.username("alice@elsewhere"),
+            Err(AccountError::WrongDomain(_))
+        ));
+        assert!(a.username("a b@localhost").is_err());
+        assert!(a.username("").is_err());
+    }
+
+    #[tokio::test]
+    async fn passwords_and_tokens() {
+        let a = accounts().await;
+        a.add_user("alice", "pw").await.unwrap();
+        assert!(matches!(
+            a.add_user("alice", "pw").await,
+            Err(AccountError::Exists)
+        ));
+        assert!(a.check_password("alice", "pw").await.unwrap());
+        assert!(!a.check_password("alice", "nope").await.unwrap());
+        assert!(!a.check_password("ghost", "pw").await.unwrap());
+        a.set_password("alice", "new").await.unwrap();
+        assert!(a.check_password("alice", "new").await.unwrap());
+        let token = a.create_token("alice").await.unwrap();
+        assert_eq!(a.token_owner(&token).await.unwrap().as_deref(), Some("alice"));
+        assert!(a.revoke_token(&token).await.unwrap());
+        assert_eq!(a.token_owner(&token).await.unwrap(), None);
+        assert!(matches!(
+            a.create_token("ghost").await,
+            Err(AccountError::NoSuchUser)
+        ));
+        assert!(matches!(
+            a.add_user("bob", "").await,
+            Err(AccountError::BadPassword(_))
+        ));
+    }
+}

@@ -1,0 +1,113 @@
+//! Client-to-server connections: the transports (TCP with STARTTLS or direct TLS, and RFC 7395
+//! WebSocket) only frame; one negotiation state machine and session loop serve both.
+
+pub mod sasl;
+pub mod session;
+pub mod tcp;
+pub mod websocket;
+
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use minidom::Element;
+use switchboard_xmpp::framing::{FramingError, Limits, StreamEvent};
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::config::{AuthConfig, Config};
+use crate::router::Router;
+
+/// Shared by every c2s connection.
+pub struct C2sContext {
+    pub router: Router,
+    pub tls: Arc<rustls::ServerConfig>,
+    pub limits: Limits,
+    pub auth: AuthConfig,
+    pub idle_timeout: Duration,
+    pub negotiation_timeout: Duration,
+    pub mailbox_size: usize,
+    pub shutdown: CancellationToken,
+    pub tasks: TaskTracker,
+    pub connections: Arc<Semaphore>,
+    /// Plaintext SASL on non-loopback TCP listeners (explicit opt-in).
+    pub tcp_allow_plaintext: bool,
+    /// Seeds the SCRAM answers for unknown accounts.
+    pub decoy_secret: Vec<u8>,
+}
+
+impl C2sContext {
+    pub fn new(
+        config: &Config,
+        router: Router,
+        tls: Arc<rustls::ServerConfig>,
+        decoy_secret: Vec<u8>,
+        shutdown: CancellationToken,
+        tasks: TaskTracker,
+    ) -> C2sContext {
+        C2sContext {
+            router,
+            tls,
+            limits: Limits {
+                max_stanza_bytes: config.limits.max_stanza_bytes,
+                max_depth: config.limits.max_depth,
+            },
+            auth: config.auth.clone(),
+            idle_timeout: Duration::from_secs(config.limits.idle_timeout_secs),
+            negotiation_timeout: Duration::from_secs(config.limits.negotiation_timeout_secs),
+            mailbox_size: config.limits.mailbox_size,
+            shutdown,
+            tasks,
+            connections: Arc::new(Semaphore::new(config.limits.max_connections)),
+            tcp_allow_plaintext: config.c2s.allow_plaintext,
+            decoy_secret,
+        }
+    }
+}
+
+/// How a transport is protected.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Security {
+    /// TLS; with TLS 1.3 the RFC 9266 `tls-exporter` channel binding is known.
+    Tls { channel_binding: Option<Vec<u8>> },
+    /// No TLS. `sasl_allowed` holds on loopback or where the operator opted in.
+    Plain { sasl_allowed: bool },
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum TransportError {
+    #[error(transparent)]
+    Framing(#[from] FramingError),
+    #[error("I/O error: {0}")]
+    Io(#[from] io::Error),
+    #[error("protocol violation: {0}")]
+    Protocol(&'static str),
+}
+
+/// One c2s transport. Implementations frame; all XMPP logic is in [`session`].
+/// `next_event` must be cancel-safe: the session loop races it against its mailbox.
+pub trait Transport: Send {
+    fn next_event(
+        &mut self,
+    ) -> impl Future<Output = Result<Option<StreamEvent>, TransportError>> + Send;
+    /// Answers the client's stream header (RFC 6120 `<stream:stream>` or RFC 7395 `<open/>`).
+    fn send_header(&mut self, from: &str, id: &str) -> impl Future<Output = io::Result<()>> + Send;
+    fn send(&mut self, el: &Element) -> impl Future<Output = io::Result<()>> + Send;
+    /// Sends the optional stream error, the stream close, and shuts the connection.
+    fn close(&mut self, error: Option<Element>) -> impl Future<Output = ()> + Send;
+    /// A stream restart (after TLS or SASL): a fresh parser.
+    fn restart(&mut self);
+    fn security(&self) -> Security;
+    fn can_starttls(&self) -> bool;
+    /// Performs the TLS handshake after `<proceed/>` was sent.
+    fn starttls(&mut self) -> impl Future<Output = io::Result<()>> + Send;
+    /// Frees idle buffers between elements.
+    fn release_idle(&mut self);
+}
+
+pub fn is_loopback(addr: &SocketAddr) -> bool {
+    addr.ip().is_loopback()
+}

@@ -1,0 +1,449 @@
+//! The c2s negotiation state machine (stream header → STARTTLS → SASL → bind) and the session
+//! loop of a bound resource, written once over the [`Transport`] trait for TCP and WebSocket.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use jid::{FullJid, Jid};
+use minidom::Element;
+use switchboard_xmpp::framing::{StreamEvent, StreamHeader};
+use switchboard_xmpp::ns;
+use switchboard_xmpp::stanza::{self, DefinedCondition, ErrorType, StanzaKind, StreamCondition};
+use tokio::sync::mpsc;
+
+use super::{C2sContext, Security, Transport, TransportError, sasl};
+use crate::router::{Registration, SessionMsg, random_id};
+use crate::services;
+
+/// Why a stream ends.
+#[derive(Debug)]
+pub enum End {
+    /// Close with this stream error.
+    Error(StreamCondition, Option<String>),
+    /// The peer closed its stream (`</stream:stream>` or `<close/>`): answer in kind.
+    PeerClosed,
+    /// The connection is gone (I/O error, EOF): nothing more can be written.
+    Gone,
+}
+
+impl End {
+    fn error(condition: StreamCondition, text: &str) -> End {
+        End::Error(condition, Some(text.to_owned()))
+    }
+}
+
+impl From<TransportError> for End {
+    fn from(e: TransportError) -> End {
+        match e {
+            TransportError::Framing(f) => End::Error(f.condition(), Some(f.to_string())),
+            TransportError::Io(_) => End::Gone,
+            TransportError::Protocol(what) => End::error(StreamCondition::BadFormat, what),
+        }
+    }
+}
+
+impl From<std::io::Error> for End {
+    fn from(_: std::io::Error) -> End {
+        End::Gone
+    }
+}
+
+/// Where negotiation stands. Each variant is waiting for a new stream header.
+enum Stage {
+    /// Before authentication; TLS may or may not be active.
+    Unauthenticated { failures: u32 },
+    Authenticated { user: String },
+}
+
+/// A resource bound to a stream, ready for stanzas.
+struct Bound {
+    user: String,
+    jid: FullJid,
+    registration: Registration,
+}
+
+/// Runs one c2s stream from its first byte to its close.
+pub async fn run<T: Transport>(mut t: T, ctx: Arc<C2sContext>, peer: SocketAddr) {
+    let mut header_sent = false;
+    let negotiated = tokio::select! {
+        result = tokio::time::timeout(ctx.negotiation_timeout, negotiate(&mut t, &ctx, &mut header_sent)) => {
+            result.unwrap_or_else(|_| Err(End::error(StreamCondition::ConnectionTimeout, "Negotiation took too long")))
+        }
+        _ = ctx.shutdown.cancelled() => Err(End::Error(StreamCondition::SystemShutdown, None)),
+    };
+    match negotiated {
+        Ok((bound, rx)) => {
+            tracing::info!(jid = %bound.jid, %peer, "session bound");
+            let end = established(&mut t, &ctx, &bound, rx).await;
+            went_offline(&ctx, &bound).await;
+            tracing::info!(jid = %bound.jid, ?end, "session closed");
+            finish(&mut t, &ctx, end, true).await;
+        }
+        Err(end) => {
+            tracing::debug!(?end, "stream ended during negotiation");
+            finish(&mut t, &ctx, end, header_sent).await;
+        }
+    }
+}
+
+async fn finish<T: Transport>(t: &mut T, ctx: &C2sContext, end: End, header_sent: bool) {
+    let error = match end {
+        End::Gone => return,
+        End::PeerClosed => None,
+        End::Error(condition, text) => Some(stanza::stream_error(condition, text.as_deref())),
+    };
+    if !header_sent {
+        // RFC 6120 §4.9.1.2: a stream error needs our stream header first.
+        let _ = t.send_header(ctx.router.domain(), &random_id()).await;
+    }
+    t.close(error).await;
+}
+
+async fn next_element<T: Transport>(t: &mut T) -> Result<Element, End> {
+    match t.next_event().await? {
+        Some(StreamEvent::Element(el)) => Ok(el),
+        Some(StreamEvent::Close) => Err(End::PeerClosed),
+        Some(StreamEvent::Open(_)) => Err(End::error(
+            StreamCondition::BadFormat,
+            "Unexpected stream header",
+        )),
+        None => Err(End::Gone),
+    }
+}
+
+/// Reads the client's stream header and answers it (RFC 6120 §4.7).
+async fn open_stream<T: Transport>(
+    t: &mut T,
+    ctx: &C2sContext,
+    header_sent: &mut bool,
+) -> Result<(), End> {
+    let header = match t.next_event().await? {
+        Some(StreamEvent::Open(header)) => header,
+        Some(_) => {
+            return Err(End::error(StreamCondition::NotWellFormed, "Expected a stream header"));
+        }
+        None => return Err(End::Gone),
+    };
+    t.send_header(ctx.router.domain(), &random_id()).await?;
+    *header_sent = true;
+    check_header(&header, ctx.router.domain())
+}
+
+fn check_header(header: &StreamHeader, domain: &str) -> Result<(), End> {
+    if header.default_ns.as_deref() != Some(ns::CLIENT) {
+        return Err(End::error(StreamCondition::InvalidNamespace, "Expected jabber:client"));
+    }
+    let major = header
+        .version
+        .as_deref()
+        .and_then(|v| v.split('.').next())
+        .and_then(|m| m.parse::<u32>().ok());
+    if major != Some(1) {
+        return Err(End::error(StreamCondition::UnsupportedVersion, "XMPP 1.0 is required"));
+    }
+    match header.to.as_deref() {
+        Some(to) if to.eq_ignore_ascii_case(domain) => Ok(()),
+        Some(_) => Err(End::Error(StreamCondition::HostUnknown, None)),
+        None => Err(End::error(StreamCondition::HostUnknown, "The stream header needs 'to'")),
+    }
+}
+
+async fn negotiate<T: Transport>(
+    t: &mut T,
+    ctx: &C2sContext,
+    header_sent: &mut bool,
+) -> Result<(Bound, mpsc::Receiver<SessionMsg>), End> {
+    let mut stage = Stage::Unauthenticated { failures: 0 };
+    loop {
+        open_stream(t, ctx, header_sent).await?;
+        stage = match stage {
+            Stage::Unauthenticated { failures } => secure_and_authenticate(t, ctx, failures).await?,
+            Stage::Authenticated { user } => return bind(t, ctx, user).await,
+        };
+    }
+}
+
+/// Offers STARTTLS and/or SASL and runs them until a stream restart is due.
+async fn secure_and_authenticate<T: Transport>(
+    t: &mut T,
+    ctx: &C2sContext,
+    mut failures: u32,
+) -> Result<Stage, End> {
+    let security = t.security();
+    let tls_required = matches!(security, Security::Plain { sasl_allowed: false });
+    let offered = if tls_required { Vec::new() } else { sasl::offered(&security) };
+    let mut features = Element::bare("features", ns::STREAM);
+    if t.can_starttls() {
+        let mut starttls = Element::bare("starttls", ns::TLS);
+        if tls_required {
+            starttls.append_child(Element::bare("required", ns::TLS));
+        }
+        features.append_child(starttls);
+    }
+    if !offered.is_empty() {
+        features.append_child(sasl::mechanisms_element(&offered));
+    }
+    t.send(&features).await?;
+    loop {
+        let el = next_element(t).await?;
+        if el.is("starttls", ns::TLS) {
+            if !t.can_starttls() {
+                t.send(&Element::bare("failure", ns::TLS)).await?;
+                return Err(End::Gone);
+            }
+            t.send(&Element::bare("proceed", ns::TLS)).await?;
+            t.starttls().await?;
+            t.restart();
+            return Ok(Stage::Unauthenticated { failures });
+        }
+        if !el.is("auth", ns::SASL) {
+            return Err(End::error(StreamCondition::NotAuthorized, "Authenticate first"));
+        }
+        if tls_required {
+            t.send(&sasl::failure("encryption-required")).await?;
+            continue;
+        }
+        match sasl::authenticate(t, ctx, &el, &offered).await? {
+            Ok((user, additional)) => {
+                t.send(&sasl::success(additional.as_deref())).await?;
+                t.restart();
+                return Ok(Stage::Authenticated { user });
+            }
+            Err(condition) => {
+                failures += 1;
+                // Growing delay before each failure answer slows password guessing down.
+                let delay = ctx.auth.failure_delay_ms.saturating_mul(u64::from(failures));
+                tokio::time::sleep(Duration::from_millis(delay)).await;
+                t.send(&sasl::failure(condition)).await?;
+                if failures >= ctx.auth.max_attempts {
+                    return Err(End::error(
+                        StreamCondition::PolicyViolation,
+                        "Too many failed authentication attempts",
+                    ));
+                }
+            }
+        }
+    }
+}
+
+/// Resource binding (RFC 6120 §7), answering the legacy session request on the way.
+async fn bind<T: Transport>(
+    t: &mut T,
+    ctx: &C2sContext,
+    user: String,
+) -> Result<(Bound, mpsc::Receiver<SessionMsg>), End> {
+    let mut features = Element::bare("features", ns::STREAM);
+    features.append_child(Element::bare("bind", ns::BIND));
+    features.append_child(
+        Element::builder("session", ns::SESSION)
+            .append(Element::bare("optional", ns::SESSION))
+            .build(),
+    );
+    t.send(&features).await?;
+    loop {
+        let iq = next_element(t).await?;
+        let request = (StanzaKind::of(&iq) == Some(StanzaKind::Iq)
+            && iq.attr("type") == Some("set"))
+        .then(|| iq.get_child("bind", ns::BIND))
+        .flatten();
+        let Some(request) = request else {
+            return Err(End::error(StreamCondition::NotAuthorized, "Bind a resource first"));
+        };
+        let wanted = request
+            .get_child("resource", ns::BIND)
+            .map(|r| r.text())
+            .filter(|r| !r.is_empty());
+        let resource = match wanted {
+            Some(wanted) => match jid::ResourcePart::new(&wanted) {
+                Ok(r) => r.to_string(),
+                Err(_) => {
+                    let reply = stanza::error_reply(
+                        &iq,
+                        ErrorType::Modify,
+                        DefinedCondition::BadRequest,
+                        Some("Invalid resource"),
+                    );
+                    if let Some(reply) = reply {
+                        t.send(&reply).await?;
+                    }
+                    continue;
+                }
+            },
+            None => ctx.router.fresh_resource(""),
+        };
+        let jid = FullJid::new(&format!("{user}@{}/{resource}", ctx.router.domain()))
+            .map_err(|_| End::Error(StreamCondition::InternalServerError, None))?;
+        let (tx, rx) = mpsc::channel(ctx.mailbox_size);
+        let registration = ctx.router.register(&user, &resource, tx);
+        let payload = Element::builder("bind", ns::BIND)
+            .append(Element::builder("jid", ns::BIND).append(jid.to_string()).build())
+            .build();
+        t.send(&stanza::iq_result(&iq, Some(payload))).await?;
+        return Ok((
+            Bound {
+                user,
+                jid,
+                registration,
+            },
+            rx,
+        ));
+    }
+}
+
+/// The bound session: stanzas from the client go to the router, the mailbox goes to the client.
+async fn established<T: Transport>(
+    t: &mut T,
+    ctx: &C2sContext,
+    bound: &Bound,
+    mut rx: mpsc::Receiver<SessionMsg>,
+) -> End {
+    loop {
+        let step = tokio::select! {
+            biased;
+            _ = ctx.shutdown.cancelled() => Err(End::Error(StreamCondition::SystemShutdown, None)),
+            msg = rx.recv() => match msg {
+                Some(SessionMsg::Stanza(el)) => t.send(&el).await.map_err(End::from),
+                Some(SessionMsg::Kick(condition, text)) => Err(End::error(condition, text)),
+                None => Err(End::Error(StreamCondition::InternalServerError, None)),
+            },
+            event = tokio::time::timeout(ctx.idle_timeout, next_element(t)) => match event {
+                Ok(Ok(el)) => from_client(t, ctx, bound, el).await,
+                Ok(Err(end)) => Err(end),
+                Err(_) => Err(End::error(StreamCondition::ConnectionTimeout, "Idle too long")),
+            },
+        };
+        if let Err(end) = step {
+            return end;
+        }
+        if rx.is_empty() {
+            t.release_idle();
+        }
+    }
+}
+
+/// One element from the bound client: `from` is checked and stamped (RFC 6120 §8.1.2.1),
+/// then it is handled here (own presence, legacy session) or routed.
+async fn from_client<T: Transport>(
+    t: &mut T,
+    ctx: &C2sContext,
+    bound: &Bound,
+    mut el: Element,
+) -> Result<(), End> {
+    let Some(kind) = StanzaKind::of(&el) else {
+        return Err(End::error(
+            StreamCondition::UnsupportedStanzaType,
+            "Only message, presence and iq are accepted",
+        ));
+    };
+    if let Some(from) = el.attr("from") {
+        let ours = Jid::new(from).is_ok_and(|j| {
+            j == Jid::from(bound.jid.clone()) || j == Jid::from(bound.jid.to_bare())
+        });
+        if !ours {
+            return Err(End::Error(StreamCondition::InvalidFrom, None));
+        }
+    }
+    stanza::set_attr(&mut el, "from", &bound.jid.to_string());
+    let to_self = el.attr("to").is_none();
+    match kind {
+        StanzaKind::Presence if to_self => own_presence(t, ctx, bound, el).await,
+        StanzaKind::Iq if to_self && is_session_request(&el) => {
+            t.send(&stanza::iq_result(&el, None)).await?;
+            Ok(())
+        }
+        _ => {
+            ctx.router.route(el).await;
+            Ok(())
+        }
+    }
+}
+
+fn is_session_request(iq: &Element) -> bool {
+    iq.attr("type") == Some("set") && iq.has_child("session", ns::SESSION)
+}
+
+/// Presence without `to`: availability of this resource, broadcast to the account's resources.
+async fn own_presence<T: Transport>(
+    t: &mut T,
+    ctx: &C2sContext,
+    bound: &Bound,
+    el: Element,
+) -> Result<(), End> {
+    let router = &ctx.router;
+    let id = bound.registration.id();
+    match el.attr("type") {
+        None => {
+            let priority = el
+                .get_child("priority", ns::CLIENT)
+                .and_then(|p| p.text().trim().parse::<i8>().ok())
+                .unwrap_or(0);
+            let mut was_available = false;
+            router.update_session(&bound.user, id, |e| {
+                was_available = e.available;
+                e.available = true;
+                e.priority = priority;
+                e.presence = Some(el.clone());
+            });
+            router.route(el).await;
+            if !was_available {
+                for mut other in services::presence::others(router, &bound.user, id) {
+                    stanza::set_attr(&mut other, "to", &bound.jid.to_string());
+                    t.send(&other).await?;
+                }
+                if priority >= 0 {
+                    deliver_offline(t, ctx, &bound.user).await?;
+                }
+            }
+        }
+        Some("unavailable") => {
+            router.update_session(&bound.user, id, |e| {
+                e.available = false;
+                e.presence = None;
+            });
+            router.route(el).await;
+        }
+        Some(_) => router.route(el).await,
+    }
+    Ok(())
+}
+
+/// Writes stored messages to the client, deleting each batch only once written: a crash
+/// in between delivers twice rather than never.
+async fn deliver_offline<T: Transport>(t: &mut T, ctx: &C2sContext, user: &str) -> Result<(), End> {
+    let pending = match services::offline::pending(&ctx.router, user).await {
+        Ok(pending) => pending,
+        Err(e) => {
+            tracing::error!(user, error = %e, "cannot read offline messages");
+            return Ok(());
+        }
+    };
+    if pending.is_empty() {
+        return Ok(());
+    }
+    let mut delivered = Vec::with_capacity(pending.len());
+    for (id, message) in pending {
+        t.send(&message).await?;
+        delivered.push(id);
+    }
+    if let Err(e) = ctx.router.accounts().store().offline_delete(user, &delivered).await {
+        tracing::error!(user, error = %e, "cannot delete delivered offline messages");
+    }
+    Ok(())
+}
+
+/// Tells the account's other resources that this one left, if it was available.
+async fn went_offline(ctx: &C2sContext, bound: &Bound) {
+    let mut was_available = false;
+    ctx.router
+        .update_session(&bound.user, bound.registration.id(), |e| {
+            was_available = e.available;
+            e.available = false;
+        });
+    if was_available {
+        let mut presence = Element::bare("presence", ns::CLIENT);
+        stanza::set_attr(&mut presence, "type", "unavailable");
+        stanza::set_attr(&mut presence, "from", &bound.jid.to_string());
+        ctx.router.route(presence).await;
+    }
+}

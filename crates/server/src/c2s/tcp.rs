@@ -1,0 +1,216 @@
+//! RFC 6120 over TCP: the STARTTLS listener, the optional direct-TLS listener, and the
+//! transport that frames a byte stream into stream events.
+
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use minidom::Element;
+use switchboard_xmpp::framing::{StreamEvent, StreamParser};
+use switchboard_xmpp::stanza;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio_rustls::TlsAcceptor;
+use tokio_rustls::server::TlsStream;
+use tracing::Instrument;
+
+use super::{C2sContext, Security, Transport, TransportError, is_loopback, session};
+
+const READ_CHUNK: usize = 4096;
+
+enum Conn {
+    Plain(TcpStream),
+    Tls(Box<TlsStream<TcpStream>>),
+    /// Only while the TLS handshake owns the socket, or after it failed.
+    Gone,
+}
+
+pub struct TcpTransport {
+    conn: Conn,
+    parser: StreamParser,
+    ctx_limits: switchboard_xmpp::framing::Limits,
+    buf: Vec<u8>,
+    tls: TlsAcceptor,
+    channel_binding: Option<Vec<u8>>,
+    plaintext_sasl: bool,
+}
+
+impl TcpTransport {
+    fn new(conn: Conn, ctx: &C2sContext, peer_local: bool) -> TcpTransport {
+        TcpTransport {
+            conn,
+            parser: StreamParser::new(ctx.limits),
+            ctx_limits: ctx.limits,
+            buf: Vec::new(),
+            tls: TlsAcceptor::from(ctx.tls.clone()),
+            channel_binding: None,
+            plaintext_sasl: peer_local || ctx.tcp_allow_plaintext,
+        }
+    }
+
+    async fn write(&mut self, data: &[u8]) -> io::Result<()> {
+        match &mut self.conn {
+            Conn::Plain(s) => {
+                s.write_all(data).await?;
+                s.flush().await
+            }
+            Conn::Tls(s) => {
+                s.write_all(data).await?;
+                s.flush().await
+            }
+            Conn::Gone => Err(io::ErrorKind::NotConnected.into()),
+        }
+    }
+
+    async fn read_chunk(&mut self) -> io::Result<usize> {
+        if self.buf.len() < READ_CHUNK {
+            self.buf.resize(READ_CHUNK, 0);
+        }
+        match &mut self.conn {
+            Conn::Plain(s) => s.read(&mut self.buf).await,
+            Conn::Tls(s) => s.read(&mut self.buf).await,
+            Conn::Gone => Ok(0),
+        }
+    }
+}
+
+impl Transport for TcpTransport {
+    async fn next_event(&mut self) -> Result<Option<StreamEvent>, TransportError> {
+        loop {
+            if let Some(event) = self.parser.next_event() {
+                return Ok(Some(event));
+            }
+            let n = self.read_chunk().await?;
+            if n == 0 {
+                return Ok(None);
+            }
+            self.parser.feed(&self.buf[..n])?;
+        }
+    }
+
+    async fn send_header(&mut self, from: &str, id: &str) -> io::Result<()> {
+        self.write(stanza::stream_open(from, id, None).as_bytes()).await
+    }
+
+    async fn send(&mut self, el: &Element) -> io::Result<()> {
+        self.write(stanza::to_xml(el).as_bytes()).await
+    }
+
+    async fn close(&mut self, error: Option<Element>) {
+        let mut out = String::new();
+        if let Some(error) = error {
+            out.push_str(&stanza::to_xml(&error));
+        }
+        out.push_str(stanza::STREAM_CLOSE);
+        let _ = self.write(out.as_bytes()).await;
+        match &mut self.conn {
+            Conn::Plain(s) => {
+                let _ = s.shutdown().await;
+            }
+            Conn::Tls(s) => {
+                let _ = s.shutdown().await;
+            }
+            Conn::Gone => {}
+        }
+        self.conn = Conn::Gone;
+    }
+
+    fn restart(&mut self) {
+        self.parser = StreamParser::new(self.ctx_limits);
+    }
+
+    fn security(&self) -> Security {
+        match self.conn {
+            Conn::Tls(_) => Security::Tls {
+                channel_binding: self.channel_binding.clone(),
+            },
+            _ => Security::Plain {
+                sasl_allowed: self.plaintext_sasl,
+            },
+        }
+    }
+
+    fn can_starttls(&self) -> bool {
+        matches!(self.conn, Conn::Plain(_))
+    }
+
+    async fn starttls(&mut self) -> io::Result<()> {
+        let Conn::Plain(tcp) = std::mem::replace(&mut self.conn, Conn::Gone) else {
+            return Err(io::Error::other("TLS is already active"));
+        };
+        let tls = self.tls.accept(tcp).await?;
+        self.channel_binding = crate::tls::channel_binding(tls.get_ref().1);
+        self.conn = Conn::Tls(Box::new(tls));
+        Ok(())
+    }
+
+    fn release_idle(&mut self) {
+        if !self.parser.is_mid_element() {
+            self.buf = Vec::new();
+            self.parser.release_temporaries();
+        }
+    }
+}
+
+/// Accepts STARTTLS connections (`direct_tls == false`) or direct-TLS ones until shutdown.
+pub async fn serve(listener: TcpListener, ctx: Arc<C2sContext>, direct_tls: bool) {
+    loop {
+        let accepted = tokio::select! {
+            _ = ctx.shutdown.cancelled() => return,
+            accepted = listener.accept() => accepted,
+        };
+        let (socket, peer) = match accepted {
+            Ok(pair) => pair,
+            Err(e) => {
+                tracing::warn!(error = %e, "accept failed");
+                continue;
+            }
+        };
+        let Ok(permit) = ctx.connections.clone().try_acquire_owned() else {
+            tracing::warn!(%peer, "connection limit reached, refusing");
+            continue;
+        };
+        let _ = socket.set_nodelay(true);
+        let local = listener.local_addr().map(|a| is_loopback(&a)).unwrap_or(false);
+        let span = tracing::info_span!("c2s", %peer, direct_tls);
+        let conn_ctx = ctx.clone();
+        ctx.tasks.spawn(
+            async move {
+                let _permit = permit;
+                handle(socket, peer, conn_ctx, direct_tls, local).await;
+            }
+            .instrument(span),
+        );
+    }
+}
+
+async fn handle(
+    socket: TcpStream,
+    peer: SocketAddr,
+    ctx: Arc<C2sContext>,
+    direct_tls: bool,
+    local: bool,
+) {
+    let transport = if direct_tls {
+        let acceptor = TlsAcceptor::from(ctx.tls.clone());
+        match tokio::time::timeout(ctx.negotiation_timeout, acceptor.accept(socket)).await {
+            Ok(Ok(tls)) => {
+                let channel_binding = crate::tls::channel_binding(tls.get_ref().1);
+                let mut t = TcpTransport::new(Conn::Tls(Box::new(tls)), &ctx, local);
+                t.channel_binding = channel_binding;
+                t
+            }
+            Ok(Err(e)) => {
+                tracing::debug!(error = %e, "TLS handshake failed");
+                return;
+            }
+            Err(_) => {
+                tracing::debug!("TLS handshake timed out");
+                return;
+            }
+        }
+    } else {
+        TcpTransport::new(Conn::Plain(socket), &ctx, local)
+    };
+    session::run(transport, ctx, peer).await;
+}

@@ -1,0 +1,156 @@
+//! RFC 7395 XMPP over WebSocket at `/xmpp-websocket`: subprotocol `xmpp`, one element per text
+//! message, `<open/>`/`<close/>` framing mapped onto the same stream events as TCP.
+
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use minidom::Element;
+use switchboard_xmpp::framing::{StreamEvent, StreamHeader, StreamParser};
+use switchboard_xmpp::{ns, stanza};
+use tracing::Instrument;
+
+use super::{C2sContext, Security, Transport, TransportError, session};
+
+pub struct WsTransport {
+    socket: WebSocket,
+    parser: StreamParser,
+    limits: switchboard_xmpp::framing::Limits,
+    closed: bool,
+}
+
+impl WsTransport {
+    fn new(socket: WebSocket, ctx: &C2sContext) -> WsTransport {
+        WsTransport {
+            socket,
+            parser: StreamParser::new_fragments(ctx.limits),
+            limits: ctx.limits,
+            closed: false,
+        }
+    }
+
+    fn header_of(open: &Element) -> StreamHeader {
+        StreamHeader {
+            to: open.attr("to").map(str::to_owned),
+            from: open.attr("from").map(str::to_owned),
+            version: open.attr("version").map(str::to_owned),
+            lang: open.attr_ns(ns::XML, "lang").map(str::to_owned),
+            // RFC 7395 stanzas carry jabber:client; the framing namespace is on <open/> itself.
+            default_ns: Some(ns::CLIENT.to_owned()),
+        }
+    }
+}
+
+impl Transport for WsTransport {
+    async fn next_event(&mut self) -> Result<Option<StreamEvent>, TransportError> {
+        loop {
+            let Some(message) = self.socket.recv().await else {
+                return Ok(None);
+            };
+            let message = message.map_err(io::Error::other)?;
+            let text = match message {
+                Message::Text(text) => text,
+                Message::Binary(_) => {
+                    return Err(TransportError::Protocol("binary WebSocket messages are not XMPP"));
+                }
+                Message::Close(_) => return Ok(None),
+                Message::Ping(_) | Message::Pong(_) => continue,
+            };
+            let el = self.parser.feed_message(text.as_bytes())?;
+            let event = if el.is("open", ns::FRAMING) {
+                StreamEvent::Open(Self::header_of(&el))
+            } else if el.is("close", ns::FRAMING) {
+                StreamEvent::Close
+            } else {
+                StreamEvent::Element(el)
+            };
+            return Ok(Some(event));
+        }
+    }
+
+    async fn send_header(&mut self, from: &str, id: &str) -> io::Result<()> {
+        self.send(&stanza::ws_open(from, id)).await
+    }
+
+    async fn send(&mut self, el: &Element) -> io::Result<()> {
+        self.socket
+            .send(Message::Text(stanza::to_xml(el).into()))
+            .await
+            .map_err(io::Error::other)
+    }
+
+    async fn close(&mut self, error: Option<Element>) {
+        if self.closed {
+            return;
+        }
+        self.closed = true;
+        if let Some(error) = error {
+            let _ = self.send(&error).await;
+        }
+        let _ = self.send(&stanza::ws_close()).await;
+        let _ = self.socket.send(Message::Close(None)).await;
+    }
+
+    fn restart(&mut self) {
+        self.parser = StreamParser::new_fragments(self.limits);
+    }
+
+    fn security(&self) -> Security {
+        // The HTTP listener only runs without TLS on loopback or behind an operator's
+        // TLS-terminating proxy (http.allow_plaintext), see server startup.
+        Security::Plain { sasl_allowed: true }
+    }
+
+    fn can_starttls(&self) -> bool {
+        false
+    }
+
+    async fn starttls(&mut self) -> io::Result<()> {
+        Err(io::Error::other("STARTTLS is not available over WebSocket"))
+    }
+
+    fn release_idle(&mut self) {
+        if !self.parser.is_mid_element() {
+            self.parser.release_temporaries();
+        }
+    }
+}
+
+/// The `GET /xmpp-websocket` handler.
+pub async fn upgrade(ctx: Arc<C2sContext>, peer: SocketAddr, ws: WebSocketUpgrade) -> Response {
+    let offers_xmpp = ws
+        .requested_protocols()
+        .any(|p| p.to_str().is_ok_and(|p| p.eq_ignore_ascii_case("xmpp")));
+    if !offers_xmpp {
+        return (
+            StatusCode::BAD_REQUEST,
+            "RFC 7395: request the 'xmpp' WebSocket subprotocol",
+        )
+            .into_response();
+    }
+    let Ok(permit) = ctx.connections.clone().try_acquire_owned() else {
+        return (StatusCode::SERVICE_UNAVAILABLE, "connection limit reached").into_response();
+    };
+    // One element per message, so a message may be as large as a stanza (plus framing slack).
+    let max = ctx.limits.max_stanza_bytes + 1024;
+    let tasks = ctx.tasks.clone();
+    ws.protocols(["xmpp"])
+        .max_message_size(max)
+        .max_frame_size(max)
+        .on_upgrade(move |socket| {
+            let span = tracing::info_span!("c2s", %peer, transport = "websocket");
+            let transport = WsTransport::new(socket, &ctx);
+            let fut = async move {
+                let _permit = permit;
+                session::run(transport, ctx, peer).await;
+            };
+            // Tracked so that shutdown waits for the stream to close cleanly.
+            let handle = tasks.spawn(fut.instrument(span));
+            async move {
+                let _ = handle.await;
+            }
+        })
+}

@@ -1,0 +1,382 @@
+//! Typed configuration: embedded defaults, an optional TOML file, then `SWITCHBOARD_*` environment
+//! overrides. Unknown keys are errors naming the key; every key is documented in switchboard.example.toml.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("invalid configuration: {0}")]
+    Invalid(String),
+    #[error("environment variable {var}: {reason}")]
+    Env { var: String, reason: String },
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// The XMPP domain this server hosts.
+    pub domain: String,
+    /// Where the SQLite database and generated TLS material live.
+    pub data_dir: PathBuf,
+    /// tracing filter (`info`, `switchboard_server=debug,info`, …).
+    pub log: String,
+    pub http: HttpConfig,
+    pub c2s: C2sConfig,
+    pub tls: TlsConfig,
+    pub limits: LimitsConfig,
+    pub auth: AuthConfig,
+    pub rest: RestConfig,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct HttpConfig {
+    pub addr: SocketAddr,
+    /// Serve plain `http://`/`ws://` on a non-loopback address (behind a TLS-terminating proxy).
+    pub allow_plaintext: bool,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct C2sConfig {
+    /// STARTTLS listener (RFC 6120).
+    pub addr: SocketAddr,
+    /// Optional direct-TLS listener (XEP-0368), e.g. "127.0.0.1:5223".
+    pub direct_tls_addr: Option<SocketAddr>,
+    /// Allow streams and SASL without TLS on a non-loopback address.
+    pub allow_plaintext: bool,
+}
+
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct TlsConfig {
+    /// PEM certificate chain; with `key` unset both are generated (self-signed) in data_dir/tls.
+    pub cert: Option<PathBuf>,
+    /// PEM private key.
+    pub key: Option<PathBuf>,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct LimitsConfig {
+    pub max_stanza_bytes: usize,
+    pub max_depth: usize,
+    /// Queued stanzas per session before senders see back-pressure.
+    pub mailbox_size: usize,
+    /// Seconds a stream may stay silent before it is closed.
+    pub idle_timeout_secs: u64,
+    /// Seconds allowed for stream negotiation (TLS + SASL + bind).
+    pub negotiation_timeout_secs: u64,
+    /// Concurrent c2s connections (TCP and WebSocket together).
+    pub max_connections: usize,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuthConfig {
+    /// PBKDF2 iterations for new SCRAM credentials (RFC 7677 asks for at least 4096).
+    pub scram_iterations: u32,
+    /// Failed SASL attempts allowed on one stream before it is closed.
+    pub max_attempts: u32,
+    /// Delay added after each failure, multiplied by the number of failures so far.
+    pub failure_delay_ms: u64,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct RestConfig {
+    /// Largest request body accepted by `/rest` (bytes).
+    pub max_body_bytes: usize,
+    /// Seconds an iq sent over `/rest` waits for its reply.
+    pub iq_timeout_secs: u64,
+    /// Upper bound for the `Prosody-Rest-Timeout` request header.
+    pub iq_max_timeout_secs: u64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            domain: "localhost".into(),
+            data_dir: PathBuf::from("./data"),
+            log: "info".into(),
+            http: HttpConfig::default(),
+            c2s: C2sConfig::default(),
+            tls: TlsConfig::default(),
+            limits: LimitsConfig::default(),
+            auth: AuthConfig::default(),
+            rest: RestConfig::default(),
+        }
+    }
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        HttpConfig {
+            addr: SocketAddr::from(([127, 0, 0, 1], 5280)),
+            allow_plaintext: false,
+        }
+    }
+}
+
+impl Default for C2sConfig {
+    fn default() -> Self {
+        C2sConfig {
+            addr: SocketAddr::from(([127, 0, 0, 1], 5222)),
+            direct_tls_addr: None,
+            allow_plaintext: false,
+        }
+    }
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        LimitsConfig {
+            max_stanza_bytes: 256 * 1024,
+            max_depth: 32,
+            mailbox_size: 1024,
+            idle_timeout_secs: 600,
+            negotiation_timeout_secs: 60,
+            max_connections: 100_000,
+        }
+    }
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        AuthConfig {
+            scram_iterations: 4096,
+            max_attempts: 5,
+            failure_delay_ms: 500,
+        }
+    }
+}
+
+impl Default for RestConfig {
+    fn default() -> Self {
+        RestConfig {
+            max_body_bytes: 192 * 1024,
+            iq_timeout_secs: 120,
+            iq_max_timeout_secs: 300,
+        }
+    }
+}
+
+/// Environment variables and the key each overrides. A test checks that every key of the
+/// example config appears here.
+pub const ENV_KEYS: &[(&str, &str)] = &[
+    ("SWITCHBOARD_DOMAIN", "domain"),
+    ("SWITCHBOARD_DATA_DIR", "data_dir"),
+    ("SWITCHBOARD_LOG", "log"),
+    ("SWITCHBOARD_HTTP_ADDR", "http.addr"),
+    ("SWITCHBOARD_HTTP_ALLOW_PLAINTEXT", "http.allow_plaintext"),
+    ("SWITCHBOARD_C2S_ADDR", "c2s.addr"),
+    ("SWITCHBOARD_C2S_DIRECT_TLS_ADDR", "c2s.direct_tls_addr"),
+    ("SWITCHBOARD_C2S_ALLOW_PLAINTEXT", "c2s.allow_plaintext"),
+    ("SWITCHBOARD_TLS_CERT", "tls.cert"),
+    ("SWITCHBOARD_TLS_KEY", "tls.key"),
+    ("SWITCHBOARD_LIMITS_MAX_STANZA_BYTES", "limits.max_stanza_bytes"),
+    ("SWITCHBOARD_LIMITS_MAX_DEPTH", "limits.max_depth"),
+    ("SWITCHBOARD_LIMITS_MAILBOX_SIZE", "limits.mailbox_size"),
+    ("SWITCHBOARD_LIMITS_IDLE_TIMEOUT_SECS", "limits.idle_timeout_secs"),
+    (
+        "SWITCHBOARD_LIMITS_NEGOTIATION_TIMEOUT_SECS",
+        "limits.negotiation_timeout_secs",
+    ),
+    ("SWITCHBOARD_LIMITS_MAX_CONNECTIONS", "limits.max_connections"),
+    ("SWITCHBOARD_AUTH_SCRAM_ITERATIONS", "auth.scram_iterations"),
+    ("SWITCHBOARD_AUTH_MAX_ATTEMPTS", "auth.max_attempts"),
+    ("SWITCHBOARD_AUTH_FAILURE_DELAY_MS", "auth.failure_delay_ms"),
+    ("SWITCHBOARD_REST_MAX_BODY_BYTES", "rest.max_body_bytes"),
+    ("SWITCHBOARD_REST_IQ_TIMEOUT_SECS", "rest.iq_timeout_secs"),
+    ("SWITCHBOARD_REST_IQ_MAX_TIMEOUT_SECS", "rest.iq_max_timeout_secs"),
+];
+
+impl Config {
+    /// Loads `file` (or `./switchboard.toml` when present), then applies the process environment.
+    pub fn load(file: Option<&Path>) -> Result<Config, ConfigError> {
+        let default_file = Path::new("switchboard.toml");
+        let file = file.or_else(|| default_file.exists().then_some(default_file));
+        let text = match file {
+            Some(path) => std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+                path: path.to_owned(),
+                source,
+            })?,
+            None => String::new(),
+        };
+        Config::from_sources(&text, std::env::vars())
+    }
+
+    /// Builds a config from TOML text and environment pairs (pure, for tests).
+    pub fn from_sources(
+        toml_text: &str,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Config, ConfigError> {
+        let mut table: toml::Table = toml_text
+            .parse()
+            .map_err(|e: toml::de::Error| ConfigError::Invalid(e.to_string()))?;
+        for (var, value) in env {
+            let Some((_, key)) = ENV_KEYS.iter().find(|(name, _)| *name == var) else {
+                continue;
+            };
+            set_path(&mut table, key, env_value(&value)).map_err(|reason| ConfigError::Env {
+                var: var.clone(),
+                reason,
+            })?;
+        }
+        let config: Config = toml::Value::Table(table)
+            .try_into()
+            .map_err(|e: toml::de::Error| ConfigError::Invalid(e.message().to_owned()))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        jid::BareJid::new(&self.domain)
+            .ok()
+            .filter(|j| j.node().is_none())
+            .ok_or_else(|| ConfigError::Invalid(format!("domain '{}' is not a valid domain", self.domain)))?;
+        if self.tls.cert.is_some() != self.tls.key.is_some() {
+            return Err(ConfigError::Invalid(
+                "tls.cert and tls.key must be set together".into(),
+            ));
+        }
+        if self.limits.max_stanza_bytes < 4096 {
+            return Err(ConfigError::Invalid(
+                "limits.max_stanza_bytes must be at least 4096".into(),
+            ));
+        }
+        if self.auth.scram_iterations < 4096 {
+            return Err(ConfigError::Invalid(
+                "auth.scram_iterations must be at least 4096".into(),
+            ));
+        }
+        if self.limits.mailbox_size == 0 || self.limits.max_depth == 0 {
+            return Err(ConfigError::Invalid(
+                "limits.mailbox_size and limits.max_depth must be positive".into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Environment values are TOML scalars when they parse as one (numbers, booleans), else strings.
+fn env_value(raw: &str) -> toml::Value {
+    let wrapped = format!("v = {raw}");
+    match wrapped.parse::<toml::Table>() {
+        Ok(mut t) => match t.remove("v") {
+            Some(v @ (toml::Value::Integer(_) | toml::Value::Boolean(_) | toml::Value::Float(_))) => v,
+            _ => toml::Value::String(raw.to_owned()),
+        },
+        Err(_) => toml::Value::String(raw.to_owned()),
+    }
+}
+
+fn set_path(table: &mut toml::Table, path: &str, value: toml::Value) -> Result<(), String> {
+    let mut parts: Vec<&str> = path.split('.').collect();
+    let last = parts.pop().ok_or("empty key")?;
+    let mut cur = table;
+    for part in parts {
+        cur = cur
+            .entry(part)
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()))
+            .as_table_mut()
+            .ok_or_else(|| format!("'{part}' is not a table in the config file"))?;
+    }
+    cur.insert(last.to_owned(), value);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn no_env() -> Vec<(String, String)> {
+        Vec::new()
+    }
+
+    #[test]
+    fn defaults_are_the_documented_ones() {
+        let c = Config::from_sources("", no_env()).unwrap();
+        assert_eq!(c.domain, "localhost");
+        assert_eq!(c.data_dir, PathBuf::from("./data"));
+        assert_eq!(c.http.addr.to_string(), "127.0.0.1:5280");
+        assert_eq!(c.c2s.addr.to_string(), "127.0.0.1:5222");
+        assert_eq!(c.limits.max_stanza_bytes, 262_144);
+        assert_eq!(c.limits.max_depth, 32);
+    }
+
+    #[test]
+    fn unknown_key_is_named() {
+        let err = Config::from_sources("domian = 'x'", no_env()).unwrap_err();
+        assert!(err.to_string().contains("domian"), "{err}");
+        let err = Config::from_sources("[http]\nadress = '1.2.3.4:1'", no_env()).unwrap_err();
+        assert!(err.to_string().contains("adress"), "{err}");
+    }
+
+    #[test]
+    fn env_overrides_file() {
+        let env = vec![
+            ("SWITCHBOARD_DOMAIN".to_string(), "example.org".to_string()),
+            ("SWITCHBOARD_HTTP_ADDR".to_string(), "127.0.0.1:9".to_string()),
+            ("SWITCHBOARD_LIMITS_MAX_DEPTH".to_string(), "10".to_string()),
+            ("SWITCHBOARD_C2S_ALLOW_PLAINTEXT".to_string(), "true".to_string()),
+            ("UNRELATED".to_string(), "x".to_string()),
+        ];
+        let c = Config::from_sources("domain = 'file.org'\n[http]\naddr='127.0.0.1:1'", env).unwrap();
+        assert_eq!(c.domain, "example.org");
+        assert_eq!(c.http.addr.to_string(), "127.0.0.1:9");
+        assert_eq!(c.limits.max_depth, 10);
+        assert!(c.c2s.allow_plaintext);
+    }
+
+    #[test]
+    fn bad_env_value_is_reported() {
+        let env = vec![("SWITCHBOARD_C2S_ADDR".to_string(), "nowhere".to_string())];
+        assert!(Config::from_sources("", env).is_err());
+    }
+
+    #[test]
+    fn invalid_domain_is_refused() {
+        assert!(Config::from_sources("domain = 'a@b'", no_env()).is_err());
+    }
+
+    fn leaf_paths(prefix: &str, table: &toml::Table, out: &mut Vec<String>) {
+        for (k, v) in table {
+            let path = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
+            match v {
+                toml::Value::Table(t) => leaf_paths(&path, t, out),
+                _ => out.push(path),
+            }
+        }
+    }
+
+    #[test]
+    fn example_config_documents_every_key_and_parses() {
+        let example = include_str!("../../../switchboard.example.toml");
+        // Optional keys are shown commented out in the example; uncomment them for the check.
+        let uncommented: String = example
+            .lines()
+            .map(|l| l.strip_prefix("# ").filter(|r| r.contains(" = ") && !r.starts_with(' ')).unwrap_or(l))
+            .collect::<Vec<_>>()
+            .join("\n");
+        let table: toml::Table = uncommented.parse().unwrap();
+        let mut paths = Vec::new();
+        leaf_paths("", &table, &mut paths);
+        let env_paths: Vec<&str> = ENV_KEYS.iter().map(|(_, p)| *p).collect();
+        for p in &paths {
+            assert!(env_paths.contains(&p.as_str()), "{p} has no environment variable");
+        }
+        for p in &env_paths {
+            assert!(paths.iter().any(|x| x == p), "{p} is not documented in the example");
+        }
+        Config::from_sources(&uncommented, no_env()).unwrap();
+    }
+}

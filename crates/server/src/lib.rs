@@ -1,0 +1,12 @@
+//! The running Switchboard system: router, c2s sessions (TCP and WebSocket), services, the HTTP
+//! surface, storage and configuration, wired together by [`server::start`].
+
+pub mod auth;
+pub mod c2s;
+pub mod config;
+pub mod http;
+pub mod router;
+pub mod server;
+pub mod services;
+pub mod storage;
+pub mod tls;

@@ -1,0 +1,411 @@
+//! The one router every stanza flows through: it checks the sender's `from`, then delivers by the
+//! `to` address to a session mailbox, offline storage, or a service on the server.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+
+use jid::Jid;
+use minidom::Element;
+use switchboard_xmpp::stanza::{
+    self, DefinedCondition, ErrorType, StanzaKind, StreamCondition,
+};
+use tokio::sync::mpsc;
+
+use crate::auth::Accounts;
+use crate::services;
+
+/// What a session mailbox carries.
+#[derive(Debug)]
+pub enum SessionMsg {
+    Stanza(Element),
+    /// Close the stream with this error (e.g. `conflict` when the resource is taken over).
+    Kick(StreamCondition, &'static str),
+}
+
+/// The router's view of one bound resource; the session's own state stays in its task.
+#[derive(Clone, Debug)]
+pub struct SessionEntry {
+    pub resource: String,
+    pub id: u64,
+    pub tx: mpsc::Sender<SessionMsg>,
+    /// Sent available presence: eligible for messages to the bare JID.
+    pub available: bool,
+    pub priority: i8,
+    /// Requested the roster, so it receives roster pushes (RFC 6121 §2.1.6).
+    pub interested: bool,
+    pub presence: Option<Element>,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum RouteError {
+    #[error("'from' does not match the authenticated identity")]
+    SpoofedFrom,
+    #[error("'from' is not a valid JID")]
+    InvalidFrom,
+}
+
+#[derive(Clone)]
+pub struct Router {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    domain: String,
+    accounts: Accounts,
+    sessions: RwLock<HashMap<String, Vec<SessionEntry>>>,
+    next_id: AtomicU64,
+}
+
+/// Keeps a registration alive; dropping it removes the entry (sessions and REST waiters).
+pub struct Registration {
+    router: Router,
+    user: String,
+    resource: String,
+    id: u64,
+}
+
+impl Drop for Registration {
+    fn drop(&mut self) {
+        self.router.unregister(&self.user, &self.resource, self.id);
+    }
+}
+
+impl Registration {
+    pub fn full_jid(&self) -> String {
+        format!("{}@{}/{}", self.user, self.router.domain(), self.resource)
+    }
+
+    pub fn resource(&self) -> &str {
+        &self.resource
+    }
+
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+}
+
+impl Router {
+    pub fn new(domain: &str, accounts: Accounts) -> Router {
+        Router {
+            inner: Arc::new(Inner {
+                domain: domain.to_owned(),
+                accounts,
+                sessions: RwLock::new(HashMap::new()),
+                next_id: AtomicU64::new(1),
+            }),
+        }
+    }
+
+    pub fn domain(&self) -> &str {
+        &self.inner.domain
+    }
+
+    pub fn accounts(&self) -> &Accounts {
+        &self.inner.accounts
+    }
+
+    fn sessions_read(&self) -> std::sync::RwLockReadGuard<'_, HashMap<String, Vec<SessionEntry>>> {
+        self.inner
+            .sessions
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn sessions_write(
+        &self,
+    ) -> std::sync::RwLockWriteGuard<'_, HashMap<String, Vec<SessionEntry>>> {
+        self.inner
+            .sessions
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Binds `resource` for `user`. A session already holding it is told to close with
+    /// `conflict` (RFC 6120 §7.7.2.2: the newer session wins).
+    pub fn register(
+        &self,
+        user: &str,
+        resource: &str,
+        tx: mpsc::Sender<SessionMsg>,
+    ) -> Registration {
+        let id = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
+        let entry = SessionEntry {
+            resource: resource.to_owned(),
+            id,
+            tx,
+            available: false,
+            priority: 0,
+            interested: false,
+            presence: None,
+        };
+        let replaced = {
+            let mut sessions = self.sessions_write();
+            let list = sessions.entry(user.to_owned()).or_default();
+            let old = list
+                .iter()
+                .position(|e| e.resource == resource)
+                .map(|i| list.swap_remove(i));
+            list.push(entry);
+            old
+        };
+        if let Some(old) = replaced {
+            let _ = old
+                .tx
+                .try_send(SessionMsg::Kick(StreamCondition::Conflict, "Replaced by new connection"));
+        }
+        Registration {
+            router: self.clone(),
+            user: user.to_owned(),
+            resource: resource.to_owned(),
+            id,
+        }
+    }
+
+    /// Binds `resource` only if it is free (REST waiters must never displace a live session).
+    pub fn try_register(
+        &self,
+        user: &str,
+        resource: &str,
+        tx: mpsc::Sender<SessionMsg>,
+    ) -> Option<Registration> {
+        let taken = self
+            .sessions_read()
+            .get(user)
+            .is_some_and(|list| list.iter().any(|e| e.resource == resource));
+        (!taken).then(|| self.register(user, resource, tx))
+    }
+
+    fn unregister(&self, user: &str, resource: &str, id: u64) {
+        let mut sessions = self.sessions_write();
+        if let Some(list) = sessions.get_mut(user) {
+            list.retain(|e| !(e.resource == resource && e.id == id));
+            if list.is_empty() {
+                sessions.remove(user);
+            }
+        }
+    }
+
+    /// Updates one session's entry in place.
+    pub fn update_session(&self, user: &str, id: u64, f: impl FnOnce(&mut SessionEntry)) {
+        let mut sessions = self.sessions_write();
+        if let Some(entry) = sessions
+            .get_mut(user)
+            .and_then(|list| list.iter_mut().find(|e| e.id == id))
+        {
+            f(entry);
+        }
+    }
+
+    /// A snapshot of a user's sessions.
+    pub fn sessions_of(&self, user: &str) -> Vec<SessionEntry> {
+        self.sessions_read().get(user).cloned().unwrap_or_default()
+    }
+
+    /// Number of bound resources (including REST waiters) across all users.
+    pub fn session_count(&self) -> usize {
+        self.sessions_read().values().map(Vec::len).sum()
+    }
+
+    /// Generates a resource not currently bound for `user`.
+    pub fn fresh_resource(&self, prefix: &str) -> String {
+        format!("{prefix}{}", random_id())
+    }
+
+    /// Accepts a stanza from an authenticated surface: `from` is stamped with `identity` when
+    /// absent and must otherwise belong to it (a bare identity may pick any resource).
+    pub async fn submit(&self, identity: &Jid, mut stanza: Element) -> Result<(), RouteError> {
+        match stanza.attr("from") {
+            None => stanza::set_attr(&mut stanza, "from", &identity.to_string()),
+            Some(from) => {
+                let from = Jid::new(from).map_err(|_| RouteError::InvalidFrom)?;
+                let allowed = match identity.resource() {
+                    Some(_) => from == *identity,
+                    None => from.to_bare() == identity.to_bare(),
+                };
+                if !allowed {
+                    return Err(RouteError::SpoofedFrom);
+                }
+                stanza::set_attr(&mut stanza, "from", &from.to_string());
+            }
+        }
+        self.route(stanza).await;
+        Ok(())
+    }
+
+    /// Delivers a stanza whose `from` is already trusted (stamped by a surface or a service).
+    pub async fn route(&self, stanza: Element) {
+        let Some(kind) = StanzaKind::of(&stanza) else {
+            tracing::debug!(name = stanza.name(), "dropping non-stanza element");
+            return;
+        };
+        let to = match stanza.attr("to").map(Jid::new) {
+            None => None,
+            Some(Ok(to)) => Some(to),
+            Some(Err(_)) => {
+                self.bounce(&stanza, ErrorType::Modify, DefinedCondition::JidMalformed, None)
+                    .await;
+                return;
+            }
+        };
+        match to {
+            None => services::handle_to_self(self, kind, stanza).await,
+            Some(to) if to.domain().as_str() != self.domain() => {
+                self.bounce(
+                    &stanza,
+                    ErrorType::Cancel,
+                    DefinedCondition::RemoteServerNotFound,
+                    Some("Server-to-server federation is not enabled"),
+                )
+                .await
+            }
+            Some(to) => match to.node() {
+                None => services::handle_to_server(self, kind, stanza).await,
+                Some(node) => {
+                    let user = node.to_string();
+                    match to.resource() {
+                        Some(resource) => {
+                            let resource = resource.to_string();
+                            self.to_full(kind, &user, &resource, stanza).await
+                        }
+                        None => self.to_bare(kind, &user, stanza).await,
+                    }
+                }
+            },
+        }
+    }
+
+    async fn to_full(&self, kind: StanzaKind, user: &str, resource: &str, stanza: Element) {
+        let target = self
+            .sessions_read()
+            .get(user)
+            .and_then(|list| list.iter().find(|e| e.resource == resource).cloned());
+        if let Some(entry) = target {
+            self.push(&entry, stanza).await;
+            return;
+        }
+        let type_ = stanza.attr("type").unwrap_or_default().to_owned();
+        match (kind, type_.as_str()) {
+            // RFC 6121 §8.5.3.2.1: a message to an unavailable resource is treated as bare.
+            (StanzaKind::Message, "" | "normal" | "chat") => {
+                self.to_bare(kind, user, stanza).await
+            }
+            (StanzaKind::Message, "groupchat") | (StanzaKind::Iq, "get" | "set") => {
+                self.bounce(&stanza, ErrorType::Cancel, DefinedCondition::ServiceUnavailable, None)
+                    .await
+            }
+            _ => {}
+        }
+    }
+
+    async fn to_bare(&self, kind: StanzaKind, user: &str, stanza: Element) {
+        match kind {
+            StanzaKind::Message => self.message_to_bare(user, stanza).await,
+            StanzaKind::Presence => {
+                let targets: Vec<SessionEntry> = self
+                    .sessions_of(user)
+                    .into_iter()
+                    .filter(|e| e.available)
+                    .collect();
+                for entry in targets {
+                    self.push(&entry, stanza.clone()).await;
+                }
+            }
+            StanzaKind::Iq => services::handle_to_account(self, user, stanza).await,
+        }
+    }
+
+    async fn message_to_bare(&self, user: &str, stanza: Element) {
+        let type_ = stanza.attr("type").unwrap_or("normal").to_owned();
+        let sessions = self.sessions_of(user);
+        let best = sessions
+            .iter()
+            .filter(|e| e.available && e.priority >= 0)
+            .map(|e| e.priority)
+            .max();
+        if let Some(best) = best
+            && type_ != "groupchat"
+        {
+            // Every resource sharing the highest priority gets it (RFC 6121 §8.5.2.1.1).
+            for entry in sessions
+                .iter()
+                .filter(|e| e.available && e.priority == best)
+            {
+                self.push(entry, stanza.clone()).await;
+            }
+            return;
+        }
+        match type_.as_str() {
+            "normal" | "chat" => services::offline::store(self, user, stanza).await,
+            // RFC 6121 §8.5.2.1: headlines and errors for nobody are ignored by design.
+            "headline" | "error" => {}
+            _ => {
+                self.bounce(&stanza, ErrorType::Cancel, DefinedCondition::ServiceUnavailable, None)
+                    .await
+            }
+        }
+    }
+
+    /// Hands a stanza to a session mailbox. A full mailbox bounces the stanza instead of
+    /// growing memory or blocking the sender.
+    pub async fn push(&self, entry: &SessionEntry, stanza: Element) {
+        match entry.tx.try_send(SessionMsg::Stanza(stanza)) {
+            Ok(()) => {}
+            Err(mpsc::error::TrySendError::Full(SessionMsg::Stanza(stanza))) => {
+                tracing::warn!(resource = %entry.resource, "session mailbox full");
+                Box::pin(self.bounce(
+                    &stanza,
+                    ErrorType::Wait,
+                    DefinedCondition::ResourceConstraint,
+                    Some("Recipient is not keeping up"),
+                ))
+                .await;
+            }
+            Err(mpsc::error::TrySendError::Closed(SessionMsg::Stanza(stanza))) => {
+                // The session ended between lookup and delivery: route as if it never existed.
+                if StanzaKind::of(&stanza) == Some(StanzaKind::Message)
+                    && let Some(user) = bare_user(&stanza, self.domain())
+                {
+                    Box::pin(self.message_to_bare(&user, stanza)).await;
+                }
+            }
+            Err(_) => {}
+        }
+    }
+
+    /// Answers `stanza` with an error from the server, when the rules allow a reply.
+    pub async fn bounce(
+        &self,
+        stanza: &Element,
+        type_: ErrorType,
+        condition: DefinedCondition,
+        text: Option<&str>,
+    ) {
+        if let Some(mut reply) = stanza::error_reply(stanza, type_, condition, text) {
+            if reply.attr("from").is_none() {
+                stanza::set_attr(&mut reply, "from", self.domain());
+            }
+            if reply.attr("to").is_some() {
+                Box::pin(self.route(reply)).await;
+            }
+        }
+    }
+}
+
+/// The local user a stanza is addressed to, if any.
+fn bare_user(stanza: &Element, domain: &str) -> Option<String> {
+    let to = Jid::new(stanza.attr("to")?).ok()?;
+    (to.domain().as_str() == domain)
+        .then(|| to.node().map(|n| n.to_string()))
+        .flatten()
+}
+
+/// A short random identifier for stream ids, resources and stanza ids.
+pub fn random_id() -> String {
+    use rand::Rng;
+    const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
+    let mut rng = rand::rng();
+    (0..12)
+        .map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char)
+        .collect()
+}

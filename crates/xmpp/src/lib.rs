@@ -1,0 +1,12 @@
+//! Switchboard's pure protocol layer: stream framing with limits, stanza helpers, the REST JSON
+//! mapping and error tables. No sockets, no async runtime, no storage: bytes and values in, values out.
+
+pub mod framing;
+pub mod json;
+pub mod ns;
+pub mod rest_error;
+pub mod stanza;
+
+pub use jid;
+pub use minidom;
+pub use minidom::Element;

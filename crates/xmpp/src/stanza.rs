@@ -1,0 +1,326 @@
+//! Stanza helpers over minidom: kinds, replies, stanza and stream errors, stream headers.
+//! Everything the server writes to the wire is built here, never by string concatenation elsewhere.
+
+use minidom::Element;
+pub use xmpp_parsers::stanza_error::{DefinedCondition, ErrorType, StanzaError};
+
+use crate::ns;
+
+/// The three stanza kinds of RFC 6120 §8.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum StanzaKind {
+    Message,
+    Presence,
+    Iq,
+}
+
+impl StanzaKind {
+    /// The kind of a top-level element in `jabber:client`, or `None` for anything else.
+    pub fn of(el: &Element) -> Option<StanzaKind> {
+        if el.ns() != ns::CLIENT {
+            return None;
+        }
+        StanzaKind::from_name(el.name())
+    }
+
+    pub fn from_name(name: &str) -> Option<StanzaKind> {
+        match name {
+            "message" => Some(StanzaKind::Message),
+            "presence" => Some(StanzaKind::Presence),
+            "iq" => Some(StanzaKind::Iq),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StanzaKind::Message => "message",
+            StanzaKind::Presence => "presence",
+            StanzaKind::Iq => "iq",
+        }
+    }
+}
+
+/// Stream error conditions of RFC 6120 §4.9.3 that the server emits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StreamCondition {
+    BadFormat,
+    Conflict,
+    ConnectionTimeout,
+    HostUnknown,
+    InternalServerError,
+    InvalidFrom,
+    InvalidNamespace,
+    NotAuthorized,
+    NotWellFormed,
+    PolicyViolation,
+    ResourceConstraint,
+    RestrictedXml,
+    SystemShutdown,
+    UnsupportedStanzaType,
+    UnsupportedVersion,
+}
+
+impl StreamCondition {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StreamCondition::BadFormat => "bad-format",
+            StreamCondition::Conflict => "conflict",
+            StreamCondition::ConnectionTimeout => "connection-timeout",
+            StreamCondition::HostUnknown => "host-unknown",
+            StreamCondition::InternalServerError => "internal-server-error",
+            StreamCondition::InvalidFrom => "invalid-from",
+            StreamCondition::InvalidNamespace => "invalid-namespace",
+            StreamCondition::NotAuthorized => "not-authorized",
+            StreamCondition::NotWellFormed => "not-well-formed",
+            StreamCondition::PolicyViolation => "policy-violation",
+            StreamCondition::ResourceConstraint => "resource-constraint",
+            StreamCondition::RestrictedXml => "restricted-xml",
+            StreamCondition::SystemShutdown => "system-shutdown",
+            StreamCondition::UnsupportedStanzaType => "unsupported-stanza-type",
+            StreamCondition::UnsupportedVersion => "unsupported-version",
+        }
+    }
+}
+
+/// `<stream:error>` with a condition and optional text.
+pub fn stream_error(condition: StreamCondition, text: Option<&str>) -> Element {
+    let mut el = Element::builder("error", ns::STREAM)
+        .append(Element::bare(condition.as_str(), ns::STREAMS_ERRORS))
+        .build();
+    if let Some(text) = text {
+        el.append_child(
+            Element::builder("text", ns::STREAMS_ERRORS)
+                .append(text)
+                .build(),
+        );
+    }
+    el
+}
+
+/// Builds a stanza error element (type + defined condition + English text).
+pub fn stanza_error(type_: ErrorType, condition: DefinedCondition, text: Option<&str>) -> Element {
+    let mut err = StanzaError::new(type_, condition, "en", text.unwrap_or_default());
+    if text.is_none() {
+        err.texts.clear();
+    }
+    Element::from(err)
+}
+
+/// Whether a stanza may be answered with an error: never reply to errors (RFC 6120 §8.3.1),
+/// and never to iq results.
+pub fn may_reply_with_error(stanza: &Element) -> bool {
+    match stanza.attr("type") {
+        Some("error") => false,
+        Some("result") => stanza.name() != "iq",
+        _ => true,
+    }
+}
+
+/// The error reply to `stanza`: addresses swapped, same id, `type="error"`.
+/// `None` when the stanza must not be answered (it is itself an error or an iq result).
+pub fn error_reply(
+    stanza: &Element,
+    type_: ErrorType,
+    condition: DefinedCondition,
+    text: Option<&str>,
+) -> Option<Element> {
+    if !may_reply_with_error(stanza) {
+        return None;
+    }
+    let mut reply = reply_shell(stanza);
+    reply.set_attr(rxml::Namespace::NONE, name("type"), "error");
+    reply.append_child(stanza_error(type_, condition, text));
+    Some(reply)
+}
+
+/// `<iq type="result">` answering `iq`, with an optional payload.
+pub fn iq_result(iq: &Element, payload: Option<Element>) -> Element {
+    let mut reply = reply_shell(iq);
+    reply.set_attr(rxml::Namespace::NONE, name("type"), "result");
+    if let Some(payload) = payload {
+        reply.append_child(payload);
+    }
+    reply
+}
+
+/// A reply of the same kind with `to`/`from` swapped and the id kept.
+fn reply_shell(stanza: &Element) -> Element {
+    let mut reply = Element::bare(stanza.name(), ns::CLIENT);
+    if let Some(from) = stanza.attr("from") {
+        reply.set_attr(rxml::Namespace::NONE, name("to"), from);
+    }
+    if let Some(to) = stanza.attr("to") {
+        reply.set_attr(rxml::Namespace::NONE, name("from"), to);
+    }
+    if let Some(id) = stanza.attr("id") {
+        reply.set_attr(rxml::Namespace::NONE, name("id"), id);
+    }
+    reply
+}
+
+/// Sets (or replaces) an un-namespaced attribute.
+pub fn set_attr(el: &mut Element, attr: &'static str, value: &str) {
+    el.set_attr(rxml::Namespace::NONE, name(attr), value);
+}
+
+/// Sets `xml:lang`.
+pub fn set_lang(el: &mut Element, lang: &str) {
+    el.set_attr(rxml::Namespace::xml().clone(), name("lang"), lang);
+}
+
+/// Removes an un-namespaced attribute.
+pub fn remove_attr(el: &mut Element, attr: &'static str) {
+    el.attrs_mut().remove(&rxml::Namespace::NONE, &name(attr));
+}
+
+fn name(attr: &'static str) -> rxml::NcName {
+    rxml::NcName::try_from(attr).expect("attribute names used by the server are valid NCNames")
+}
+
+/// The first child element of an iq (its payload), if any.
+pub fn iq_payload(iq: &Element) -> Option<&Element> {
+    iq.children().next()
+}
+
+/// Serialises an element to a string without XML declaration.
+pub fn to_xml(el: &Element) -> String {
+    let mut out = Vec::new();
+    // Writing into a Vec cannot fail for an element that minidom itself holds.
+    let _ = el.write_to(&mut out);
+    String::from_utf8(out).unwrap_or_default()
+}
+
+/// The TCP stream header sent by the server (RFC 6120 §4.7).
+pub fn stream_open(from: &str, id: &str, to: Option<&str>) -> String {
+    let to = to
+        .map(|to| format!(" to='{}'", escape_attr(to)))
+        .unwrap_or_default();
+    format!(
+        "<?xml version='1.0'?><stream:stream xmlns='{}' xmlns:stream='{}' from='{}' id='{}'{} version='1.0' xml:lang='en'>",
+        ns::CLIENT,
+        ns::STREAM,
+        escape_attr(from),
+        escape_attr(id),
+        to
+    )
+}
+
+pub const STREAM_CLOSE: &str = "</stream:stream>";
+
+/// The RFC 7395 `<open/>` answer of the server.
+pub fn ws_open(from: &str, id: &str) -> Element {
+    Element::builder("open", ns::FRAMING)
+        .attr(name("from"), from)
+        .attr(name("id"), id)
+        .attr(name("version"), "1.0")
+        .attr_ns(rxml::Namespace::xml().clone(), name("lang"), "en")
+        .build()
+}
+
+/// The RFC 7395 `<close/>`.
+pub fn ws_close() -> Element {
+    Element::bare("close", ns::FRAMING)
+}
+
+fn escape_attr(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for c in value.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '\'' => out.push_str("&apos;"),
+            '"' => out.push_str("&quot;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// XEP-0203 `<delay/>` for stanzas delivered later than they were received.
+pub fn delay(from: &str, stamp_rfc3339: &str) -> Element {
+    Element::builder("delay", ns::DELAY)
+        .attr(name("from"), from)
+        .attr(name("stamp"), stamp_rfc3339)
+        .build()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(xml: &str) -> Element {
+        xml.parse().unwrap()
+    }
+
+    #[test]
+    fn kinds() {
+        assert_eq!(
+            StanzaKind::of(&parse("<iq xmlns='jabber:client'/>")),
+            Some(StanzaKind::Iq)
+        );
+        assert_eq!(StanzaKind::of(&parse("<iq xmlns='other'/>")), None);
+        assert_eq!(StanzaKind::of(&parse("<foo xmlns='jabber:client'/>")), None);
+    }
+
+    #[test]
+    fn error_reply_swaps_addresses() {
+        let iq = parse("<iq xmlns='jabber:client' type='get' id='x' from='a@b/c' to='b'><q xmlns='u'/></iq>");
+        let reply = error_reply(
+            &iq,
+            ErrorType::Cancel,
+            DefinedCondition::ServiceUnavailable,
+            None,
+        )
+        .unwrap();
+        let expected = parse(
+            "<iq xmlns='jabber:client' type='error' id='x' to='a@b/c' from='b'>\
+             <error type='cancel'><service-unavailable xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></iq>",
+        );
+        assert_eq!(reply, expected);
+    }
+
+    #[test]
+    fn never_answer_errors_or_results() {
+        for xml in [
+            "<message xmlns='jabber:client' type='error'/>",
+            "<iq xmlns='jabber:client' type='result'/>",
+            "<iq xmlns='jabber:client' type='error'/>",
+        ] {
+            assert!(
+                error_reply(
+                    &parse(xml),
+                    ErrorType::Cancel,
+                    DefinedCondition::ServiceUnavailable,
+                    None
+                )
+                .is_none()
+            );
+        }
+    }
+
+    #[test]
+    fn stream_error_shape() {
+        let el = stream_error(StreamCondition::PolicyViolation, Some("too big"));
+        assert!(el.is("error", ns::STREAM));
+        assert!(el.has_child("policy-violation", ns::STREAMS_ERRORS));
+        assert_eq!(el.get_child("text", ns::STREAMS_ERRORS).unwrap().text(), "too big");
+    }
+
+    #[test]
+    fn stream_open_escapes() {
+        let open = stream_open("local'host", "id<1>", None);
+        assert!(open.contains("from='local&apos;host'"));
+        assert!(open.contains("id='id&lt;1&gt;'"));
+    }
+
+    #[test]
+    fn result_keeps_id() {
+        let iq = parse("<iq xmlns='jabber:client' type='get' id='p1' from='u@d/r' to='d'/>");
+        let res = iq_result(&iq, None);
+        assert_eq!(res.attr("type"), Some("result"));
+        assert_eq!(res.attr("id"), Some("p1"));
+        assert_eq!(res.attr("to"), Some("u@d/r"));
+    }
+}
