@@ -160,6 +160,11 @@ impl StreamParser {
                         rxml::Error::UndeclaredEntity => {
                             FramingError::RestrictedXml("custom entity reference".into())
                         }
+                        // rxml has no DTD grammar at all: `<!DOCTYPE` fails as a markup
+                        // declaration it does not know, which RFC 6120 §11.1 calls restricted.
+                        rxml::Error::InvalidSyntax(what) if what.contains("section start") => {
+                            FramingError::RestrictedXml(format!("markup declaration ({what})"))
+                        }
                         other => FramingError::NotWellFormed(other.to_string()),
                     };
                     self.failed = Some(err.clone());
@@ -439,7 +444,7 @@ mod tests {
 
     #[test]
     fn text_at_stream_level_is_bad_format() {
-        let doc = stream_of("hello");
+        let doc = stream_of("hello<message/>");
         let (_, err) = parse_all(&[doc.as_bytes()], Limits::default());
         assert_eq!(err, Some(FramingError::TextAtStreamLevel));
     }

@@ -221,29 +221,32 @@ pub fn stanza_to_json(stanza: &Element) -> Result<Value> {
         insert_str(&mut out, "lang", lang);
     }
 
-    let is_error = stanza_type == Some("error");
     match kind {
         Kind::Message => message_json(stanza, &mut out),
         Kind::Presence => presence_json(stanza, &mut out),
         Kind::Iq => iq_json(stanza, stanza_type, &mut out),
     }
-    if is_error {
+    if stanza_type == Some("error") {
         out.insert("error".into(), error_json(stanza));
     }
     Ok(Value::Object(out))
 }
 
 fn resolve_kind_and_type(obj: &Object) -> Result<(Kind, Option<&str>)> {
-    let stanza_type = string_at(obj, "type", "type")?.or_else(|| implied(&IMPLIED_TYPES, obj));
+    let explicit_type = string_at(obj, "type", "type")?;
+    let implied_type = implied(&IMPLIED_TYPES, obj);
     let kind = match string_at(obj, "kind", "kind")? {
         Some(name) => {
             Kind::from_name(name).ok_or_else(|| JsonMapError::UnknownKind(name.into()))?
         }
-        None => stanza_type
+        None => explicit_type
+            .or(implied_type)
             .and_then(Kind::by_type)
             .or_else(|| implied(&IMPLIED_KINDS, obj))
             .unwrap_or(Kind::Message),
     };
+    // The implied `set` belongs to iq payloads; it must not turn an explicit message into type="set".
+    let stanza_type = explicit_type.or(implied_type.filter(|_| kind == Kind::Iq));
     let stanza_type = match (kind, stanza_type) {
         (Kind::Presence, Some("available")) => None,
         (Kind::Iq, None) => Some("get"),
@@ -261,7 +264,7 @@ fn resolve_kind_and_type(obj: &Object) -> Result<(Kind, Option<&str>)> {
 fn implied<T: Copy>(table: &[(&str, T)], obj: &Object) -> Option<T> {
     table
         .iter()
-        .find(|(key, _)| is_set(obj, key))
+        .find(|(key, _)| enabled(obj, key).is_some())
         .map(|&(_, implied)| implied)
 }
 
@@ -324,19 +327,19 @@ fn priority_value(value: &Value) -> Result<i8> {
 
 fn iq_children(obj: &Object) -> Result<Vec<Element>> {
     let mut children = Vec::new();
-    if let Some(ping) = payload(obj, "ping") {
+    if let Some(ping) = enabled(obj, "ping") {
         if *ping != Value::Bool(true) {
             return Err(invalid("ping", "expected true"));
         }
         children.push(Element::bare("ping", ns::PING));
     }
-    if let Some(version) = payload(obj, "version") {
+    if let Some(version) = enabled(obj, "version") {
         children.push(version_element(version)?);
     }
-    if let Some(disco) = payload(obj, "disco") {
+    if let Some(disco) = enabled(obj, "disco") {
         children.push(disco_info_element(disco)?);
     }
-    if let Some(items) = payload(obj, "items") {
+    if let Some(items) = enabled(obj, "items") {
         children.push(disco_items_element(items)?);
     }
     Ok(children)
@@ -683,13 +686,8 @@ fn field<'a>(obj: &'a Object, key: &str) -> Option<&'a Value> {
     obj.get(key).filter(|value| !value.is_null())
 }
 
-/// Lua truthiness, minus JSON null: only present, non-null, non-false values imply a kind.
-fn is_set(obj: &Object, key: &str) -> bool {
-    field(obj, key).is_some_and(|value| *value != Value::Bool(false))
-}
-
-/// A payload key switched off with `false` is the same as an absent one.
-fn payload<'a>(obj: &'a Object, key: &str) -> Option<&'a Value> {
+/// Lua truthiness, except that JSON null also counts as unset: a key set to `false` is absent.
+fn enabled<'a>(obj: &'a Object, key: &str) -> Option<&'a Value> {
     field(obj, key).filter(|value| **value != Value::Bool(false))
 }
 
@@ -1346,6 +1344,18 @@ mod tests {
                 "key {key}"
             );
         }
+    }
+
+    #[test]
+    fn implied_set_only_applies_to_iq() {
+        assert_eq!(
+            to_stanza(json!({"kind": "message", "body": "x", "command": "uptime"})),
+            xml(r#"<message xmlns="jabber:client"><body>x</body></message>"#)
+        );
+        assert_eq!(
+            to_stanza(json!({"type": "result", "command": "uptime"})).attr("type"),
+            Some("result")
+        );
     }
 
     #[test]

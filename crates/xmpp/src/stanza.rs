@@ -83,11 +83,19 @@ impl StreamCondition {
     }
 }
 
+/// An element in the streams namespace written with the conventional `stream:` prefix
+/// (`<stream:features>`, `<stream:error>`), which some clients match literally.
+pub fn stream_element(name: &str) -> Element {
+    Element::builder(name, ns::STREAM)
+        .prefix(Some("stream".into()), ns::STREAM)
+        .map(|b| b.build())
+        .unwrap_or_else(|_| Element::bare(name, ns::STREAM))
+}
+
 /// `<stream:error>` with a condition and optional text.
 pub fn stream_error(condition: StreamCondition, text: Option<&str>) -> Element {
-    let mut el = Element::builder("error", ns::STREAM)
-        .append(Element::bare(condition.as_str(), ns::STREAMS_ERRORS))
-        .build();
+    let mut el = stream_element("error");
+    el.append_child(Element::bare(condition.as_str(), ns::STREAMS_ERRORS));
     if let Some(text) = text {
         el.append_child(
             Element::builder("text", ns::STREAMS_ERRORS)
@@ -306,6 +314,12 @@ mod tests {
         assert!(el.is("error", ns::STREAM));
         assert!(el.has_child("policy-violation", ns::STREAMS_ERRORS));
         assert_eq!(el.get_child("text", ns::STREAMS_ERRORS).unwrap().text(), "too big");
+    }
+
+    #[test]
+    fn stream_elements_use_the_stream_prefix() {
+        let xml = to_xml(&stream_element("features"));
+        assert!(xml.starts_with("<stream:features"), "{xml}");
     }
 
     #[test]

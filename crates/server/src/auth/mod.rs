@@ -3,7 +3,7 @@
 
 pub mod scram;
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use base64::Engine;
 use rand::RngCore;
@@ -44,6 +44,8 @@ pub struct Accounts {
     store: Arc<dyn Store>,
     domain: String,
     iterations: u32,
+    /// Checked instead when an account does not exist, so both paths cost one derivation.
+    decoy: Arc<OnceLock<Option<StoredCredentials>>>,
 }
 
 impl Accounts {
@@ -52,6 +54,7 @@ impl Accounts {
             store,
             domain: domain.to_owned(),
             iterations,
+            decoy: Arc::new(OnceLock::new()),
         }
     }
 
@@ -120,7 +123,12 @@ impl Accounts {
         let ok = match creds {
             Some(creds) => creds.verify_password(password),
             None => {
-                let _ = self.derive(password);
+                let decoy = self
+                    .decoy
+                    .get_or_init(|| StoredCredentials::derive("decoy", self.iterations).ok());
+                if let Some(decoy) = decoy {
+                    let _ = decoy.verify_password(password);
+                }
                 false
             }
         };

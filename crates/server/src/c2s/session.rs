@@ -173,7 +173,7 @@ async fn secure_and_authenticate<T: Transport>(
     let security = t.security();
     let tls_required = matches!(security, Security::Plain { sasl_allowed: false });
     let offered = if tls_required { Vec::new() } else { sasl::offered(&security) };
-    let mut features = Element::bare("features", ns::STREAM);
+    let mut features = stanza::stream_element("features");
     if t.can_starttls() {
         let mut starttls = Element::bare("starttls", ns::TLS);
         if tls_required {
@@ -233,7 +233,7 @@ async fn bind<T: Transport>(
     ctx: &C2sContext,
     user: String,
 ) -> Result<(Bound, mpsc::Receiver<SessionMsg>), End> {
-    let mut features = Element::bare("features", ns::STREAM);
+    let mut features = stanza::stream_element("features");
     features.append_child(Element::bare("bind", ns::BIND));
     features.append_child(
         Element::builder("session", ns::SESSION)

@@ -1,0 +1,13 @@
+import { client, xml } from "@xmpp/client";
+const t0 = Date.now();
+const x = client({ service: "ws://127.0.0.1:15280/xmpp-websocket", domain: "localhost", username: "carol", password: "pw-carol", resource: "dbg" });
+x.reconnect.stop();
+x.on("error", (e) => console.log("ERR", e));
+x.on("element", (d) => console.log(Date.now() - t0, "IN ", d.toString()));
+x.on("status", (s) => console.log(Date.now() - t0, "STATUS", s));
+x.on("send", (d) => console.log(Date.now() - t0, "OUT", d.toString()));
+await x.start();
+console.log(await x.iqCaller.get(xml("query", { xmlns: "jabber:iq:roster" })).then(String));
+await x.send(xml("presence"));
+await new Promise((r) => setTimeout(r, 300));
+await x.stop();
