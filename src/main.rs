@@ -13,7 +13,11 @@ use switchboard_server::server;
 use tracing_subscriber::EnvFilter;
 
 #[derive(Parser)]
-#[command(name = "switchboard", version, about = "An XMPP server whose first interface is HTTP")]
+#[command(
+    name = "switchboard",
+    version,
+    about = "An XMPP server whose first interface is HTTP"
+)]
 struct Cli {
     /// TOML configuration file (default: ./switchboard.toml when present).
     #[arg(long, global = true, value_name = "FILE")]
@@ -77,6 +81,7 @@ fn main() -> Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(EnvFilter::try_new(&config.log).context("invalid log filter")?)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .init();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

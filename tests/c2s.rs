@@ -22,7 +22,11 @@ async fn available(client: &mut tokio_xmpp::Client) {
     }
 }
 
-async fn iq_get(client: &mut tokio_xmpp::Client, to: Option<&str>, payload: &str) -> Option<Element> {
+async fn iq_get(
+    client: &mut tokio_xmpp::Client,
+    to: Option<&str>,
+    payload: &str,
+) -> Option<Element> {
     let payload: Element = payload.parse().unwrap();
     let token = client
         .send_iq(to.map(|t| Jid::new(t).unwrap()), IqRequest::Get(payload))
@@ -78,7 +82,10 @@ async fn presence_is_seen_by_other_resources_and_directed_presence_arrives() {
         }
     };
     assert_eq!(seen.from.unwrap().to_string(), "carol@localhost/work");
-    assert_eq!(seen.statuses.values().next().map(String::as_str), Some("busy"));
+    assert_eq!(
+        seen.statuses.values().next().map(String::as_str),
+        Some("busy")
+    );
 
     // The newly available resource is told about the resources already online.
     let mut told = Vec::new();
@@ -87,12 +94,19 @@ async fn presence_is_seen_by_other_resources_and_directed_presence_arrives() {
             told.push(p.from.unwrap().to_string());
         }
     }
-    assert!(told.contains(&"carol@localhost/home".to_string()), "{told:?}");
+    assert!(
+        told.contains(&"carol@localhost/home".to_string()),
+        "{told:?}"
+    );
 
     // Directed presence to another user reaches their available resource.
     let mut dave = server.client("dave@localhost/d").await;
     available(&mut dave).await;
-    send_xml(&mut home, "<presence xmlns='jabber:client' to='dave@localhost'/>").await;
+    send_xml(
+        &mut home,
+        "<presence xmlns='jabber:client' to='dave@localhost'/>",
+    )
+    .await;
     let p = loop {
         if let Stanza::Presence(p) = next_stanza(&mut dave).await {
             break p;
@@ -109,10 +123,7 @@ async fn presence_is_seen_by_other_resources_and_directed_presence_arrives() {
             break p;
         }
     };
-    assert_eq!(
-        gone.type_,
-        tokio_xmpp::parsers::presence::Type::Unavailable
-    );
+    assert_eq!(gone.type_, tokio_xmpp::parsers::presence::Type::Unavailable);
     server.stop().await;
 }
 
@@ -138,7 +149,10 @@ async fn roster_set_get_remove_with_push() {
             break payload;
         }
     };
-    assert_eq!(query.get_child("item", NS_ROSTER).unwrap().attr("jid"), Some("bob@localhost"));
+    assert_eq!(
+        query.get_child("item", NS_ROSTER).unwrap().attr("jid"),
+        Some("bob@localhost")
+    );
 
     let roster = iq_get(&mut alice, None, "<query xmlns='jabber:iq:roster'/>")
         .await
@@ -146,11 +160,15 @@ async fn roster_set_get_remove_with_push() {
     let item = roster.get_child("item", NS_ROSTER).expect("item stored");
     assert_eq!(item.attr("name"), Some("Bob"));
     assert_eq!(item.attr("subscription"), Some("none"));
-    assert_eq!(item.get_child("group", NS_ROSTER).unwrap().text(), "Friends");
+    assert_eq!(
+        item.get_child("group", NS_ROSTER).unwrap().text(),
+        "Friends"
+    );
 
-    let remove: Element = "<query xmlns='jabber:iq:roster'><item jid='bob@localhost' subscription='remove'/></query>"
-        .parse()
-        .unwrap();
+    let remove: Element =
+        "<query xmlns='jabber:iq:roster'><item jid='bob@localhost' subscription='remove'/></query>"
+            .parse()
+            .unwrap();
     let token = alice.send_iq(None, IqRequest::Set(remove)).await;
     assert!(matches!(
         tokio::time::timeout(STEP, token).await.unwrap().unwrap(),
@@ -167,9 +185,15 @@ async fn roster_set_get_remove_with_push() {
 async fn ping_disco_and_version_answer() {
     let server = TestServer::start().await;
     let mut alice = server.client("alice@localhost/a").await;
-    assert!(iq_get(&mut alice, Some("localhost"), "<ping xmlns='urn:xmpp:ping'/>")
+    assert!(
+        iq_get(
+            &mut alice,
+            Some("localhost"),
+            "<ping xmlns='urn:xmpp:ping'/>"
+        )
         .await
-        .is_none());
+        .is_none()
+    );
     let info = iq_get(
         &mut alice,
         Some("localhost"),
@@ -182,7 +206,11 @@ async fn ping_disco_and_version_answer() {
         .filter(|c| c.name() == "feature")
         .filter_map(|c| c.attr("var"))
         .collect();
-    for f in ["urn:xmpp:ping", "jabber:iq:version", "http://jabber.org/protocol/disco#info"] {
+    for f in [
+        "urn:xmpp:ping",
+        "jabber:iq:version",
+        "http://jabber.org/protocol/disco#info",
+    ] {
         assert!(features.contains(&f), "{f} in {features:?}");
     }
     let items = iq_get(
@@ -193,10 +221,20 @@ async fn ping_disco_and_version_answer() {
     .await
     .unwrap();
     assert!(items.is("query", "http://jabber.org/protocol/disco#items"));
-    let version = iq_get(&mut alice, Some("localhost"), "<query xmlns='jabber:iq:version'/>")
-        .await
-        .unwrap();
-    assert_eq!(version.get_child("name", "jabber:iq:version").unwrap().text(), "Switchboard");
+    let version = iq_get(
+        &mut alice,
+        Some("localhost"),
+        "<query xmlns='jabber:iq:version'/>",
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        version
+            .get_child("name", "jabber:iq:version")
+            .unwrap()
+            .text(),
+        "Switchboard"
+    );
 
     // An unknown payload gets a stanza error, never silence.
     let token = alice
@@ -225,17 +263,19 @@ async fn message_to_offline_user_arrives_at_next_login() {
     )
     .await;
     // Make sure it was processed before dave logs in: a ping round trip on the same stream.
-    iq_get(&mut alice, Some("localhost"), "<ping xmlns='urn:xmpp:ping'/>").await;
+    iq_get(
+        &mut alice,
+        Some("localhost"),
+        "<ping xmlns='urn:xmpp:ping'/>",
+    )
+    .await;
 
     let mut dave = server.client("dave@localhost/d").await;
     send_xml(&mut dave, "<presence xmlns='jabber:client'/>").await;
     let m = next_message(&mut dave).await;
     assert_eq!(body_of(&m), "while you were out");
     assert_eq!(m.from.unwrap().to_string(), "alice@localhost/a");
-    let delayed = m
-        .payloads
-        .iter()
-        .any(|p| p.is("delay", "urn:xmpp:delay"));
+    let delayed = m.payloads.iter().any(|p| p.is("delay", "urn:xmpp:delay"));
     assert!(delayed, "offline delivery carries a XEP-0203 delay");
 
     // Delivered once: a second login sees nothing stored.
@@ -297,7 +337,8 @@ async fn oversize_stanza_closes_with_policy_violation() {
 async fn deep_nesting_and_doctype_are_refused() {
     let server = TestServer::start().await;
     let mut raw = raw_logged_in(server.c2s, "alice", "deep").await;
-    raw.send(&format!("<iq type='get'>{}", "<a>".repeat(100))).await;
+    raw.send(&format!("<iq type='get'>{}", "<a>".repeat(100)))
+        .await;
     let out = raw.read_to_close().await;
     assert!(out.contains("policy-violation"), "{out}");
 
@@ -400,7 +441,10 @@ async fn direct_tls_offers_channel_bound_scram() {
     let mut out = Vec::new();
     let mut buf = [0u8; 4096];
     while !String::from_utf8_lossy(&out).contains("</stream:features>") {
-        let n = tokio::time::timeout(STEP, tls.read(&mut buf)).await.unwrap().unwrap();
+        let n = tokio::time::timeout(STEP, tls.read(&mut buf))
+            .await
+            .unwrap()
+            .unwrap();
         assert!(n > 0);
         out.extend_from_slice(&buf[..n]);
     }
@@ -421,4 +465,16 @@ async fn shutdown_closes_streams_cleanly() {
     assert!(out.ends_with("</stream:stream>"), "{out}");
     stop.await.unwrap();
     drop(dir);
+}
+
+#[tokio::test]
+async fn stream_header_echoes_the_initiator_jid() {
+    let server = TestServer::start().await;
+    let mut raw = RawTcp::connect(server.c2s).await;
+    raw.send(&STREAM_HEADER.replace("to='localhost'", "to='localhost' from='alice@localhost'"))
+        .await;
+    let header = raw.read_until("</stream:features>").await;
+    assert!(header.contains("to='alice@localhost'"), "{header}");
+    assert!(header.contains("from='localhost'"), "{header}");
+    server.stop().await;
 }

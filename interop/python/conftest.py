@@ -130,7 +130,7 @@ class Client(slixmpp.ClientXMPP):
         ):
             self.own_presence.set_result(presence)
 
-    async def become_available(self, timeout: float = 10) -> None:
+    async def become_available(self, priority: int | None = None, timeout: float = 10) -> None:
         """Send initial presence and wait until the server reflects it back to us.
 
         RFC 6121 §4.2.2: the server broadcasts initial presence to all of the
@@ -138,7 +138,7 @@ class Client(slixmpp.ClientXMPP):
         back, the server has processed it and will route bare-JID messages here.
         """
         self.own_presence = asyncio.get_running_loop().create_future()
-        self.send_presence()
+        self.send_presence(ppriority=priority)
         await within(
             self.own_presence, timeout, f"{self.boundjid} to receive its own initial presence back"
         )

@@ -120,6 +120,32 @@ def test_roster_get_set_get(server: Server) -> None:
     run(scenario())
 
 
+def test_offline_messages_are_delivered_on_initial_presence(server: Server) -> None:
+    """Runs before any test logs bob in, so bob has no session when the messages are sent."""
+
+    async def scenario() -> None:
+        first = unique("offline 1: stored while bob is away")
+        second = unique("offline 2: kept in order")
+        for body in (first, second):
+            payload = json.dumps(
+                {"kind": "message", "type": "chat", "to": server.jid("bob"), "body": body}
+            )
+            status, response = await curl_post(server, "alice", "application/json", payload)
+            assert status == 202, f"POST /rest answered {status}: {response!r}"
+
+        async with connected(server, "bob", "py-offline") as bob:
+            ours = lambda m: m["body"] in (first, second)  # noqa: E731
+            await bob.become_available()
+            got_first = await bob.next_message(ours, 10, "the first offline message")
+            got_second = await bob.next_message(ours, 10, "the second offline message")
+            assert [got_first["body"], got_second["body"]] == [first, second], (
+                "offline messages arrived out of order"
+            )
+            assert got_first["from"].bare == server.jid("alice"), f"wrong from: {got_first}"
+
+    run(scenario())
+
+
 def test_chat_between_two_slixmpp_clients(server: Server) -> None:
     async def scenario() -> None:
         async with connected(server, "alice", "py-chat") as alice, connected(
@@ -145,6 +171,36 @@ def test_chat_between_two_slixmpp_clients(server: Server) -> None:
             assert back["from"].full == bob.boundjid.full, f"wrong from: {back}"
             assert back["to"].full == alice.boundjid.full, f"wrong to: {back}"
             assert back["type"] == "chat", f"wrong type: {back}"
+
+    run(scenario())
+
+
+def test_bare_jid_message_goes_to_highest_priority_resource(server: Server) -> None:
+    async def scenario() -> None:
+        async with connected(server, "alice", "py-prio") as alice, connected(
+            server, "bob", "py-high"
+        ) as high, connected(server, "bob", "py-low") as low:
+            await alice.become_available()
+            await high.become_available(priority=10)
+            await low.become_available(priority=1)
+
+            to_bare = unique("to bob's bare JID")
+            alice.send_message(mto=server.jid("bob"), mbody=to_bare, mtype="chat")
+            await high.next_message(
+                lambda m: m["body"] == to_bare, 10, "the bare-JID message at the priority-10 resource"
+            )
+
+            # Stanzas from one session are routed in order (RFC 6120 §10.1): once this
+            # marker reaches the low-priority resource, the bare-JID message would
+            # have arrived there first if it had been delivered there too.
+            marker = unique("marker to bob/py-low")
+            alice.send_message(mto=low.boundjid.full, mbody=marker, mtype="chat")
+            got = await low.next_message(
+                lambda m: m["body"] in (to_bare, marker), 10, "the marker at the priority-1 resource"
+            )
+            assert got["body"] == marker, (
+                "the bare-JID message was also delivered to the lower-priority resource"
+            )
 
     run(scenario())
 

@@ -36,8 +36,10 @@ pub struct TestServer {
 }
 
 pub fn test_config(dir: &std::path::Path) -> Config {
-    let mut config = Config::default();
-    config.data_dir = dir.to_owned();
+    let mut config = Config {
+        data_dir: dir.to_owned(),
+        ..Config::default()
+    };
     config.http.addr = "127.0.0.1:0".parse().unwrap();
     config.c2s.addr = "127.0.0.1:0".parse().unwrap();
     config.c2s.direct_tls_addr = Some("127.0.0.1:0".parse().unwrap());
@@ -139,8 +141,13 @@ impl ServerConnector for TestStartTls {
         jid: &Jid,
         ns: &'static str,
         timeouts: Timeouts,
-    ) -> Result<(PendingFeaturesRecv<Self::Stream>, sasl::common::ChannelBinding), tokio_xmpp::Error>
-    {
+    ) -> Result<
+        (
+            PendingFeaturesRecv<Self::Stream>,
+            sasl::common::ChannelBinding,
+        ),
+        tokio_xmpp::Error,
+    > {
         let header = || StreamHeader {
             to: Some(Cow::Owned(jid.domain().to_string())),
             from: None,
@@ -262,7 +269,11 @@ impl RawTcp {
             let mut buf = [0u8; 4096];
             while !String::from_utf8_lossy(&out).contains(needle) {
                 let n = self.stream.read(&mut buf).await.unwrap();
-                assert!(n > 0, "closed before {needle:?}: {}", String::from_utf8_lossy(&out));
+                assert!(
+                    n > 0,
+                    "closed before {needle:?}: {}",
+                    String::from_utf8_lossy(&out)
+                );
                 out.extend_from_slice(&buf[..n]);
             }
         })

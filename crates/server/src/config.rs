@@ -182,21 +182,33 @@ pub const ENV_KEYS: &[(&str, &str)] = &[
     ("SWITCHBOARD_C2S_ALLOW_PLAINTEXT", "c2s.allow_plaintext"),
     ("SWITCHBOARD_TLS_CERT", "tls.cert"),
     ("SWITCHBOARD_TLS_KEY", "tls.key"),
-    ("SWITCHBOARD_LIMITS_MAX_STANZA_BYTES", "limits.max_stanza_bytes"),
+    (
+        "SWITCHBOARD_LIMITS_MAX_STANZA_BYTES",
+        "limits.max_stanza_bytes",
+    ),
     ("SWITCHBOARD_LIMITS_MAX_DEPTH", "limits.max_depth"),
     ("SWITCHBOARD_LIMITS_MAILBOX_SIZE", "limits.mailbox_size"),
-    ("SWITCHBOARD_LIMITS_IDLE_TIMEOUT_SECS", "limits.idle_timeout_secs"),
+    (
+        "SWITCHBOARD_LIMITS_IDLE_TIMEOUT_SECS",
+        "limits.idle_timeout_secs",
+    ),
     (
         "SWITCHBOARD_LIMITS_NEGOTIATION_TIMEOUT_SECS",
         "limits.negotiation_timeout_secs",
     ),
-    ("SWITCHBOARD_LIMITS_MAX_CONNECTIONS", "limits.max_connections"),
+    (
+        "SWITCHBOARD_LIMITS_MAX_CONNECTIONS",
+        "limits.max_connections",
+    ),
     ("SWITCHBOARD_AUTH_SCRAM_ITERATIONS", "auth.scram_iterations"),
     ("SWITCHBOARD_AUTH_MAX_ATTEMPTS", "auth.max_attempts"),
     ("SWITCHBOARD_AUTH_FAILURE_DELAY_MS", "auth.failure_delay_ms"),
     ("SWITCHBOARD_REST_MAX_BODY_BYTES", "rest.max_body_bytes"),
     ("SWITCHBOARD_REST_IQ_TIMEOUT_SECS", "rest.iq_timeout_secs"),
-    ("SWITCHBOARD_REST_IQ_MAX_TIMEOUT_SECS", "rest.iq_max_timeout_secs"),
+    (
+        "SWITCHBOARD_REST_IQ_MAX_TIMEOUT_SECS",
+        "rest.iq_max_timeout_secs",
+    ),
 ];
 
 impl Config {
@@ -242,7 +254,9 @@ impl Config {
         jid::BareJid::new(&self.domain)
             .ok()
             .filter(|j| j.node().is_none())
-            .ok_or_else(|| ConfigError::Invalid(format!("domain '{}' is not a valid domain", self.domain)))?;
+            .ok_or_else(|| {
+                ConfigError::Invalid(format!("domain '{}' is not a valid domain", self.domain))
+            })?;
         if self.tls.cert.is_some() != self.tls.key.is_some() {
             return Err(ConfigError::Invalid(
                 "tls.cert and tls.key must be set together".into(),
@@ -272,7 +286,9 @@ fn env_value(raw: &str) -> toml::Value {
     let wrapped = format!("v = {raw}");
     match wrapped.parse::<toml::Table>() {
         Ok(mut t) => match t.remove("v") {
-            Some(v @ (toml::Value::Integer(_) | toml::Value::Boolean(_) | toml::Value::Float(_))) => v,
+            Some(
+                v @ (toml::Value::Integer(_) | toml::Value::Boolean(_) | toml::Value::Float(_)),
+            ) => v,
             _ => toml::Value::String(raw.to_owned()),
         },
         Err(_) => toml::Value::String(raw.to_owned()),
@@ -325,12 +341,19 @@ mod tests {
     fn env_overrides_file() {
         let env = vec![
             ("SWITCHBOARD_DOMAIN".to_string(), "example.org".to_string()),
-            ("SWITCHBOARD_HTTP_ADDR".to_string(), "127.0.0.1:9".to_string()),
+            (
+                "SWITCHBOARD_HTTP_ADDR".to_string(),
+                "127.0.0.1:9".to_string(),
+            ),
             ("SWITCHBOARD_LIMITS_MAX_DEPTH".to_string(), "10".to_string()),
-            ("SWITCHBOARD_C2S_ALLOW_PLAINTEXT".to_string(), "true".to_string()),
+            (
+                "SWITCHBOARD_C2S_ALLOW_PLAINTEXT".to_string(),
+                "true".to_string(),
+            ),
             ("UNRELATED".to_string(), "x".to_string()),
         ];
-        let c = Config::from_sources("domain = 'file.org'\n[http]\naddr='127.0.0.1:1'", env).unwrap();
+        let c =
+            Config::from_sources("domain = 'file.org'\n[http]\naddr='127.0.0.1:1'", env).unwrap();
         assert_eq!(c.domain, "example.org");
         assert_eq!(c.http.addr.to_string(), "127.0.0.1:9");
         assert_eq!(c.limits.max_depth, 10);
@@ -350,7 +373,11 @@ mod tests {
 
     fn leaf_paths(prefix: &str, table: &toml::Table, out: &mut Vec<String>) {
         for (k, v) in table {
-            let path = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
+            let path = if prefix.is_empty() {
+                k.clone()
+            } else {
+                format!("{prefix}.{k}")
+            };
             match v {
                 toml::Value::Table(t) => leaf_paths(&path, t, out),
                 _ => out.push(path),
@@ -364,7 +391,11 @@ mod tests {
         // Optional keys are shown commented out in the example; uncomment them for the check.
         let uncommented: String = example
             .lines()
-            .map(|l| l.strip_prefix("# ").filter(|r| r.contains(" = ") && !r.starts_with(' ')).unwrap_or(l))
+            .map(|l| {
+                l.strip_prefix("# ")
+                    .filter(|r| r.contains(" = ") && !r.starts_with(' '))
+                    .unwrap_or(l)
+            })
             .collect::<Vec<_>>()
             .join("\n");
         let table: toml::Table = uncommented.parse().unwrap();
@@ -372,10 +403,16 @@ mod tests {
         leaf_paths("", &table, &mut paths);
         let env_paths: Vec<&str> = ENV_KEYS.iter().map(|(_, p)| *p).collect();
         for p in &paths {
-            assert!(env_paths.contains(&p.as_str()), "{p} has no environment variable");
+            assert!(
+                env_paths.contains(&p.as_str()),
+                "{p} has no environment variable"
+            );
         }
         for p in &env_paths {
-            assert!(paths.iter().any(|x| x == p), "{p} is not documented in the example");
+            assert!(
+                paths.iter().any(|x| x == p),
+                "{p} is not documented in the example"
+            );
         }
         Config::from_sources(&uncommented, no_env()).unwrap();
     }

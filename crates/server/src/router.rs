@@ -7,9 +7,7 @@ use std::sync::{Arc, RwLock};
 
 use jid::Jid;
 use minidom::Element;
-use switchboard_xmpp::stanza::{
-    self, DefinedCondition, ErrorType, StanzaKind, StreamCondition,
-};
+use switchboard_xmpp::stanza::{self, DefinedCondition, ErrorType, StanzaKind, StreamCondition};
 use tokio::sync::mpsc;
 
 use crate::auth::Accounts;
@@ -150,9 +148,10 @@ impl Router {
             old
         };
         if let Some(old) = replaced {
-            let _ = old
-                .tx
-                .try_send(SessionMsg::Kick(StreamCondition::Conflict, "Replaced by new connection"));
+            let _ = old.tx.try_send(SessionMsg::Kick(
+                StreamCondition::Conflict,
+                "Replaced by new connection",
+            ));
         }
         Registration {
             router: self.clone(),
@@ -243,8 +242,13 @@ impl Router {
             None => None,
             Some(Ok(to)) => Some(to),
             Some(Err(_)) => {
-                self.bounce(&stanza, ErrorType::Modify, DefinedCondition::JidMalformed, None)
-                    .await;
+                self.bounce(
+                    &stanza,
+                    ErrorType::Modify,
+                    DefinedCondition::JidMalformed,
+                    None,
+                )
+                .await;
                 return;
             }
         };
@@ -287,12 +291,15 @@ impl Router {
         let type_ = stanza.attr("type").unwrap_or_default().to_owned();
         match (kind, type_.as_str()) {
             // RFC 6121 §8.5.3.2.1: a message to an unavailable resource is treated as bare.
-            (StanzaKind::Message, "" | "normal" | "chat") => {
-                self.to_bare(kind, user, stanza).await
-            }
+            (StanzaKind::Message, "" | "normal" | "chat") => self.to_bare(kind, user, stanza).await,
             (StanzaKind::Message, "groupchat") | (StanzaKind::Iq, "get" | "set") => {
-                self.bounce(&stanza, ErrorType::Cancel, DefinedCondition::ServiceUnavailable, None)
-                    .await
+                self.bounce(
+                    &stanza,
+                    ErrorType::Cancel,
+                    DefinedCondition::ServiceUnavailable,
+                    None,
+                )
+                .await
             }
             _ => {}
         }
@@ -340,8 +347,13 @@ impl Router {
             // RFC 6121 §8.5.2.1: headlines and errors for nobody are ignored by design.
             "headline" | "error" => {}
             _ => {
-                self.bounce(&stanza, ErrorType::Cancel, DefinedCondition::ServiceUnavailable, None)
-                    .await
+                self.bounce(
+                    &stanza,
+                    ErrorType::Cancel,
+                    DefinedCondition::ServiceUnavailable,
+                    None,
+                )
+                .await
             }
         }
     }

@@ -7,6 +7,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::serve::ListenerExt;
 use rand::RngCore;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -90,10 +91,12 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
     ));
 
     let c2s_listener = listen(config.c2s.addr, "c2s (STARTTLS)").await?;
-    let c2s_addr = c2s_listener.local_addr().map_err(|source| StartError::Bind {
-        addr: config.c2s.addr,
-        source,
-    })?;
+    let c2s_addr = c2s_listener
+        .local_addr()
+        .map_err(|source| StartError::Bind {
+            addr: config.c2s.addr,
+            source,
+        })?;
     tasks.spawn(c2s::tcp::serve(c2s_listener, ctx.clone(), false));
 
     let direct_tls_addr = match config.c2s.direct_tls_addr {
@@ -109,10 +112,12 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
     };
 
     let http_listener = listen(config.http.addr, "http (/rest, /xmpp-websocket)").await?;
-    let http_addr = http_listener.local_addr().map_err(|source| StartError::Bind {
-        addr: config.http.addr,
-        source,
-    })?;
+    let http_addr = http_listener
+        .local_addr()
+        .map_err(|source| StartError::Bind {
+            addr: config.http.addr,
+            source,
+        })?;
     let app = http::app(AppState {
         router: router.clone(),
         c2s: ctx,
@@ -121,7 +126,11 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
     let http_shutdown = shutdown.clone();
     tasks.spawn(async move {
         let service = app.into_make_service_with_connect_info::<SocketAddr>();
-        let served = axum::serve(http_listener, service)
+        // Small XMPP frames must not wait for Nagle's algorithm (~40 ms per stream start).
+        let listener = http_listener.tap_io(|tcp| {
+            let _ = tcp.set_nodelay(true);
+        });
+        let served = axum::serve(listener, service)
             .with_graceful_shutdown(async move { http_shutdown.cancelled().await })
             .await;
         if let Err(e) = served {

@@ -118,8 +118,11 @@ mod tests {
 
     #[test]
     fn missing_file_is_reported() {
-        let err = server_config(Path::new("/nonexistent/c.pem"), Path::new("/nonexistent/k.pem"))
-            .unwrap_err();
+        let err = server_config(
+            Path::new("/nonexistent/c.pem"),
+            Path::new("/nonexistent/k.pem"),
+        )
+        .unwrap_err();
         assert!(err.to_string().contains("/nonexistent/c.pem"));
     }
 }

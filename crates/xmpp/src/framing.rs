@@ -395,14 +395,14 @@ mod tests {
             max_stanza_bytes: 1024,
             max_depth: 32,
         };
-        let doc = stream_of(&format!("<message><body>{}</body></message>", "x".repeat(2000)));
+        let doc = stream_of(&format!(
+            "<message><body>{}</body></message>",
+            "x".repeat(2000)
+        ));
         let (events, err) = parse_all(&[doc.as_bytes()], limits);
         assert_eq!(events.len(), 1, "only the header");
         assert_eq!(err, Some(FramingError::StanzaTooBig { limit: 1024 }));
-        assert_eq!(
-            err.unwrap().condition(),
-            StreamCondition::PolicyViolation
-        );
+        assert_eq!(err.unwrap().condition(), StreamCondition::PolicyViolation);
     }
 
     #[test]
@@ -467,10 +467,14 @@ mod tests {
     fn fragments_one_element_per_message() {
         let mut parser = StreamParser::new_fragments(Limits::default());
         let open = parser
-            .feed_message(b"<open xmlns='urn:ietf:params:xml:ns:xmpp-framing' to='localhost' version='1.0'/>")
+            .feed_message(
+                b"<open xmlns='urn:ietf:params:xml:ns:xmpp-framing' to='localhost' version='1.0'/>",
+            )
             .unwrap();
         assert!(open.is("open", ns::FRAMING));
-        let msg = parser.feed_message(b"<message to='a@b'><body>x</body></message>").unwrap();
+        let msg = parser
+            .feed_message(b"<message to='a@b'><body>x</body></message>")
+            .unwrap();
         assert!(msg.is("message", ns::CLIENT), "default namespace applies");
         assert_eq!(
             parser.feed_message(b"<message><body>x</body>"),

@@ -217,13 +217,17 @@ pub fn stream_open(from: &str, id: &str, to: Option<&str>) -> String {
 pub const STREAM_CLOSE: &str = "</stream:stream>";
 
 /// The RFC 7395 `<open/>` answer of the server.
-pub fn ws_open(from: &str, id: &str) -> Element {
-    Element::builder("open", ns::FRAMING)
+pub fn ws_open(from: &str, id: &str, to: Option<&str>) -> Element {
+    let mut open = Element::builder("open", ns::FRAMING)
         .attr(name("from"), from)
         .attr(name("id"), id)
         .attr(name("version"), "1.0")
         .attr_ns(rxml::Namespace::xml().clone(), name("lang"), "en")
-        .build()
+        .build();
+    if let Some(to) = to {
+        set_attr(&mut open, "to", to);
+    }
+    open
 }
 
 /// The RFC 7395 `<close/>`.
@@ -274,7 +278,9 @@ mod tests {
 
     #[test]
     fn error_reply_swaps_addresses() {
-        let iq = parse("<iq xmlns='jabber:client' type='get' id='x' from='a@b/c' to='b'><q xmlns='u'/></iq>");
+        let iq = parse(
+            "<iq xmlns='jabber:client' type='get' id='x' from='a@b/c' to='b'><q xmlns='u'/></iq>",
+        );
         let reply = error_reply(
             &iq,
             ErrorType::Cancel,
@@ -313,7 +319,10 @@ mod tests {
         let el = stream_error(StreamCondition::PolicyViolation, Some("too big"));
         assert!(el.is("error", ns::STREAM));
         assert!(el.has_child("policy-violation", ns::STREAMS_ERRORS));
-        assert_eq!(el.get_child("text", ns::STREAMS_ERRORS).unwrap().text(), "too big");
+        assert_eq!(
+            el.get_child("text", ns::STREAMS_ERRORS).unwrap().text(),
+            "too big"
+        );
     }
 
     #[test]

@@ -144,7 +144,9 @@ impl Accounts {
             "sb_{}",
             base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw)
         );
-        self.store.create_token(&user, &token_digest(&token)).await?;
+        self.store
+            .create_token(&user, &token_digest(&token))
+            .await?;
         Ok(token)
     }
 
@@ -203,7 +205,10 @@ mod tests {
         a.set_password("alice", "new").await.unwrap();
         assert!(a.check_password("alice", "new").await.unwrap());
         let token = a.create_token("alice").await.unwrap();
-        assert_eq!(a.token_owner(&token).await.unwrap().as_deref(), Some("alice"));
+        assert_eq!(
+            a.token_owner(&token).await.unwrap().as_deref(),
+            Some("alice")
+        );
         assert!(a.revoke_token(&token).await.unwrap());
         assert_eq!(a.token_owner(&token).await.unwrap(), None);
         assert!(matches!(

@@ -93,8 +93,14 @@ pub trait Transport: Send {
     fn next_event(
         &mut self,
     ) -> impl Future<Output = Result<Option<StreamEvent>, TransportError>> + Send;
-    /// Answers the client's stream header (RFC 6120 `<stream:stream>` or RFC 7395 `<open/>`).
-    fn send_header(&mut self, from: &str, id: &str) -> impl Future<Output = io::Result<()>> + Send;
+    /// Answers the client's stream header (RFC 6120 `<stream:stream>` or RFC 7395 `<open/>`);
+    /// `to` echoes the client's `from` (RFC 6120 §4.7.2).
+    fn send_header(
+        &mut self,
+        from: &str,
+        id: &str,
+        to: Option<&str>,
+    ) -> impl Future<Output = io::Result<()>> + Send;
     fn send(&mut self, el: &Element) -> impl Future<Output = io::Result<()>> + Send;
     /// Sends the optional stream error, the stream close, and shuts the connection.
     fn close(&mut self, error: Option<Element>) -> impl Future<Output = ()> + Send;

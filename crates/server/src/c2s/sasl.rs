@@ -61,7 +61,10 @@ fn decode(el: &Element) -> Result<Vec<u8>, &'static str> {
     B64.decode(text).map_err(|_| "incorrect-encoding")
 }
 
-async fn exchange<T: Transport>(t: &mut T, challenge: &[u8]) -> Result<Result<Vec<u8>, &'static str>, End> {
+async fn exchange<T: Transport>(
+    t: &mut T,
+    challenge: &[u8],
+) -> Result<Result<Vec<u8>, &'static str>, End> {
     let mut el = Element::bare("challenge", ns::SASL);
     if !challenge.is_empty() {
         el.append_text(B64.encode(challenge));
@@ -123,7 +126,14 @@ pub async fn authenticate<T: Transport>(
     };
     let user = ctx.router.accounts().username(&username).ok();
     let creds = match &user {
-        Some(user) => ctx.router.accounts().store().credentials(user).await.ok().flatten(),
+        Some(user) => ctx
+            .router
+            .accounts()
+            .store()
+            .credentials(user)
+            .await
+            .ok()
+            .flatten(),
         None => None,
     };
     let keys = match (mechanism.hash(), &creds) {
@@ -142,7 +152,10 @@ pub async fn authenticate<T: Transport>(
     }
 }
 
-async fn plain(ctx: &C2sContext, initial: &[u8]) -> Result<(String, Option<Vec<u8>>), &'static str> {
+async fn plain(
+    ctx: &C2sContext,
+    initial: &[u8],
+) -> Result<(String, Option<Vec<u8>>), &'static str> {
     let (authcid, password) = scram::parse_plain(initial).map_err(|e| e.sasl_condition())?;
     let accounts = ctx.router.accounts();
     let user = accounts.username(&authcid).map_err(|_| "not-authorized")?;

@@ -52,8 +52,12 @@ impl From<std::io::Error> for End {
 /// Where negotiation stands. Each variant is waiting for a new stream header.
 enum Stage {
     /// Before authentication; TLS may or may not be active.
-    Unauthenticated { failures: u32 },
-    Authenticated { user: String },
+    Unauthenticated {
+        failures: u32,
+    },
+    Authenticated {
+        user: String,
+    },
 }
 
 /// A resource bound to a stream, ready for stanzas.
@@ -95,7 +99,7 @@ async fn finish<T: Transport>(t: &mut T, ctx: &C2sContext, end: End, header_sent
     };
     if !header_sent {
         // RFC 6120 §4.9.1.2: a stream error needs our stream header first.
-        let _ = t.send_header(ctx.router.domain(), &random_id()).await;
+        let _ = t.send_header(ctx.router.domain(), &random_id(), None).await;
     }
     t.close(error).await;
 }
@@ -121,18 +125,31 @@ async fn open_stream<T: Transport>(
     let header = match t.next_event().await? {
         Some(StreamEvent::Open(header)) => header,
         Some(_) => {
-            return Err(End::error(StreamCondition::NotWellFormed, "Expected a stream header"));
+            return Err(End::error(
+                StreamCondition::NotWellFormed,
+                "Expected a stream header",
+            ));
         }
         None => return Err(End::Gone),
     };
-    t.send_header(ctx.router.domain(), &random_id()).await?;
+    // Echo the initiator's `from` when it is a JID (RFC 6120 §4.7.2).
+    let to = header
+        .from
+        .as_deref()
+        .and_then(|f| jid::BareJid::new(f).ok())
+        .map(|j| j.to_string());
+    t.send_header(ctx.router.domain(), &random_id(), to.as_deref())
+        .await?;
     *header_sent = true;
     check_header(&header, ctx.router.domain())
 }
 
 fn check_header(header: &StreamHeader, domain: &str) -> Result<(), End> {
     if header.default_ns.as_deref() != Some(ns::CLIENT) {
-        return Err(End::error(StreamCondition::InvalidNamespace, "Expected jabber:client"));
+        return Err(End::error(
+            StreamCondition::InvalidNamespace,
+            "Expected jabber:client",
+        ));
     }
     let major = header
         .version
@@ -140,12 +157,18 @@ fn check_header(header: &StreamHeader, domain: &str) -> Result<(), End> {
         .and_then(|v| v.split('.').next())
         .and_then(|m| m.parse::<u32>().ok());
     if major != Some(1) {
-        return Err(End::error(StreamCondition::UnsupportedVersion, "XMPP 1.0 is required"));
+        return Err(End::error(
+            StreamCondition::UnsupportedVersion,
+            "XMPP 1.0 is required",
+        ));
     }
     match header.to.as_deref() {
         Some(to) if to.eq_ignore_ascii_case(domain) => Ok(()),
         Some(_) => Err(End::Error(StreamCondition::HostUnknown, None)),
-        None => Err(End::error(StreamCondition::HostUnknown, "The stream header needs 'to'")),
+        None => Err(End::error(
+            StreamCondition::HostUnknown,
+            "The stream header needs 'to'",
+        )),
     }
 }
 
@@ -158,7 +181,9 @@ async fn negotiate<T: Transport>(
     loop {
         open_stream(t, ctx, header_sent).await?;
         stage = match stage {
-            Stage::Unauthenticated { failures } => secure_and_authenticate(t, ctx, failures).await?,
+            Stage::Unauthenticated { failures } => {
+                secure_and_authenticate(t, ctx, failures).await?
+            }
             Stage::Authenticated { user } => return bind(t, ctx, user).await,
         };
     }
@@ -171,8 +196,17 @@ async fn secure_and_authenticate<T: Transport>(
     mut failures: u32,
 ) -> Result<Stage, End> {
     let security = t.security();
-    let tls_required = matches!(security, Security::Plain { sasl_allowed: false });
-    let offered = if tls_required { Vec::new() } else { sasl::offered(&security) };
+    let tls_required = matches!(
+        security,
+        Security::Plain {
+            sasl_allowed: false
+        }
+    );
+    let offered = if tls_required {
+        Vec::new()
+    } else {
+        sasl::offered(&security)
+    };
     let mut features = stanza::stream_element("features");
     if t.can_starttls() {
         let mut starttls = Element::bare("starttls", ns::TLS);
@@ -198,7 +232,10 @@ async fn secure_and_authenticate<T: Transport>(
             return Ok(Stage::Unauthenticated { failures });
         }
         if !el.is("auth", ns::SASL) {
-            return Err(End::error(StreamCondition::NotAuthorized, "Authenticate first"));
+            return Err(End::error(
+                StreamCondition::NotAuthorized,
+                "Authenticate first",
+            ));
         }
         if tls_required {
             t.send(&sasl::failure("encryption-required")).await?;
@@ -213,7 +250,10 @@ async fn secure_and_authenticate<T: Transport>(
             Err(condition) => {
                 failures += 1;
                 // Growing delay before each failure answer slows password guessing down.
-                let delay = ctx.auth.failure_delay_ms.saturating_mul(u64::from(failures));
+                let delay = ctx
+                    .auth
+                    .failure_delay_ms
+                    .saturating_mul(u64::from(failures));
                 tokio::time::sleep(Duration::from_millis(delay)).await;
                 t.send(&sasl::failure(condition)).await?;
                 if failures >= ctx.auth.max_attempts {
@@ -248,7 +288,10 @@ async fn bind<T: Transport>(
         .then(|| iq.get_child("bind", ns::BIND))
         .flatten();
         let Some(request) = request else {
-            return Err(End::error(StreamCondition::NotAuthorized, "Bind a resource first"));
+            return Err(End::error(
+                StreamCondition::NotAuthorized,
+                "Bind a resource first",
+            ));
         };
         let wanted = request
             .get_child("resource", ns::BIND)
@@ -277,7 +320,11 @@ async fn bind<T: Transport>(
         let (tx, rx) = mpsc::channel(ctx.mailbox_size);
         let registration = ctx.router.register(&user, &resource, tx);
         let payload = Element::builder("bind", ns::BIND)
-            .append(Element::builder("jid", ns::BIND).append(jid.to_string()).build())
+            .append(
+                Element::builder("jid", ns::BIND)
+                    .append(jid.to_string())
+                    .build(),
+            )
             .build();
         t.send(&stanza::iq_result(&iq, Some(payload))).await?;
         return Ok((
@@ -337,9 +384,7 @@ async fn from_client<T: Transport>(
         ));
     };
     if let Some(from) = el.attr("from") {
-        let ours = Jid::new(from).is_ok_and(|j| {
-            j == Jid::from(bound.jid.clone()) || j == Jid::from(bound.jid.to_bare())
-        });
+        let ours = Jid::new(from).is_ok_and(|j| j == bound.jid.clone() || j == bound.jid.to_bare());
         if !ours {
             return Err(End::Error(StreamCondition::InvalidFrom, None));
         }
@@ -426,7 +471,13 @@ async fn deliver_offline<T: Transport>(t: &mut T, ctx: &C2sContext, user: &str) 
         t.send(&message).await?;
         delivered.push(id);
     }
-    if let Err(e) = ctx.router.accounts().store().offline_delete(user, &delivered).await {
+    if let Err(e) = ctx
+        .router
+        .accounts()
+        .store()
+        .offline_delete(user, &delivered)
+        .await
+    {
         tracing::error!(user, error = %e, "cannot delete delivered offline messages");
     }
     Ok(())

@@ -88,8 +88,9 @@ impl Transport for TcpTransport {
         }
     }
 
-    async fn send_header(&mut self, from: &str, id: &str) -> io::Result<()> {
-        self.write(stanza::stream_open(from, id, None).as_bytes()).await
+    async fn send_header(&mut self, from: &str, id: &str, to: Option<&str>) -> io::Result<()> {
+        self.write(stanza::stream_open(from, id, to).as_bytes())
+            .await
     }
 
     async fn send(&mut self, el: &Element) -> io::Result<()> {
@@ -171,7 +172,10 @@ pub async fn serve(listener: TcpListener, ctx: Arc<C2sContext>, direct_tls: bool
             continue;
         };
         let _ = socket.set_nodelay(true);
-        let local = listener.local_addr().map(|a| is_loopback(&a)).unwrap_or(false);
+        let local = listener
+            .local_addr()
+            .map(|a| is_loopback(&a))
+            .unwrap_or(false);
         let span = tracing::info_span!("c2s", %peer, direct_tls);
         let conn_ctx = ctx.clone();
         ctx.tasks.spawn(

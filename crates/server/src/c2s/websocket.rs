@@ -54,7 +54,9 @@ impl Transport for WsTransport {
             let text = match message {
                 Message::Text(text) => text,
                 Message::Binary(_) => {
-                    return Err(TransportError::Protocol("binary WebSocket messages are not XMPP"));
+                    return Err(TransportError::Protocol(
+                        "binary WebSocket messages are not XMPP",
+                    ));
                 }
                 Message::Close(_) => return Ok(None),
                 Message::Ping(_) | Message::Pong(_) => continue,
@@ -71,8 +73,8 @@ impl Transport for WsTransport {
         }
     }
 
-    async fn send_header(&mut self, from: &str, id: &str) -> io::Result<()> {
-        self.send(&stanza::ws_open(from, id)).await
+    async fn send_header(&mut self, from: &str, id: &str, to: Option<&str>) -> io::Result<()> {
+        self.send(&stanza::ws_open(from, id, to)).await
     }
 
     async fn send(&mut self, el: &Element) -> io::Result<()> {

@@ -22,7 +22,11 @@ pub fn challenge(domain: &str) -> String {
     format!("Basic realm=\"{domain}/rest\", Bearer realm=\"{domain}/rest\"")
 }
 
-pub async fn authenticate(accounts: &Accounts, domain: &str, headers: &HeaderMap) -> Result<Identity, RestError> {
+pub async fn authenticate(
+    accounts: &Accounts,
+    domain: &str,
+    headers: &HeaderMap,
+) -> Result<Identity, RestError> {
     let header = headers
         .get(AUTHORIZATION)
         .ok_or(RestError::NoAuthz)?

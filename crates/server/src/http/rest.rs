@@ -12,9 +12,9 @@ use jid::Jid;
 use minidom::Element;
 use switchboard_xmpp::framing::{Limits, StreamParser};
 use switchboard_xmpp::json::{JsonMapError, json_to_stanza, stanza_to_json};
+use switchboard_xmpp::ns;
 use switchboard_xmpp::rest_error::RestError;
 use switchboard_xmpp::stanza::{self, StanzaKind};
-use switchboard_xmpp::ns;
 use tokio::sync::mpsc;
 
 use super::AppState;
@@ -35,7 +35,14 @@ pub enum Format {
 
 impl Format {
     fn from_mime(mime: &str) -> Option<Format> {
-        match mime.split(';').next().unwrap_or_default().trim().to_ascii_lowercase().as_str() {
+        match mime
+            .split(';')
+            .next()
+            .unwrap_or_default()
+            .trim()
+            .to_ascii_lowercase()
+            .as_str()
+        {
             XML => Some(Format::Xml),
             JSON => Some(Format::Json),
             _ => None,
@@ -109,9 +116,16 @@ fn stanza_response(stanza: &Element, format: Format) -> Result<Response, RestErr
 }
 
 pub async fn post(State(app): State<AppState>, headers: HeaderMap, body: Body) -> Response {
-    let header = |name| headers.get(name).and_then(|v: &HeaderValue| v.to_str().ok());
+    let header = |name| {
+        headers
+            .get(name)
+            .and_then(|v: &HeaderValue| v.to_str().ok())
+    };
     let request_format = header(CONTENT_TYPE.as_str()).and_then(Format::from_mime);
-    let reply_format = negotiate(header(ACCEPT.as_str()), request_format.unwrap_or(Format::Xml));
+    let reply_format = negotiate(
+        header(ACCEPT.as_str()),
+        request_format.unwrap_or(Format::Xml),
+    );
     let domain = app.router.domain().to_owned();
     match handle(&app, &headers, request_format, reply_format, body).await {
         Ok(response) => response,
@@ -294,24 +308,37 @@ mod tests {
     fn accept_negotiation() {
         assert_eq!(negotiate(None, Format::Json), Format::Json);
         assert_eq!(negotiate(Some("*/*"), Format::Xml), Format::Xml);
-        assert_eq!(negotiate(Some("application/json"), Format::Xml), Format::Json);
         assert_eq!(
-            negotiate(Some("application/xmpp+xml;q=0.5, application/json"), Format::Xml),
+            negotiate(Some("application/json"), Format::Xml),
             Format::Json
         );
         assert_eq!(
-            negotiate(Some("application/json;q=0.2, application/xmpp+xml;q=0.9"), Format::Json),
+            negotiate(
+                Some("application/xmpp+xml;q=0.5, application/json"),
+                Format::Xml
+            ),
+            Format::Json
+        );
+        assert_eq!(
+            negotiate(
+                Some("application/json;q=0.2, application/xmpp+xml;q=0.9"),
+                Format::Json
+            ),
             Format::Xml
         );
         assert_eq!(negotiate(Some("text/html"), Format::Json), Format::Json);
-        assert_eq!(negotiate(Some("application/json;q=0"), Format::Xml), Format::Xml);
+        assert_eq!(
+            negotiate(Some("application/json;q=0"), Format::Xml),
+            Format::Xml
+        );
     }
 
     #[test]
     fn normalise_drops_foreign_attributes() {
-        let el: Element = "<message xmlns='jabber:client' to='a@localhost' foo='bar'><body>x</body></message>"
-            .parse()
-            .unwrap();
+        let el: Element =
+            "<message xmlns='jabber:client' to='a@localhost' foo='bar'><body>x</body></message>"
+                .parse()
+                .unwrap();
         let (kind, clean) = normalise(el).unwrap();
         assert_eq!(kind, StanzaKind::Message);
         assert_eq!(clean.attr("foo"), None);

@@ -57,11 +57,21 @@ pub fn server_items(query: &Element) -> IqOutcome {
 
 /// disco#info on an account's bare JID: `account/registered` when it exists (XEP-0030 §3.1).
 pub async fn account_info(router: &Router, user: &str, iq: Element) {
-    let exists = matches!(router.accounts().store().credentials(user).await, Ok(Some(_)));
-    let node = stanza::iq_payload(&iq).and_then(|q| q.attr("node")).is_some();
+    let exists = matches!(
+        router.accounts().store().credentials(user).await,
+        Ok(Some(_))
+    );
+    let node = stanza::iq_payload(&iq)
+        .and_then(|q| q.attr("node"))
+        .is_some();
     if !exists || node || iq.attr("type") != Some("get") {
         router
-            .bounce(&iq, ErrorType::Cancel, DefinedCondition::ServiceUnavailable, None)
+            .bounce(
+                &iq,
+                ErrorType::Cancel,
+                DefinedCondition::ServiceUnavailable,
+                None,
+            )
             .await;
         return;
     }

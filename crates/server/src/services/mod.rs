@@ -53,7 +53,12 @@ pub async fn handle_to_account(router: &Router, user: &str, iq: Element) {
         ns::PING if from_owner => reply(router, stanza::iq_result(&iq, None)).await,
         _ => {
             router
-                .bounce(&iq, ErrorType::Cancel, DefinedCondition::ServiceUnavailable, None)
+                .bounce(
+                    &iq,
+                    ErrorType::Cancel,
+                    DefinedCondition::ServiceUnavailable,
+                    None,
+                )
                 .await
         }
     }
@@ -83,7 +88,12 @@ pub async fn handle_to_server(router: &Router, kind: StanzaKind, stanza: Element
 async fn server_iq(router: &Router, iq: Element) {
     let Some(payload) = stanza::iq_payload(&iq) else {
         router
-            .bounce(&iq, ErrorType::Modify, DefinedCondition::BadRequest, Some("iq without payload"))
+            .bounce(
+                &iq,
+                ErrorType::Modify,
+                DefinedCondition::BadRequest,
+                Some("iq without payload"),
+            )
             .await;
         return;
     };
@@ -93,10 +103,9 @@ async fn server_iq(router: &Router, iq: Element) {
         (ns::DISCO_ITEMS, "query", true) => disco::server_items(payload),
         (ns::PING, "ping", true) => Ok(None),
         (ns::VERSION, "query", true) => Ok(Some(version())),
-        (ns::DISCO_INFO | ns::DISCO_ITEMS | ns::PING | ns::VERSION, _, _) => Err((
-            ErrorType::Cancel,
-            DefinedCondition::FeatureNotImplemented,
-        )),
+        (ns::DISCO_INFO | ns::DISCO_ITEMS | ns::PING | ns::VERSION, _, _) => {
+            Err((ErrorType::Cancel, DefinedCondition::FeatureNotImplemented))
+        }
         _ => Err((ErrorType::Cancel, DefinedCondition::ServiceUnavailable)),
     };
     match answer {
@@ -108,8 +117,16 @@ async fn server_iq(router: &Router, iq: Element) {
 /// XEP-0092 software version (the operating system is not disclosed).
 fn version() -> Element {
     Element::builder("query", ns::VERSION)
-        .append(Element::builder("name", ns::VERSION).append(SOFTWARE).build())
-        .append(Element::builder("version", ns::VERSION).append(VERSION).build())
+        .append(
+            Element::builder("name", ns::VERSION)
+                .append(SOFTWARE)
+                .build(),
+        )
+        .append(
+            Element::builder("version", ns::VERSION)
+                .append(VERSION)
+                .build(),
+        )
         .build()
 }
 

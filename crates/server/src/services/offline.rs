@@ -14,7 +14,12 @@ pub async fn store(router: &Router, user: &str, message: Element) {
         Ok(()) => tracing::debug!(user, "stored offline message"),
         Err(StoreError::NoSuchUser) => {
             router
-                .bounce(&message, ErrorType::Cancel, DefinedCondition::ServiceUnavailable, None)
+                .bounce(
+                    &message,
+                    ErrorType::Cancel,
+                    DefinedCondition::ServiceUnavailable,
+                    None,
+                )
                 .await
         }
         Err(e) => {

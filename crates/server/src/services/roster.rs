@@ -30,10 +30,11 @@ fn parse_set(query: &Element) -> Result<Change, (ErrorType, DefinedCondition, &'
     let (Some(item), None) = (items.next(), items.next()) else {
         return Err(bad_request("A roster set must contain exactly one item"));
     };
-    let jid = item
-        .attr("jid")
-        .and_then(|j| BareJid::new(j).ok())
-        .ok_or((ErrorType::Modify, DefinedCondition::JidMalformed, "Invalid item JID"))?;
+    let jid = item.attr("jid").and_then(|j| BareJid::new(j).ok()).ok_or((
+        ErrorType::Modify,
+        DefinedCondition::JidMalformed,
+        "Invalid item JID",
+    ))?;
     if item.attr("subscription") == Some("remove") {
         return Ok(Change::Remove(jid.to_string()));
     }
@@ -41,7 +42,11 @@ fn parse_set(query: &Element) -> Result<Change, (ErrorType, DefinedCondition, &'
     for group in item.children().filter(|c| c.is("group", ns::ROSTER)) {
         let name = group.text();
         if name.is_empty() {
-            return Err((ErrorType::Modify, DefinedCondition::NotAcceptable, "Empty group name"));
+            return Err((
+                ErrorType::Modify,
+                DefinedCondition::NotAcceptable,
+                "Empty group name",
+            ));
         }
         if !groups.insert(name) {
             return Err(bad_request("Duplicate group"));
@@ -49,7 +54,10 @@ fn parse_set(query: &Element) -> Result<Change, (ErrorType, DefinedCondition, &'
     }
     Ok(Change::Set(RosterItem {
         jid: jid.to_string(),
-        name: item.attr("name").filter(|n| !n.is_empty()).map(str::to_owned),
+        name: item
+            .attr("name")
+            .filter(|n| !n.is_empty())
+            .map(str::to_owned),
         subscription: "none".into(),
         ask: None,
         groups: groups.into_iter().collect(),
@@ -67,7 +75,11 @@ fn item_element(item: &RosterItem) -> Element {
         stanza::set_attr(&mut el, "ask", ask);
     }
     for group in &item.groups {
-        el.append_child(Element::builder("group", ns::ROSTER).append(group.as_str()).build());
+        el.append_child(
+            Element::builder("group", ns::ROSTER)
+                .append(group.as_str())
+                .build(),
+        );
     }
     el
 }
@@ -94,11 +106,15 @@ pub async fn handle(router: &Router, user: &str, iq: Element) {
     let (stored, pushed) = match change {
         Change::Set(item) => {
             // Keep the subscription state the server owns; the client only names and groups.
-            let existing = store.roster(user).await.ok().and_then(|items| {
-                items.into_iter().find(|i| i.jid == item.jid)
-            });
+            let existing = store
+                .roster(user)
+                .await
+                .ok()
+                .and_then(|items| items.into_iter().find(|i| i.jid == item.jid));
             let item = RosterItem {
-                subscription: existing.as_ref().map_or(item.subscription.clone(), |e| e.subscription.clone()),
+                subscription: existing
+                    .as_ref()
+                    .map_or(item.subscription.clone(), |e| e.subscription.clone()),
                 ask: existing.and_then(|e| e.ask),
                 ..item
             };
@@ -129,7 +145,12 @@ pub async fn handle(router: &Router, user: &str, iq: Element) {
         Err(e) => {
             tracing::error!(user, error = %e, "roster update failed");
             router
-                .bounce(&iq, ErrorType::Wait, DefinedCondition::InternalServerError, None)
+                .bounce(
+                    &iq,
+                    ErrorType::Wait,
+                    DefinedCondition::InternalServerError,
+                    None,
+                )
                 .await
         }
     }
@@ -154,7 +175,12 @@ async fn get(router: &Router, user: &str, iq: &Element) {
         Err(e) => {
             tracing::error!(user, error = %e, "roster read failed");
             router
-                .bounce(iq, ErrorType::Wait, DefinedCondition::InternalServerError, None)
+                .bounce(
+                    iq,
+                    ErrorType::Wait,
+                    DefinedCondition::InternalServerError,
+                    None,
+                )
                 .await
         }
     }
@@ -162,14 +188,26 @@ async fn get(router: &Router, user: &str, iq: &Element) {
 
 /// Roster push to every interested resource of `user` (RFC 6121 §2.1.6).
 async fn push(router: &Router, user: &str, item: &RosterItem) {
-    for entry in router.sessions_of(user).into_iter().filter(|e| e.interested) {
+    for entry in router
+        .sessions_of(user)
+        .into_iter()
+        .filter(|e| e.interested)
+    {
         let mut iq = Element::builder("iq", ns::CLIENT)
-            .append(Element::builder("query", ns::ROSTER).append(item_element(item)).build())
+            .append(
+                Element::builder("query", ns::ROSTER)
+                    .append(item_element(item))
+                    .build(),
+            )
             .build();
         stanza::set_attr(&mut iq, "type", "set");
         stanza::set_attr(&mut iq, "id", &format!("push-{}", random_id()));
         stanza::set_attr(&mut iq, "from", &format!("{user}@{}", router.domain()));
-        stanza::set_attr(&mut iq, "to", &format!("{user}@{}/{}", router.domain(), entry.resource));
+        stanza::set_attr(
+            &mut iq,
+            "to",
+            &format!("{user}@{}/{}", router.domain(), entry.resource),
+        );
         router.push(&entry, iq).await;
     }
 }
@@ -179,7 +217,9 @@ mod tests {
     use super::*;
 
     fn query(xml: &str) -> Element {
-        format!("<query xmlns='jabber:iq:roster'>{xml}</query>").parse().unwrap()
+        format!("<query xmlns='jabber:iq:roster'>{xml}</query>")
+            .parse()
+            .unwrap()
     }
 
     #[test]
@@ -212,7 +252,12 @@ mod tests {
     fn invalid_sets_are_refused() {
         assert!(parse_set(&query("")).is_err());
         assert!(parse_set(&query("<item jid='a@b'/><item jid='c@d'/>")).is_err());
-        assert!(parse_set(&query("<item jid='a@b'><group>x</group><group>x</group></item>")).is_err());
+        assert!(
+            parse_set(&query(
+                "<item jid='a@b'><group>x</group><group>x</group></item>"
+            ))
+            .is_err()
+        );
         assert_eq!(
             parse_set(&query("<item jid='@@'/>")).unwrap_err().1,
             DefinedCondition::JidMalformed

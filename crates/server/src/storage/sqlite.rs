@@ -319,7 +319,13 @@ mod tests {
         assert!(!c.verify_password("wrong"));
         let new = StoredCredentials::derive("other", 4096).unwrap();
         assert!(s.set_credentials("alice", &new).await.unwrap());
-        assert!(s.credentials("alice").await.unwrap().unwrap().verify_password("other"));
+        assert!(
+            s.credentials("alice")
+                .await
+                .unwrap()
+                .unwrap()
+                .verify_password("other")
+        );
         assert!(s.delete_user("alice").await.unwrap());
         assert!(!s.delete_user("alice").await.unwrap());
         assert!(s.credentials("alice").await.unwrap().is_none());
@@ -330,7 +336,10 @@ mod tests {
         let s = store().await;
         s.create_user("alice", &creds()).await.unwrap();
         s.create_token("alice", b"hash1").await.unwrap();
-        assert_eq!(s.token_owner(b"hash1").await.unwrap().as_deref(), Some("alice"));
+        assert_eq!(
+            s.token_owner(b"hash1").await.unwrap().as_deref(),
+            Some("alice")
+        );
         assert!(matches!(
             s.create_token("nobody", b"hash2").await,
             Err(StoreError::NoSuchUser)
@@ -366,8 +375,12 @@ mod tests {
     async fn offline_messages_keep_order() {
         let s = store().await;
         s.create_user("alice", &creds()).await.unwrap();
-        s.offline_push("alice", "<message>1</message>").await.unwrap();
-        s.offline_push("alice", "<message>2</message>").await.unwrap();
+        s.offline_push("alice", "<message>1</message>")
+            .await
+            .unwrap();
+        s.offline_push("alice", "<message>2</message>")
+            .await
+            .unwrap();
         let list = s.offline_list("alice").await.unwrap();
         assert_eq!(list.len(), 2);
         assert!(list[0].id < list[1].id);
