@@ -478,3 +478,48 @@ async fn stream_header_echoes_the_initiator_jid() {
     assert!(header.contains("from='localhost'"), "{header}");
     server.stop().await;
 }
+
+#[tokio::test]
+async fn tls_is_required_on_a_non_loopback_listener() {
+    // Bound to every interface, reached over loopback: the listener is not loopback-only.
+    let server = TestServer::start_with(|c| c.c2s.addr = "0.0.0.0:0".parse().unwrap()).await;
+    let port = server.c2s.port();
+    let mut raw = RawTcp::connect(format!("127.0.0.1:{port}").parse().unwrap()).await;
+    raw.send(STREAM_HEADER).await;
+    let features = raw.read_until("</stream:features>").await;
+    assert!(features.contains("<required"), "{features}");
+    assert!(!features.contains("<mechanisms"), "{features}");
+    raw.send(&format!(
+        "<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>{}</auth>",
+        plain_auth("alice")
+    ))
+    .await;
+    let out = raw.read_until("</failure>").await;
+    assert!(out.contains("encryption-required"), "{out}");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn plaintext_http_on_a_non_loopback_address_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = test_config(dir.path());
+    config.http.addr = "0.0.0.0:0".parse().unwrap();
+    let err = switchboard_server::server::start(config)
+        .await
+        .err()
+        .expect("refused");
+    assert!(err.to_string().contains("allow_plaintext"), "{err}");
+}
+
+#[tokio::test]
+async fn legacy_session_request_is_answered() {
+    let server = TestServer::start().await;
+    let mut raw = raw_logged_in(server.c2s, "carol", "old").await;
+    raw.send(
+        "<iq type='set' id='sess1'><session xmlns='urn:ietf:params:xml:ns:xmpp-session'/></iq>",
+    )
+    .await;
+    let out = raw.read_until("type='result'").await;
+    assert!(out.contains("id='sess1'"), "{out}");
+    server.stop().await;
+}
