@@ -34,6 +34,50 @@ pub struct Config {
     pub limits: LimitsConfig,
     pub auth: AuthConfig,
     pub rest: RestConfig,
+    /// Bare JIDs of accounts allowed to run admin commands (XEP-0050, REST admin API).
+    pub admins: Vec<String>,
+    /// REST components (`[[component]]` tables), each a domain served by an HTTP application.
+    pub component: Vec<ComponentConfig>,
+}
+
+/// Who may use a REST credential, with the option names of ejabberd's mod_rest.
+/// Empty lists allow everything.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct AccessConfig {
+    /// Client addresses or CIDR blocks (`127.0.0.1`, `10.0.0.0/8`, `::1/128`).
+    pub allowed_ips: Vec<String>,
+    /// JIDs or domains a stanza may be addressed to.
+    pub allowed_destinations: Vec<String>,
+    /// Stanza kinds that may be sent: `message`, `presence`, `iq`.
+    pub allowed_stanza_types: Vec<String>,
+}
+
+#[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum ComponentType {
+    /// Served over HTTP: `/rest` to send, a callback URL to receive.
+    #[default]
+    Rest,
+}
+
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct ComponentConfig {
+    /// The component's domain, e.g. "rest.localhost"; it may send as anything@domain/anything.
+    pub domain: String,
+    #[serde(rename = "type")]
+    pub kind: ComponentType,
+    /// The full Authorization header value that acts as the component, e.g. "Bearer s3cret".
+    pub rest_credentials: Option<String>,
+    /// Secret for HTTP Basic `domain:secret` (Prosody's component_secret).
+    pub component_secret: Option<String>,
+    /// Where stanzas addressed to the component are POSTed.
+    pub rest_callback_url: Option<String>,
+    /// `application/xmpp+xml` (default) or `application/json` (alias `json`).
+    pub rest_callback_content_type: Option<String>,
+    #[serde(flatten)]
+    pub access: AccessConfig,
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
@@ -99,6 +143,17 @@ pub struct RestConfig {
     pub iq_timeout_secs: u64,
     /// Upper bound for the `Prosody-Rest-Timeout` request header.
     pub iq_max_timeout_secs: u64,
+    /// Accepted HTTP auth schemes (`Basic`, `Bearer`).
+    pub auth_mechanisms: Vec<String>,
+    /// Sustained requests per second per credential (0 disables the limit).
+    pub rate_per_second: f64,
+    /// Requests a credential may burst above the sustained rate.
+    pub rate_burst: u32,
+    /// Proxies whose `X-Forwarded-For` is believed (addresses or CIDR blocks).
+    pub trusted_proxies: Vec<String>,
+    /// Access rules for account credentials (Basic/Bearer on the main domain).
+    #[serde(flatten)]
+    pub access: AccessConfig,
 }
 
 impl Default for Config {
@@ -113,6 +168,8 @@ impl Default for Config {
             limits: LimitsConfig::default(),
             auth: AuthConfig::default(),
             rest: RestConfig::default(),
+            admins: Vec::new(),
+            component: Vec::new(),
         }
     }
 }
@@ -165,6 +222,11 @@ impl Default for RestConfig {
             max_body_bytes: 192 * 1024,
             iq_timeout_secs: 120,
             iq_max_timeout_secs: 300,
+            auth_mechanisms: vec!["Basic".into(), "Bearer".into()],
+            rate_per_second: 500.0,
+            rate_burst: 1000,
+            trusted_proxies: Vec::new(),
+            access: AccessConfig::default(),
         }
     }
 }
@@ -209,6 +271,21 @@ pub const ENV_KEYS: &[(&str, &str)] = &[
         "SWITCHBOARD_REST_IQ_MAX_TIMEOUT_SECS",
         "rest.iq_max_timeout_secs",
     ),
+    ("SWITCHBOARD_REST_AUTH_MECHANISMS", "rest.auth_mechanisms"),
+    ("SWITCHBOARD_REST_RATE_PER_SECOND", "rest.rate_per_second"),
+    ("SWITCHBOARD_REST_RATE_BURST", "rest.rate_burst"),
+    ("SWITCHBOARD_REST_TRUSTED_PROXIES", "rest.trusted_proxies"),
+    ("SWITCHBOARD_REST_ALLOWED_IPS", "rest.allowed_ips"),
+    (
+        "SWITCHBOARD_REST_ALLOWED_DESTINATIONS",
+        "rest.allowed_destinations",
+    ),
+    (
+        "SWITCHBOARD_REST_ALLOWED_STANZA_TYPES",
+        "rest.allowed_stanza_types",
+    ),
+    ("SWITCHBOARD_ADMINS", "admins"),
+    ("SWITCHBOARD_COMPONENT", "component"),
 ];
 
 impl Config {
@@ -272,6 +349,36 @@ impl Config {
                 "auth.scram_iterations must be at least 4096".into(),
             ));
         }
+        for admin in &self.admins {
+            let is_account = jid::BareJid::new(admin).is_ok_and(|j| j.node().is_some());
+            if !is_account {
+                return Err(ConfigError::Invalid(format!(
+                    "admins: '{admin}' is not an account JID"
+                )));
+            }
+        }
+        let mut domains = std::collections::HashSet::new();
+        for component in &self.component {
+            let valid = jid::BareJid::new(&component.domain).is_ok_and(|j| j.node().is_none());
+            if !valid || component.domain == self.domain {
+                return Err(ConfigError::Invalid(format!(
+                    "component domain '{}' must be a domain other than the server's",
+                    component.domain
+                )));
+            }
+            if !domains.insert(component.domain.as_str()) {
+                return Err(ConfigError::Invalid(format!(
+                    "component domain '{}' is configured twice",
+                    component.domain
+                )));
+            }
+            if component.rest_credentials.is_none() && component.component_secret.is_none() {
+                return Err(ConfigError::Invalid(format!(
+                    "component '{}' needs rest_credentials or component_secret",
+                    component.domain
+                )));
+            }
+        }
         if self.limits.mailbox_size == 0 || self.limits.max_depth == 0 {
             return Err(ConfigError::Invalid(
                 "limits.mailbox_size and limits.max_depth must be positive".into(),
@@ -281,15 +388,14 @@ impl Config {
     }
 }
 
-/// Environment values are TOML scalars when they parse as one (numbers, booleans), else strings.
+/// Environment values are TOML values when they parse as one other than a string (numbers,
+/// booleans, arrays such as `["a@localhost"]` or `[{domain = "rest.localhost"}]`), else strings.
 fn env_value(raw: &str) -> toml::Value {
     let wrapped = format!("v = {raw}");
     match wrapped.parse::<toml::Table>() {
         Ok(mut t) => match t.remove("v") {
-            Some(
-                v @ (toml::Value::Integer(_) | toml::Value::Boolean(_) | toml::Value::Float(_)),
-            ) => v,
-            _ => toml::Value::String(raw.to_owned()),
+            Some(toml::Value::String(_)) | None => toml::Value::String(raw.to_owned()),
+            Some(v) => v,
         },
         Err(_) => toml::Value::String(raw.to_owned()),
     }
@@ -367,6 +473,24 @@ mod tests {
     }
 
     #[test]
+    fn components_and_admins_from_file_and_env() {
+        let file = "admins = ['boss@localhost']\n[[component]]\ndomain = 'rest.localhost'\ntype = 'rest'\nrest_credentials = 'Bearer x'\nallowed_stanza_types = ['message']\n";
+        let c = Config::from_sources(file, no_env()).unwrap();
+        assert_eq!(c.admins, vec!["boss@localhost"]);
+        assert_eq!(c.component[0].domain, "rest.localhost");
+        assert_eq!(c.component[0].access.allowed_stanza_types, vec!["message"]);
+        let env = vec![(
+            "SWITCHBOARD_COMPONENT".to_string(),
+            "[{domain = 'bot.localhost', component_secret = 's'}]".to_string(),
+        )];
+        let c = Config::from_sources(file, env).unwrap();
+        assert_eq!(c.component.len(), 1);
+        assert_eq!(c.component[0].domain, "bot.localhost");
+        assert!(Config::from_sources("[[component]]\ndomain = 'x.localhost'\n", no_env()).is_err());
+        assert!(Config::from_sources("admins = ['localhost']", no_env()).is_err());
+    }
+
+    #[test]
     fn invalid_domain_is_refused() {
         assert!(Config::from_sources("domain = 'a@b'", no_env()).is_err());
     }
@@ -385,6 +509,13 @@ mod tests {
         }
     }
 
+    /// `key = value` with a lower-case key: a commented-out setting, not prose.
+    fn is_key_line(line: &str) -> bool {
+        line.split_once(" = ").is_some_and(|(key, _)| {
+            !key.is_empty() && key.chars().all(|c| c.is_ascii_lowercase() || c == '_')
+        })
+    }
+
     #[test]
     fn example_config_documents_every_key_and_parses() {
         let example = include_str!("../../../switchboard.example.toml");
@@ -393,7 +524,7 @@ mod tests {
             .lines()
             .map(|l| {
                 l.strip_prefix("# ")
-                    .filter(|r| r.contains(" = ") && !r.starts_with(' '))
+                    .filter(|r| r.starts_with('[') || is_key_line(r))
                     .unwrap_or(l)
             })
             .collect::<Vec<_>>()
