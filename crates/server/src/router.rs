@@ -33,6 +33,8 @@ pub struct SessionEntry {
     /// Requested the roster, so it receives roster pushes (RFC 6121 §2.1.6).
     pub interested: bool,
     pub presence: Option<Element>,
+    /// A REST request waiting for an iq reply, not a client connection.
+    pub ephemeral: bool,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -51,6 +53,9 @@ pub struct Router {
 struct Inner {
     domain: String,
     accounts: Accounts,
+    /// Bare JIDs allowed to run admin commands.
+    admins: Vec<String>,
+    started: std::time::Instant,
     sessions: RwLock<HashMap<String, Vec<SessionEntry>>>,
     next_id: AtomicU64,
 }
@@ -84,11 +89,17 @@ impl Registration {
 }
 
 impl Router {
-    pub fn new(domain: &str, accounts: Accounts) -> Router {
+    pub fn new(domain: &str, accounts: Accounts, admins: &[String]) -> Router {
         Router {
             inner: Arc::new(Inner {
                 domain: domain.to_owned(),
                 accounts,
+                admins: admins
+                    .iter()
+                    .filter_map(|a| jid::BareJid::new(a).ok())
+                    .map(|a| a.to_string())
+                    .collect(),
+                started: std::time::Instant::now(),
                 sessions: RwLock::new(HashMap::new()),
                 next_id: AtomicU64::new(1),
             }),
@@ -101,6 +112,32 @@ impl Router {
 
     pub fn accounts(&self) -> &Accounts {
         &self.inner.accounts
+    }
+
+    /// Whether `jid` (any resource) belongs to an account listed in `admins`.
+    pub fn is_admin(&self, jid: &Jid) -> bool {
+        let bare = jid.to_bare().to_string();
+        self.inner.admins.iter().any(|a| *a == bare)
+    }
+
+    /// Time since the server started.
+    pub fn uptime(&self) -> std::time::Duration {
+        self.inner.started.elapsed()
+    }
+
+    /// Bare JIDs with at least one bound resource, with their resource counts.
+    pub fn connected_users(&self) -> Vec<(String, usize)> {
+        let mut users: Vec<(String, usize)> = self
+            .sessions_read()
+            .iter()
+            .map(|(user, list)| {
+                let live = list.iter().filter(|e| !e.ephemeral).count();
+                (format!("{user}@{}", self.domain()), live)
+            })
+            .filter(|(_, live)| *live > 0)
+            .collect();
+        users.sort();
+        users
     }
 
     fn sessions_read(&self) -> std::sync::RwLockReadGuard<'_, HashMap<String, Vec<SessionEntry>>> {
@@ -136,6 +173,7 @@ impl Router {
             priority: 0,
             interested: false,
             presence: None,
+            ephemeral: false,
         };
         let replaced = {
             let mut sessions = self.sessions_write();
@@ -172,7 +210,12 @@ impl Router {
             .sessions_read()
             .get(user)
             .is_some_and(|list| list.iter().any(|e| e.resource == resource));
-        (!taken).then(|| self.register(user, resource, tx))
+        if taken {
+            return None;
+        }
+        let registration = self.register(user, resource, tx);
+        self.update_session(user, registration.id(), |e| e.ephemeral = true);
+        Some(registration)
     }
 
     fn unregister(&self, user: &str, resource: &str, id: u64) {

@@ -74,7 +74,7 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
     }
     let store = Arc::new(open_store(&config.data_dir).await?);
     let accounts = Accounts::new(store, &config.domain, config.auth.scram_iterations);
-    let router = Router::new(&config.domain, accounts);
+    let router = Router::new(&config.domain, accounts, &config.admins);
     let (cert, key) = tls::resolve_paths(&config)?;
     let tls_config = tls::server_config(&cert, &key)?;
     let decoy = decoy_secret(&config.data_dir)?;
