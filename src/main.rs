@@ -10,6 +10,8 @@ use clap::{Parser, Subcommand};
 use switchboard_server::auth::Accounts;
 use switchboard_server::config::Config;
 use switchboard_server::server;
+use switchboard_server::storage::Store;
+use switchboard_server::webhook;
 use tracing_subscriber::EnvFilter;
 
 #[derive(Parser)]
@@ -39,6 +41,19 @@ enum Command {
     /// Configuration helpers.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Webhook outbox: dead letters, re-drive, signing keys.
+    #[command(subcommand)]
+    Webhook(WebhookCommand),
+}
+
+#[derive(Subcommand)]
+enum WebhookCommand {
+    /// List the stanzas given up on, oldest first: id, callback, to, kind, attempts, time, error.
+    DeadLetters,
+    /// Put a dead letter back in line for delivery (a running server picks it up within 1 s).
+    Redrive { id: String },
+    /// Print the signing key of a component domain or account that has a callback.
+    Secret { jid: String },
 }
 
 #[derive(Subcommand)]
@@ -99,6 +114,7 @@ async fn run(command: Command, config: Config) -> Result<()> {
         }
         Command::User(cmd) => user(cmd, &config).await,
         Command::Token(cmd) => token(cmd, &config).await,
+        Command::Webhook(cmd) => webhook(cmd, &config).await,
     }
 }
 
@@ -181,6 +197,41 @@ async fn token(cmd: TokenCommand, config: &Config) -> Result<()> {
             }
             println!("revoked");
         }
+    }
+    Ok(())
+}
+
+async fn webhook(cmd: WebhookCommand, config: &Config) -> Result<()> {
+    let store = server::open_store(&config.data_dir).await?;
+    match cmd {
+        WebhookCommand::DeadLetters => {
+            let letters = store
+                .outbox_dead_letters(switchboard_server::http::webhooks::DEAD_LETTER_PAGE)
+                .await?;
+            for l in letters {
+                let dead_at = l.dead_at.and_then(webhook::rfc3339).unwrap_or_default();
+                println!(
+                    "{}\t{}\t{}\t{}\t{}\t{}\t{}",
+                    l.delivery_id,
+                    l.owner,
+                    l.destination,
+                    l.kind,
+                    l.attempts,
+                    dead_at,
+                    l.last_error.unwrap_or_default()
+                );
+            }
+        }
+        WebhookCommand::Redrive { id } => {
+            if !webhook::redrive(&store, &id).await? {
+                bail!("no dead letter with id {id}");
+            }
+            println!("redriven {id}");
+        }
+        WebhookCommand::Secret { jid } => match webhook::secret_of(config, &store, &jid).await? {
+            Some(secret) => println!("{secret}"),
+            None => bail!("{jid} has no webhook callback"),
+        },
     }
     Ok(())
 }

@@ -147,7 +147,9 @@ async fn serve_logs_listeners_and_exits_cleanly_on_sigterm() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
+    let pid = child.id();
     let lines = wait_for_listeners(&mut child, 2);
+    let mut guard = common::KillOnDrop(child);
     assert_eq!(lines.len(), 2, "{lines:?}");
     assert!(
         lines
@@ -162,6 +164,7 @@ async fn serve_logs_listeners_and_exits_cleanly_on_sigterm() {
         "{lines:?}"
     );
 
+    common::install_crypto();
     let health = reqwest::get(format!("http://127.0.0.1:{http}/health"))
         .await
         .unwrap();
@@ -170,13 +173,13 @@ async fn serve_logs_listeners_and_exits_cleanly_on_sigterm() {
     let mut raw =
         common::raw_logged_in(format!("127.0.0.1:{c2s}").parse().unwrap(), "alice", "term").await;
     let status = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
+        .args(["-TERM", &pid.to_string()])
         .status()
         .unwrap();
     assert!(status.success());
     let out = raw.read_to_close().await;
     assert!(out.ends_with("</stream:stream>"), "{out}");
-    let exit = tokio::task::spawn_blocking(move || child.wait().unwrap())
+    let exit = tokio::task::spawn_blocking(move || guard.0.wait().unwrap())
         .await
         .unwrap();
     assert!(exit.success(), "exit status {exit:?}");

@@ -107,6 +107,21 @@ impl TestServer {
     }
 }
 
+/// reqwest is built without a crypto provider of its own; the process-wide one is ring.
+pub fn install_crypto() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
+/// Kills a spawned server when the test ends, passed or panicked, so none is left behind.
+pub struct KillOnDrop(pub std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// rustls client configuration trusting only the server's generated certificate.
 pub fn client_tls(cert: &std::path::Path) -> Arc<ClientConfig> {
     use rustls::pki_types::CertificateDer;

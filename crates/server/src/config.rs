@@ -38,6 +38,8 @@ pub struct Config {
     pub admins: Vec<String>,
     /// REST components (`[[component]]` tables), each a domain served by an HTTP application.
     pub component: Vec<ComponentConfig>,
+    /// Webhook delivery (timeouts, retries, concurrency) and per-user callbacks.
+    pub webhook: WebhookConfig,
 }
 
 /// Who may use a REST credential, with the option names of ejabberd's mod_rest.
@@ -76,8 +78,57 @@ pub struct ComponentConfig {
     pub rest_callback_url: Option<String>,
     /// `application/xmpp+xml` (default) or `application/json` (alias `json`).
     pub rest_callback_content_type: Option<String>,
+    /// Stanza kinds POSTed to the callback: `message`, `presence`, `iq` (default all three).
+    pub rest_callback_stanzas: Option<Vec<String>>,
+    /// Address forms POSTed: `bare`, `full`, `host` (default all three).
+    pub rest_callback_events: Option<Vec<String>>,
+    /// HMAC key signing each callback request; generated and stored when unset.
+    pub rest_callback_secret: Option<String>,
     #[serde(flatten)]
     pub access: AccessConfig,
+}
+
+/// How stanzas reach callbacks: the durable outbox's timeouts, retries and concurrency.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct WebhookConfig {
+    /// Seconds allowed to open a connection to a callback.
+    pub connect_timeout_secs: u64,
+    /// Seconds allowed for a whole callback request, response body included.
+    pub timeout_secs: u64,
+    /// Seconds an iq waits for its callback before the sender gets an error.
+    pub iq_timeout_secs: u64,
+    /// Attempts before a message or presence becomes a dead letter.
+    pub max_attempts: u32,
+    /// Seconds after which a message or presence that keeps failing becomes a dead letter.
+    pub max_age_secs: u64,
+    /// First retry delay; it doubles per attempt, with jitter, up to `backoff_max_ms`.
+    pub backoff_base_ms: u64,
+    pub backoff_max_ms: u64,
+    /// Requests in flight to one callback host at a time.
+    pub per_host_concurrency: usize,
+    /// PEM bundle of extra trust anchors for https callbacks (the system's are always used).
+    pub ca_file: Option<PathBuf>,
+    /// Callbacks for accounts (`[[webhook.user]]`), used while the account has no session.
+    pub user: Vec<UserCallbackConfig>,
+}
+
+/// A bot account whose stanzas go to an HTTP callback while it has no live session.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct UserCallbackConfig {
+    /// The account, `bot@domain`.
+    pub jid: String,
+    /// Callback URL, templated like `rest_callback_url`.
+    pub url: String,
+    /// Body format, as `rest_callback_content_type`.
+    pub content_type: Option<String>,
+    /// Stanza kinds POSTed (default `message`, `presence`, `iq`).
+    pub stanzas: Option<Vec<String>>,
+    /// Address forms POSTed: `bare`, `full` (default both).
+    pub events: Option<Vec<String>>,
+    /// Signing key; generated and stored when unset.
+    pub secret: Option<String>,
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
@@ -170,6 +221,24 @@ impl Default for Config {
             rest: RestConfig::default(),
             admins: Vec::new(),
             component: Vec::new(),
+            webhook: WebhookConfig::default(),
+        }
+    }
+}
+
+impl Default for WebhookConfig {
+    fn default() -> Self {
+        WebhookConfig {
+            connect_timeout_secs: 5,
+            timeout_secs: 30,
+            iq_timeout_secs: 60,
+            max_attempts: 50,
+            max_age_secs: 24 * 3600,
+            backoff_base_ms: 1000,
+            backoff_max_ms: 300_000,
+            per_host_concurrency: 8,
+            ca_file: None,
+            user: Vec::new(),
         }
     }
 }
@@ -286,6 +355,31 @@ pub const ENV_KEYS: &[(&str, &str)] = &[
     ),
     ("SWITCHBOARD_ADMINS", "admins"),
     ("SWITCHBOARD_COMPONENT", "component"),
+    (
+        "SWITCHBOARD_WEBHOOK_CONNECT_TIMEOUT_SECS",
+        "webhook.connect_timeout_secs",
+    ),
+    ("SWITCHBOARD_WEBHOOK_TIMEOUT_SECS", "webhook.timeout_secs"),
+    (
+        "SWITCHBOARD_WEBHOOK_IQ_TIMEOUT_SECS",
+        "webhook.iq_timeout_secs",
+    ),
+    ("SWITCHBOARD_WEBHOOK_MAX_ATTEMPTS", "webhook.max_attempts"),
+    ("SWITCHBOARD_WEBHOOK_MAX_AGE_SECS", "webhook.max_age_secs"),
+    (
+        "SWITCHBOARD_WEBHOOK_BACKOFF_BASE_MS",
+        "webhook.backoff_base_ms",
+    ),
+    (
+        "SWITCHBOARD_WEBHOOK_BACKOFF_MAX_MS",
+        "webhook.backoff_max_ms",
+    ),
+    (
+        "SWITCHBOARD_WEBHOOK_PER_HOST_CONCURRENCY",
+        "webhook.per_host_concurrency",
+    ),
+    ("SWITCHBOARD_WEBHOOK_CA_FILE", "webhook.ca_file"),
+    ("SWITCHBOARD_WEBHOOK_USER", "webhook.user"),
 ];
 
 impl Config {
@@ -379,6 +473,7 @@ impl Config {
                 )));
             }
         }
+        crate::webhook::check_config(self).map_err(ConfigError::Invalid)?;
         if self.limits.mailbox_size == 0 || self.limits.max_depth == 0 {
             return Err(ConfigError::Invalid(
                 "limits.mailbox_size and limits.max_depth must be positive".into(),

@@ -10,3 +10,4 @@ pub mod server;
 pub mod services;
 pub mod storage;
 pub mod tls;
+pub mod webhook;

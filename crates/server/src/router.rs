@@ -33,8 +33,6 @@ pub struct SessionEntry {
     /// Requested the roster, so it receives roster pushes (RFC 6121 §2.1.6).
     pub interested: bool,
     pub presence: Option<Element>,
-    /// A REST request waiting for an iq reply, not a client connection.
-    pub ephemeral: bool,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -56,11 +54,67 @@ struct Inner {
     /// Bare JIDs allowed to run admin commands.
     admins: Vec<String>,
     started: std::time::Instant,
+    /// Domains served by REST components.
+    components: Vec<String>,
+    /// HTTP requests waiting for replies, by the full JID they were sent from.
+    waiters: RwLock<HashMap<String, Vec<Waiter>>>,
     sessions: RwLock<HashMap<String, Vec<SessionEntry>>>,
     next_id: AtomicU64,
+    /// Callbacks for components and accounts; set once at startup.
+    webhooks: std::sync::OnceLock<crate::webhook::Webhooks>,
 }
 
-/// Keeps a registration alive; dropping it removes the entry (sessions and REST waiters).
+/// What an HTTP request waits for: the reply to its iq, and MAM results for its query
+/// (mod_rest §4.3). Nothing else sent to that JID is taken away from its owner.
+struct Waiter {
+    id: u64,
+    iq_id: String,
+    queryid: Option<String>,
+    tx: mpsc::Sender<Element>,
+}
+
+impl Waiter {
+    fn wants(&self, stanza: &Element) -> bool {
+        match stanza.name() {
+            "iq" => {
+                stanza.attr("id") == Some(self.iq_id.as_str())
+                    && matches!(stanza.attr("type"), Some("result" | "error"))
+            }
+            "message" => self.queryid.as_deref().is_some_and(|q| {
+                stanza
+                    .get_child("result", "urn:xmpp:mam:2")
+                    .is_some_and(|r| r.attr("queryid") == Some(q))
+            }),
+            _ => false,
+        }
+    }
+}
+
+/// Removes its waiter when the HTTP request ends, answered or not.
+pub struct WaiterGuard {
+    router: Router,
+    jid: String,
+    id: u64,
+}
+
+impl Drop for WaiterGuard {
+    fn drop(&mut self) {
+        let mut waiters = self
+            .router
+            .inner
+            .waiters
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(list) = waiters.get_mut(&self.jid) {
+            list.retain(|w| w.id != self.id);
+            if list.is_empty() {
+                waiters.remove(&self.jid);
+            }
+        }
+    }
+}
+
+/// Keeps a registration alive; dropping it removes the session entry.
 pub struct Registration {
     router: Router,
     user: String,
@@ -89,7 +143,12 @@ impl Registration {
 }
 
 impl Router {
-    pub fn new(domain: &str, accounts: Accounts, admins: &[String]) -> Router {
+    pub fn new(
+        domain: &str,
+        accounts: Accounts,
+        admins: &[String],
+        components: &[String],
+    ) -> Router {
         Router {
             inner: Arc::new(Inner {
                 domain: domain.to_owned(),
@@ -100,8 +159,11 @@ impl Router {
                     .map(|a| a.to_string())
                     .collect(),
                 started: std::time::Instant::now(),
+                components: components.to_vec(),
+                waiters: RwLock::new(HashMap::new()),
                 sessions: RwLock::new(HashMap::new()),
                 next_id: AtomicU64::new(1),
+                webhooks: std::sync::OnceLock::new(),
             }),
         }
     }
@@ -114,10 +176,19 @@ impl Router {
         &self.inner.accounts
     }
 
+    /// The webhook subsystem, once [`Router::attach_webhooks`] ran.
+    pub fn webhooks(&self) -> Option<&crate::webhook::Webhooks> {
+        self.inner.webhooks.get()
+    }
+
+    /// Hands the router its webhooks; a second call is ignored.
+    pub fn attach_webhooks(&self, webhooks: crate::webhook::Webhooks) {
+        let _ = self.inner.webhooks.set(webhooks);
+    }
+
     /// Whether `jid` (any resource) belongs to an account listed in `admins`.
     pub fn is_admin(&self, jid: &Jid) -> bool {
-        let bare = jid.to_bare().to_string();
-        self.inner.admins.iter().any(|a| *a == bare)
+        self.inner.admins.contains(&jid.to_bare().to_string())
     }
 
     /// Time since the server started.
@@ -130,11 +201,7 @@ impl Router {
         let mut users: Vec<(String, usize)> = self
             .sessions_read()
             .iter()
-            .map(|(user, list)| {
-                let live = list.iter().filter(|e| !e.ephemeral).count();
-                (format!("{user}@{}", self.domain()), live)
-            })
-            .filter(|(_, live)| *live > 0)
+            .map(|(user, list)| (format!("{user}@{}", self.domain()), list.len()))
             .collect();
         users.sort();
         users
@@ -173,7 +240,6 @@ impl Router {
             priority: 0,
             interested: false,
             presence: None,
-            ephemeral: false,
         };
         let replaced = {
             let mut sessions = self.sessions_write();
@@ -199,23 +265,61 @@ impl Router {
         }
     }
 
-    /// Binds `resource` only if it is free (REST waiters must never displace a live session).
-    pub fn try_register(
+    /// Registers interest in the reply to iq `iq_id` sent from `full_jid` (and in MAM results
+    /// for `queryid`). `None` when an iq with that id from that JID is already waiting.
+    pub fn wait_for_reply(
         &self,
-        user: &str,
-        resource: &str,
-        tx: mpsc::Sender<SessionMsg>,
-    ) -> Option<Registration> {
-        let taken = self
-            .sessions_read()
-            .get(user)
-            .is_some_and(|list| list.iter().any(|e| e.resource == resource));
-        if taken {
+        full_jid: &str,
+        iq_id: &str,
+        queryid: Option<&str>,
+    ) -> Option<(WaiterGuard, mpsc::Receiver<Element>)> {
+        let (tx, rx) = mpsc::channel(64);
+        let id = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
+        let mut waiters = self
+            .inner
+            .waiters
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let list = waiters.entry(full_jid.to_owned()).or_default();
+        if list.iter().any(|w| w.iq_id == iq_id) {
             return None;
         }
-        let registration = self.register(user, resource, tx);
-        self.update_session(user, registration.id(), |e| e.ephemeral = true);
-        Some(registration)
+        list.push(Waiter {
+            id,
+            iq_id: iq_id.to_owned(),
+            queryid: queryid.map(str::to_owned),
+            tx,
+        });
+        let guard = WaiterGuard {
+            router: self.clone(),
+            jid: full_jid.to_owned(),
+            id,
+        };
+        Some((guard, rx))
+    }
+
+    /// Hands `stanza` to a waiting HTTP request if one wants it; otherwise gives it back.
+    fn capture(&self, to: &str, stanza: Element) -> Option<Element> {
+        let waiters = self
+            .inner
+            .waiters
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let Some(waiter) = waiters
+            .get(to)
+            .and_then(|l| l.iter().find(|w| w.wants(&stanza)))
+        else {
+            return Some(stanza);
+        };
+        if waiter.tx.try_send(stanza).is_err() {
+            tracing::warn!(to, "HTTP waiter is not keeping up; reply dropped");
+        }
+        None
+    }
+
+    /// Whether `domain` is served by a REST component.
+    pub fn is_component(&self, domain: &str) -> bool {
+        self.inner.components.iter().any(|c| c == domain)
     }
 
     fn unregister(&self, user: &str, resource: &str, id: u64) {
@@ -261,9 +365,12 @@ impl Router {
             None => stanza::set_attr(&mut stanza, "from", &identity.to_string()),
             Some(from) => {
                 let from = Jid::new(from).map_err(|_| RouteError::InvalidFrom)?;
-                let allowed = match identity.resource() {
-                    Some(_) => from == *identity,
-                    None => from.to_bare() == identity.to_bare(),
+                // mod_rest's jid.compare: parts the identity leaves out are wildcards, so
+                // a component domain may send as anything@domain/anything.
+                let allowed = match (identity.node(), identity.resource()) {
+                    (_, Some(_)) => from == *identity,
+                    (Some(_), None) => from.to_bare() == identity.to_bare(),
+                    (None, None) => from.domain() == identity.domain(),
                 };
                 if !allowed {
                     return Err(RouteError::SpoofedFrom);
@@ -295,8 +402,18 @@ impl Router {
                 return;
             }
         };
+        let stanza = match &to {
+            Some(to) if to.resource().is_some() => match self.capture(&to.to_string(), stanza) {
+                Some(stanza) => stanza,
+                None => return,
+            },
+            _ => stanza,
+        };
         match to {
             None => services::handle_to_self(self, kind, stanza).await,
+            Some(to) if self.is_component(to.domain().as_str()) => {
+                services::component::deliver(self, stanza).await
+            }
             Some(to) if to.domain().as_str() != self.domain() => {
                 self.bounce(
                     &stanza,
@@ -331,6 +448,10 @@ impl Router {
             self.push(&entry, stanza).await;
             return;
         }
+        // An account with a callback and no session takes it by webhook (crate::webhook).
+        let Some(stanza) = crate::webhook::divert(self, user, stanza).await else {
+            return;
+        };
         let type_ = stanza.attr("type").unwrap_or_default().to_owned();
         match (kind, type_.as_str()) {
             // RFC 6121 §8.5.3.2.1: a message to an unavailable resource is treated as bare.
@@ -349,6 +470,10 @@ impl Router {
     }
 
     async fn to_bare(&self, kind: StanzaKind, user: &str, stanza: Element) {
+        // An account with a callback and no session takes it by webhook (crate::webhook).
+        let Some(stanza) = crate::webhook::divert(self, user, stanza).await else {
+            return;
+        };
         match kind {
             StanzaKind::Message => self.message_to_bare(user, stanza).await,
             StanzaKind::Presence => {
@@ -385,6 +510,10 @@ impl Router {
             }
             return;
         }
+        // An account with a callback and no session takes it by webhook (crate::webhook).
+        let Some(stanza) = crate::webhook::divert(self, user, stanza).await else {
+            return;
+        };
         match type_.as_str() {
             "normal" | "chat" => services::offline::store(self, user, stanza).await,
             // RFC 6121 §8.5.2.1: headlines and errors for nobody are ignored by design.

@@ -36,6 +36,10 @@ pub enum StartError {
          put a TLS-terminating proxy in front and set http.allow_plaintext = true"
     )]
     PlaintextHttp(SocketAddr),
+    #[error("configuration: {0}")]
+    Config(String),
+    #[error("webhooks: {0}")]
+    Webhook(#[from] crate::webhook::WebhookError),
 }
 
 /// A started server. Dropping it does not stop it: call [`RunningServer::shutdown`].
@@ -69,18 +73,27 @@ async fn listen(addr: SocketAddr, what: &str) -> Result<TcpListener, StartError>
 }
 
 pub async fn start(config: Config) -> Result<RunningServer, StartError> {
+    // One crypto provider for the whole process (TLS listeners, webhook HTTPS client): ring,
+    // which builds without cmake. Installing twice (tests start many servers) is harmless.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     if !is_loopback(&config.http.addr) && !config.http.allow_plaintext {
         return Err(StartError::PlaintextHttp(config.http.addr));
     }
+    let gate = http::gate::Gate::new(&config).map_err(StartError::Config)?;
     let store = Arc::new(open_store(&config.data_dir).await?);
     let accounts = Accounts::new(store, &config.domain, config.auth.scram_iterations);
-    let router = Router::new(&config.domain, accounts, &config.admins);
+    let components: Vec<String> = config.component.iter().map(|c| c.domain.clone()).collect();
+    let router = Router::new(&config.domain, accounts, &config.admins, &components);
+    let webhooks =
+        crate::webhook::Webhooks::new(&config, router.accounts().store().clone()).await?;
+    router.attach_webhooks(webhooks.clone());
     let (cert, key) = tls::resolve_paths(&config)?;
     let tls_config = tls::server_config(&cert, &key)?;
     let decoy = decoy_secret(&config.data_dir)?;
 
     let shutdown = CancellationToken::new();
     let tasks = TaskTracker::new();
+    webhooks.spawn(router.clone(), shutdown.clone(), &tasks);
     let ctx = Arc::new(C2sContext::new(
         &config,
         router.clone(),
@@ -122,6 +135,7 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
         router: router.clone(),
         c2s: ctx,
         rest: config.rest.clone(),
+        gate: Arc::new(gate),
     });
     let http_shutdown = shutdown.clone();
     tasks.spawn(async move {

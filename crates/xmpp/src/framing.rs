@@ -97,6 +97,9 @@ pub struct StreamParser {
     failed: Option<FramingError>,
     /// Fragment mode (RFC 7395): the root was synthesised, so no `Open` is emitted for it.
     fragment: bool,
+    /// The element being received declares namespace prefixes of its own (see
+    /// [`crate::stanza::without_prefixes`]); rare, so only such elements pay for a copy.
+    declares_prefixes: bool,
 }
 
 impl StreamParser {
@@ -116,6 +119,7 @@ impl StreamParser {
             header: StreamHeader::default(),
             failed: None,
             fragment: false,
+            declares_prefixes: false,
         }
     }
 
@@ -225,6 +229,9 @@ impl StreamParser {
             RawEvent::Attribute(_, (prefix, name), value) if self.depth == 1 => {
                 self.header_attribute(prefix.as_ref().map(|p| p.as_str()), name, value);
             }
+            RawEvent::Attribute(_, (Some(prefix), _), _) if prefix.as_str() == "xmlns" => {
+                self.declares_prefixes = true;
+            }
             RawEvent::Text(_, text) if self.depth == 1 => {
                 // Whitespace between stanzas is a keepalive; it never reaches the tree.
                 if text.chars().all(|c| c.is_ascii_whitespace()) {
@@ -248,6 +255,11 @@ impl StreamParser {
                 1 => {
                     self.current_bytes = 0;
                     if let Some(el) = self.tree.unshift_child() {
+                        let el = if std::mem::take(&mut self.declares_prefixes) {
+                            crate::stanza::without_prefixes(&el)
+                        } else {
+                            el
+                        };
                         self.events.push_back(StreamEvent::Element(el));
                     }
                 }
@@ -427,6 +439,23 @@ mod tests {
         let deep = format!("<iq>{}{}</iq>", "<a>".repeat(32), "</a>".repeat(32));
         let (_, err) = parse_all(&[stream_of(&deep).as_bytes()], limits);
         assert_eq!(err, Some(FramingError::TooDeep { limit: 32 }));
+    }
+
+    #[test]
+    fn rebound_prefixes_serialise_without_panicking() {
+        let doc = stream_of(
+            "<message xmlns:x='urn:a'><x:foo><y xmlns:x='urn:b' x:attr='1'/></x:foo></message>",
+        );
+        let (events, err) = parse_all(&[doc.as_bytes()], Limits::default());
+        assert_eq!(err, None);
+        let StreamEvent::Element(el) = &events[1] else {
+            panic!("{events:?}")
+        };
+        let xml = crate::stanza::to_xml(el);
+        let back: Element = xml.parse().unwrap();
+        let foo = back.get_child("foo", "urn:a").unwrap();
+        let y = foo.children().next().unwrap();
+        assert_eq!(y.attr_ns("urn:b", "attr"), Some("1"));
     }
 
     #[test]

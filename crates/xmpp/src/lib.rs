@@ -1,9 +1,11 @@
 //! Switchboard's pure protocol layer: stream framing with limits, stanza helpers, the REST JSON
 //! mapping and error tables. No sockets, no async runtime, no storage: bytes and values in, values out.
 
+pub mod callback_error;
 pub mod framing;
 pub mod json;
 pub mod ns;
+pub mod rest_codec;
 pub mod rest_error;
 pub mod stanza;
 

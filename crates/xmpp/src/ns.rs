@@ -15,4 +15,7 @@ pub const DISCO_ITEMS: &str = "http://jabber.org/protocol/disco#items";
 pub const PING: &str = "urn:xmpp:ping";
 pub const VERSION: &str = "jabber:iq:version";
 pub const DELAY: &str = "urn:xmpp:delay";
+pub const RECEIPTS: &str = "urn:xmpp:receipts";
 pub const XML: &str = "http://www.w3.org/XML/1998/namespace";
+pub const COMMANDS: &str = "http://jabber.org/protocol/commands";
+pub const DATA_FORMS: &str = "jabber:x:data";

@@ -14,6 +14,7 @@ pub enum RestError {
     InvalidJson,
     UnknownKind,
     InvalidPath,
+    InvalidQuery,
     Xmlns,
     Name,
     To,
@@ -22,6 +23,8 @@ pub enum RestError {
     IqType,
     IqTags,
     ResourceInUse,
+    Forbidden,
+    RateLimited,
     MediaType,
     Size,
     Timeout,
@@ -39,7 +42,8 @@ impl RestError {
             RestError::Parse
             | RestError::InvalidJson
             | RestError::UnknownKind
-            | RestError::InvalidPath => 400,
+            | RestError::InvalidPath
+            | RestError::InvalidQuery => 400,
             RestError::Xmlns
             | RestError::Name
             | RestError::To
@@ -47,6 +51,8 @@ impl RestError {
             | RestError::IqType
             | RestError::IqTags => 422,
             RestError::ResourceInUse => 409,
+            RestError::Forbidden => 403,
+            RestError::RateLimited => 429,
             RestError::MediaType => 415,
             RestError::Size => 413,
             // mod_rest answers 500 on an iq timeout; a gateway timeout is what it is.
@@ -64,6 +70,8 @@ impl RestError {
             | RestError::PrepAuthz
             | RestError::FromAuth => "auth",
             RestError::MediaType | RestError::ResourceInUse => "cancel",
+            RestError::Forbidden => "auth",
+            RestError::RateLimited => "wait",
             RestError::Timeout | RestError::Internal => "wait",
             _ => "modify",
         }
@@ -77,7 +85,9 @@ impl RestError {
             | RestError::PrepAuthz
             | RestError::FromAuth => "not-authorized",
             RestError::Parse | RestError::InvalidJson => "not-well-formed",
-            RestError::UnknownKind | RestError::InvalidPath => "bad-request",
+            RestError::UnknownKind | RestError::InvalidPath | RestError::InvalidQuery => {
+                "bad-request"
+            }
             RestError::Xmlns => "invalid-namespace",
             RestError::Name => "unsupported-stanza-type",
             RestError::To => "improper-addressing",
@@ -86,6 +96,8 @@ impl RestError {
             RestError::IqTags | RestError::MediaType => "bad-format",
             RestError::Size => "resource-constraint",
             RestError::ResourceInUse => "conflict",
+            RestError::Forbidden => "forbidden",
+            RestError::RateLimited => "policy-violation",
             RestError::Timeout => "remote-server-timeout",
             RestError::Internal => "internal-server-error",
         }
@@ -101,6 +113,7 @@ impl RestError {
             RestError::InvalidJson => "JSON payload must be an object",
             RestError::UnknownKind => "Unknown stanza kind",
             RestError::InvalidPath => "Invalid request path",
+            RestError::InvalidQuery => "Query string must be form-encoded key=value pairs",
             RestError::Xmlns => "'xmlns' attribute must be empty",
             RestError::Name => "Invalid stanza, must be 'message', 'presence' or 'iq'.",
             RestError::To => "Invalid destination JID",
@@ -108,7 +121,9 @@ impl RestError {
             RestError::FromAuth => "Not authorized to send stanza with requested 'from'",
             RestError::IqType => "'iq' stanza must be of type 'get' or 'set'",
             RestError::IqTags => "'iq' stanza must have exactly one child tag",
-            RestError::ResourceInUse => "That resource is bound by a live session",
+            RestError::ResourceInUse => "An iq with this id from this JID is already waiting",
+            RestError::Forbidden => "Refused by an access rule",
+            RestError::RateLimited => "Too many requests",
             RestError::MediaType => "Unsupported media type",
             RestError::Size => "Payload too large",
             RestError::Timeout => "IQ stanza timed out",

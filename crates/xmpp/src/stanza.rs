@@ -172,6 +172,24 @@ pub fn set_attr(el: &mut Element, attr: &'static str, value: &str) {
     el.set_attr(rxml::Namespace::NONE, name(attr), value);
 }
 
+/// A copy that carries no namespace-prefix declarations. The parser records a document's own
+/// `xmlns:…` declarations, which minidom's serialiser re-declares verbatim and panics on when a
+/// nested element re-binds a prefix of an ancestor; elements and attributes keep their
+/// namespaces, so the copy means the same and serialises safely.
+pub fn without_prefixes(element: &Element) -> Element {
+    let mut copy = Element::bare(element.name(), element.ns());
+    for ((namespace, name), value) in element.attrs() {
+        copy.set_attr(namespace.clone(), name.clone(), value.as_str());
+    }
+    for node in element.nodes() {
+        copy.append_node(match node {
+            minidom::Node::Element(child) => minidom::Node::Element(without_prefixes(child)),
+            minidom::Node::Text(text) => minidom::Node::Text(text.clone()),
+        });
+    }
+    copy
+}
+
 /// Sets `xml:lang`.
 pub fn set_lang(el: &mut Element, lang: &str) {
     el.set_attr(rxml::Namespace::xml().clone(), name("lang"), lang);
@@ -197,6 +215,19 @@ pub fn to_xml(el: &Element) -> String {
     // Writing into a Vec cannot fail for an element that minidom itself holds.
     let _ = el.write_to(&mut out);
     String::from_utf8(out).unwrap_or_default()
+}
+
+/// Serialises a `jabber:client` stanza as it reads inside a client stream, without declaring
+/// its namespace: the form of mod_rest's callback bodies, on which receivers (such as the
+/// seed's Flask bot, which compares the tag with `message`) depend.
+pub fn to_xml_in_stream(el: &Element) -> String {
+    let mut stream = Element::bare("s", ns::CLIENT);
+    stream.append_child(without_prefixes(el));
+    let xml = to_xml(&stream);
+    // The wrapper's start tag has a single attribute (its namespace, with no '>' in it).
+    let start = xml.find('>').map_or(0, |i| i + 1);
+    let end = xml.len().saturating_sub("</s>".len());
+    xml.get(start..end).unwrap_or_default().to_owned()
 }
 
 /// The TCP stream header sent by the server (RFC 6120 §4.7).
@@ -336,6 +367,23 @@ mod tests {
         let open = stream_open("local'host", "id<1>", None);
         assert!(open.contains("from='local&apos;host'"));
         assert!(open.contains("id='id&lt;1&gt;'"));
+    }
+
+    #[test]
+    fn in_stream_form_leaves_the_client_namespace_implicit() {
+        let message = parse(
+            "<message xmlns='jabber:client' to='a@b' type='chat'><body>x &lt; y</body>\
+             <request xmlns='urn:xmpp:receipts'/></message>",
+        );
+        let xml = to_xml_in_stream(&message);
+        assert!(xml.starts_with("<message "), "{xml}");
+        assert!(!xml.contains("jabber:client"), "{xml}");
+        assert!(xml.contains("urn:xmpp:receipts"), "{xml}");
+        let reparsed = parse(&format!("<s xmlns='jabber:client'>{xml}</s>"));
+        assert_eq!(reparsed.children().next(), Some(&message));
+        let empty = parse("<presence xmlns='jabber:client'/>");
+        assert!(to_xml_in_stream(&empty).starts_with("<presence"));
+        assert!(to_xml_in_stream(&empty).ends_with("/>"));
     }
 
     #[test]

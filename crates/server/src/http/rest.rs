@@ -1,201 +1,247 @@
-//! `POST /rest`: one stanza per request in XML or mod_rest JSON, sent as the authenticated
-//! account. Messages and presence answer 202; an iq waits for its reply and returns it.
+//! The `/rest` routes of Prosody's mod_rest on our router: a stanza per request (body, path or
+//! query string), sent as the caller; messages and presence answer 202, an iq waits for its reply.
 
+use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use axum::body::Body;
-use axum::extract::State;
-use axum::http::header::{ACCEPT, CONTENT_TYPE, WWW_AUTHENTICATE};
+use axum::extract::{ConnectInfo, OriginalUri, State};
+use axum::http::header::{ACCEPT, CONTENT_TYPE, RETRY_AFTER, WWW_AUTHENTICATE};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use jid::Jid;
 use minidom::Element;
-use switchboard_xmpp::framing::{Limits, StreamParser};
-use switchboard_xmpp::json::{JsonMapError, json_to_stanza, stanza_to_json};
+use switchboard_xmpp::framing::Limits;
 use switchboard_xmpp::ns;
+use switchboard_xmpp::rest_codec::{self, MediaType, RequestError, RestPath};
 use switchboard_xmpp::rest_error::RestError;
 use switchboard_xmpp::stanza::{self, StanzaKind};
-use tokio::sync::mpsc;
 
 use super::AppState;
-use super::auth::{self, Identity};
-use crate::router::{RouteError, SessionMsg, random_id};
-
-const XML: &str = "application/xmpp+xml";
-const JSON: &str = "application/json";
+use super::gate::{Caller, Refusal};
+use crate::router::{RouteError, random_id};
 
 /// Per-request override of the iq timeout, as mod_rest names it.
 const TIMEOUT_HEADER: &str = "prosody-rest-timeout";
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Format {
-    Xml,
-    Json,
+/// What to do with the stanza once it is built and checked.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Send,
+    /// `POST /rest/echo`: answer with the stanza that would be sent.
+    Echo,
 }
 
-impl Format {
-    fn from_mime(mime: &str) -> Option<Format> {
-        match mime
-            .split(';')
-            .next()
-            .unwrap_or_default()
-            .trim()
-            .to_ascii_lowercase()
-            .as_str()
-        {
-            XML => Some(Format::Xml),
-            JSON => Some(Format::Json),
-            _ => None,
-        }
-    }
+/// Where the stanza comes from besides the body.
+struct Source<'a> {
+    path: Option<&'a str>,
+    /// `Some` for GET: the query string is the payload map.
+    query: Option<&'a str>,
+}
 
-    fn mime(self) -> &'static str {
+pub async fn post_root(
+    State(app): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let source = Source {
+        path: None,
+        query: None,
+    };
+    respond(&app, peer.ip(), &headers, source, body, Mode::Send).await
+}
+
+pub async fn post_echo(
+    State(app): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let source = Source {
+        path: None,
+        query: None,
+    };
+    respond(&app, peer.ip(), &headers, source, body, Mode::Echo).await
+}
+
+pub async fn post_path(
+    State(app): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    OriginalUri(uri): OriginalUri,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let source = Source {
+        path: Some(raw_path(uri.path())),
+        query: None,
+    };
+    respond(&app, peer.ip(), &headers, source, body, Mode::Send).await
+}
+
+pub async fn get_path(
+    State(app): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    OriginalUri(uri): OriginalUri,
+    headers: HeaderMap,
+) -> Response {
+    let source = Source {
+        path: Some(raw_path(uri.path())),
+        query: Some(uri.query().unwrap_or("")),
+    };
+    respond(&app, peer.ip(), &headers, source, Body::empty(), Mode::Send).await
+}
+
+/// The still percent-encoded remainder after `/rest/`: the codec decodes it per segment, so
+/// an escaped `/` inside a JID resource does not split it.
+fn raw_path(path: &str) -> &str {
+    path.strip_prefix("/rest/").unwrap_or_default()
+}
+
+async fn respond(
+    app: &AppState,
+    peer: IpAddr,
+    headers: &HeaderMap,
+    source: Source<'_>,
+    body: Body,
+    mode: Mode,
+) -> Response {
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    let content_type = header(CONTENT_TYPE.as_str());
+    let request_type = content_type.and_then(MediaType::from_content_type);
+    let reply_type = rest_codec::negotiate(header(ACCEPT.as_str()), request_type);
+    let result = handle(
+        app,
+        peer,
+        headers,
+        &source,
+        content_type,
+        request_type,
+        body,
+        mode,
+    )
+    .await;
+    match result.and_then(|reply| reply.into_response(reply_type)) {
+        Ok(response) => response,
+        Err(refusal) => error_response(app, refusal, reply_type),
+    }
+}
+
+/// A successful outcome before encoding.
+enum Reply {
+    Accepted,
+    Stanzas(Vec<Element>),
+}
+
+impl Reply {
+    fn into_response(self, media: MediaType) -> Result<Response, Refusal> {
         match self {
-            Format::Xml => XML,
-            Format::Json => JSON,
+            Reply::Accepted => Ok(StatusCode::ACCEPTED.into_response()),
+            Reply::Stanzas(stanzas) => {
+                let body = rest_codec::encode_stanzas(media, &stanzas)?;
+                Ok((StatusCode::OK, [(CONTENT_TYPE, media.mime())], body).into_response())
+            }
         }
     }
 }
 
-/// Picks the response format from `Accept` by q-value; ties and wildcards keep the request's
-/// own format, which is also the default.
-pub fn negotiate(accept: Option<&str>, request: Format) -> Format {
-    let Some(accept) = accept else {
-        return request;
-    };
-    let mut best: Option<(f32, Format)> = None;
-    for entry in accept.split(',') {
-        let mut parts = entry.split(';');
-        let mime = parts.next().unwrap_or_default().trim();
-        let q = parts
-            .filter_map(|p| p.trim().strip_prefix("q="))
-            .find_map(|q| q.trim().parse::<f32>().ok())
-            .unwrap_or(1.0);
-        let format = match Format::from_mime(mime) {
-            Some(f) => f,
-            None if mime == "*/*" || mime == "application/*" => request,
-            None => continue,
-        };
-        if q <= 0.0 {
-            continue;
-        }
-        let better = match best {
-            None => true,
-            Some((bq, bf)) => q > bq || (q == bq && format == request && bf != request),
-        };
-        if better {
-            best = Some((q, format));
-        }
-    }
-    best.map_or(request, |(_, f)| f)
-}
-
-fn error_response(err: RestError, format: Format, domain: &str, detail: Option<&str>) -> Response {
-    let status = StatusCode::from_u16(err.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    let body = match format {
-        Format::Json => err.json_body(detail).to_string(),
-        Format::Xml => stanza::to_xml(&err.xml_body(detail)),
-    };
-    let mut response = (status, [(CONTENT_TYPE, format.mime())], body).into_response();
+fn error_response(app: &AppState, refusal: Refusal, media: MediaType) -> Response {
+    let Refusal {
+        error,
+        detail,
+        retry_after,
+    } = refusal;
+    let status = StatusCode::from_u16(error.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let body = rest_codec::encode_error(media, error, detail.as_deref());
+    let mut response = (status, [(CONTENT_TYPE, media.mime())], body).into_response();
+    let headers = response.headers_mut();
     if status == StatusCode::UNAUTHORIZED
-        && let Ok(value) = HeaderValue::from_str(&auth::challenge(domain))
+        && let Ok(value) = HeaderValue::from_str(&app.gate.challenge(app.router.domain()))
     {
-        response.headers_mut().insert(WWW_AUTHENTICATE, value);
+        headers.insert(WWW_AUTHENTICATE, value);
+    }
+    if let Some(wait) = retry_after {
+        // Whole seconds, rounded up: never invite a retry before the bucket has refilled.
+        let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+        headers.insert(RETRY_AFTER, HeaderValue::from(secs.max(1)));
     }
     response
 }
 
-fn stanza_response(stanza: &Element, format: Format) -> Result<Response, RestError> {
-    let body = match format {
-        Format::Xml => stanza::to_xml(stanza),
-        Format::Json => stanza_to_json(stanza)
-            .map_err(|_| RestError::Internal)?
-            .to_string(),
-    };
-    Ok((StatusCode::OK, [(CONTENT_TYPE, format.mime())], body).into_response())
+fn fail(error: RestError) -> Refusal {
+    Refusal::from(error)
 }
 
-pub async fn post(State(app): State<AppState>, headers: HeaderMap, body: Body) -> Response {
-    let header = |name| {
-        headers
-            .get(name)
-            .and_then(|v: &HeaderValue| v.to_str().ok())
-    };
-    let request_format = header(CONTENT_TYPE.as_str()).and_then(Format::from_mime);
-    let reply_format = negotiate(
-        header(ACCEPT.as_str()),
-        request_format.unwrap_or(Format::Xml),
-    );
-    let domain = app.router.domain().to_owned();
-    match handle(&app, &headers, request_format, reply_format, body).await {
-        Ok(response) => response,
-        Err((err, detail)) => error_response(err, reply_format, &domain, detail.as_deref()),
+fn fail_with(error: RestError, detail: String) -> Refusal {
+    Refusal {
+        error,
+        detail: Some(detail),
+        retry_after: None,
     }
 }
 
-type Failure = (RestError, Option<String>);
-
-fn fail(err: RestError) -> Failure {
-    (err, None)
+impl From<RequestError> for Refusal {
+    fn from(e: RequestError) -> Refusal {
+        Refusal {
+            error: e.error,
+            detail: e.detail,
+            retry_after: None,
+        }
+    }
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn handle(
     app: &AppState,
+    peer: IpAddr,
     headers: &HeaderMap,
-    request_format: Option<Format>,
-    reply_format: Format,
+    source: &Source<'_>,
+    content_type: Option<&str>,
+    request_type: Option<MediaType>,
     body: Body,
-) -> Result<Response, Failure> {
-    // The order is mod_rest's: credentials, size, then parsing.
-    let identity = auth::authenticate(app.router.accounts(), app.router.domain(), headers)
-        .await
-        .map_err(fail)?;
+    mode: Mode,
+) -> Result<Reply, Refusal> {
+    // mod_rest's order: credentials, size, then parsing.
+    let caller = app
+        .gate
+        .admit(app.router.accounts(), app.router.domain(), headers, peer)
+        .await?;
     let bytes = axum::body::to_bytes(body, app.rest.max_body_bytes)
         .await
         .map_err(|_| fail(RestError::Size))?;
-    let format = request_format.ok_or(fail(RestError::MediaType))?;
+    // A Content-Type we do not know is refused even where a path alone could build a stanza.
+    if content_type.is_some() && request_type.is_none() {
+        return Err(fail(RestError::MediaType));
+    }
+    let path = source.path.map(RestPath::parse).transpose().map_err(fail)?;
     let limits = Limits {
-        max_stanza_bytes: app.rest.max_body_bytes.max(app.c2s.limits.max_stanza_bytes),
+        max_stanza_bytes: app.rest.max_body_bytes,
         max_depth: app.c2s.limits.max_depth,
     };
-    let stanza = match format {
-        Format::Xml => parse_xml(&bytes, limits)?,
-        Format::Json => parse_json(&bytes)?,
-    };
+    let stanza =
+        rest_codec::decode_request(request_type, &bytes, path.as_ref(), source.query, limits)?;
     let (kind, stanza) = normalise(stanza)?;
+    let to = stanza.attr("to").and_then(|t| Jid::new(t).ok());
+    caller
+        .rules
+        .check_stanza(kind, to.as_ref(), &caller.jid)
+        .map_err(|denied| fail_with(RestError::Forbidden, format!("refused by {}", denied.0)))?;
+    check_from(&caller, &stanza)?;
+    if mode == Mode::Echo {
+        return Ok(Reply::Stanzas(vec![stamped(&caller, stanza)]));
+    }
     if kind != StanzaKind::Iq {
-        submit(app, &identity, stanza).await?;
-        return Ok(StatusCode::ACCEPTED.into_response());
+        submit(app, &caller, stanza).await?;
+        return Ok(Reply::Accepted);
     }
     let timeout = iq_timeout(app, headers);
-    let reply = send_iq(app, &identity, stanza, timeout).await?;
-    stanza_response(&reply, reply_format).map_err(fail)
-}
-
-fn parse_xml(bytes: &[u8], limits: Limits) -> Result<Element, Failure> {
-    let mut parser = StreamParser::new_fragments(limits);
-    parser
-        .feed_message(bytes)
-        .map_err(|e| (RestError::Parse, Some(e.to_string())))
-}
-
-fn parse_json(bytes: &[u8]) -> Result<Element, Failure> {
-    let value: serde_json::Value =
-        serde_json::from_slice(bytes).map_err(|e| (RestError::Parse, Some(e.to_string())))?;
-    json_to_stanza(&value).map_err(|e| {
-        let err = match &e {
-            JsonMapError::NotAnObject => RestError::InvalidJson,
-            JsonMapError::UnknownKind(_) => RestError::UnknownKind,
-            JsonMapError::InvalidTo => RestError::To,
-            JsonMapError::InvalidFrom => RestError::From,
-            JsonMapError::InvalidValue { .. } => RestError::Parse,
-        };
-        (err, Some(e.to_string()))
-    })
+    send_iq(app, &caller, stanza, timeout)
+        .await
+        .map(Reply::Stanzas)
 }
 
 /// Validates the stanza and keeps only the attributes a sender may set (mod_rest §3).
-fn normalise(stanza: Element) -> Result<(StanzaKind, Element), Failure> {
+fn normalise(stanza: Element) -> Result<(StanzaKind, Element), Refusal> {
     if stanza.ns() != ns::CLIENT {
         return Err(fail(RestError::Xmlns));
     }
@@ -232,9 +278,33 @@ fn normalise(stanza: Element) -> Result<(StanzaKind, Element), Failure> {
     Ok((kind, clean))
 }
 
-async fn submit(app: &AppState, identity: &Identity, stanza: Element) -> Result<(), Failure> {
+/// Refuses a `from` the caller may not use before anything is sent (or echoed).
+fn check_from(caller: &Caller, stanza: &Element) -> Result<(), Refusal> {
+    let Some(from) = stanza.attr("from").and_then(|f| Jid::new(f).ok()) else {
+        return Ok(());
+    };
+    let allowed = match caller.jid.node() {
+        Some(_) => from.to_bare() == caller.jid.to_bare(),
+        None => from.domain() == caller.jid.domain(),
+    };
+    if allowed {
+        Ok(())
+    } else {
+        Err(fail(RestError::FromAuth))
+    }
+}
+
+/// The stanza as the router would stamp it, for `/rest/echo`.
+fn stamped(caller: &Caller, mut stanza: Element) -> Element {
+    if stanza.attr("from").is_none() {
+        stanza::set_attr(&mut stanza, "from", &caller.jid.to_string());
+    }
+    stanza
+}
+
+async fn submit(app: &AppState, caller: &Caller, stanza: Element) -> Result<(), Refusal> {
     app.router
-        .submit(&identity.jid, stanza)
+        .submit(&caller.jid, stanza)
         .await
         .map_err(|e| match e {
             RouteError::SpoofedFrom => fail(RestError::FromAuth),
@@ -254,84 +324,60 @@ fn iq_timeout(app: &AppState, headers: &HeaderMap) -> Duration {
     Duration::from_secs_f64(secs)
 }
 
-/// Sends an iq from a temporary resource of the account and waits for the matching reply.
+/// Sends an iq and waits for its reply, collecting MAM results for its `queryid` on the way
+/// (mod_rest §4.3). Without a resource in `from`, the iq leaves from a fresh resource of the
+/// caller (`alice@localhost/rest-…`, `rest.localhost/rest-…`).
 async fn send_iq(
     app: &AppState,
-    identity: &Identity,
+    caller: &Caller,
     mut iq: Element,
     timeout: Duration,
-) -> Result<Element, Failure> {
-    let requested = iq.attr("from").and_then(|f| Jid::new(f).ok());
-    if let Some(from) = &requested
-        && from.to_bare() != identity.jid.to_bare()
-    {
-        return Err(fail(RestError::FromAuth));
-    }
-    let resource = requested
-        .as_ref()
-        .and_then(|f| f.resource().map(|r| r.to_string()))
-        .unwrap_or_else(|| app.router.fresh_resource("rest-"));
-    let (tx, mut rx) = mpsc::channel(16);
-    let registration = app
-        .router
-        .try_register(&identity.user, &resource, tx)
-        .ok_or(fail(RestError::ResourceInUse))?;
-    stanza::set_attr(&mut iq, "from", &registration.full_jid());
+) -> Result<Vec<Element>, Refusal> {
+    let from = match iq.attr("from").map(Jid::new) {
+        Some(Ok(from)) if from.resource().is_some() => from,
+        Some(Ok(from)) => with_rest_resource(app, &from)?,
+        Some(Err(_)) => return Err(fail(RestError::From)),
+        None => with_rest_resource(app, &caller.jid)?,
+    };
+    stanza::set_attr(&mut iq, "from", &from.to_string());
     let id = iq.attr("id").unwrap_or_default().to_owned();
-    submit(app, identity, iq).await?;
-    let wait = async {
-        while let Some(msg) = rx.recv().await {
-            if let SessionMsg::Stanza(reply) = msg
-                && reply.name() == "iq"
-                && reply.attr("id") == Some(id.as_str())
-                && matches!(reply.attr("type"), Some("result" | "error"))
-            {
-                return Some(reply);
+    let queryid = iq
+        .get_child("query", "urn:xmpp:mam:2")
+        .and_then(|q| q.attr("queryid"))
+        .map(str::to_owned);
+    let (guard, mut rx) = app
+        .router
+        .wait_for_reply(&from.to_string(), &id, queryid.as_deref())
+        .ok_or(fail(RestError::ResourceInUse))?;
+    submit(app, caller, iq).await?;
+    let mut collected = Vec::new();
+    let outcome = tokio::time::timeout(timeout, async {
+        while let Some(stanza) = rx.recv().await {
+            let done = stanza.name() == "iq";
+            collected.push(stanza);
+            if done {
+                return true;
             }
         }
-        None
-    };
-    let reply = tokio::time::timeout(timeout, wait).await;
-    drop(registration);
-    match reply {
-        Ok(Some(reply)) => Ok(reply),
-        Ok(None) => Err(fail(RestError::Internal)),
+        false
+    })
+    .await;
+    drop(guard);
+    match outcome {
+        Ok(true) => Ok(collected),
+        Ok(false) => Err(fail(RestError::Internal)),
         Err(_) => Err(fail(RestError::Timeout)),
     }
+}
+
+fn with_rest_resource(app: &AppState, jid: &Jid) -> Result<Jid, Refusal> {
+    let full = format!("{}/{}", jid.to_bare(), app.router.fresh_resource("rest-"));
+    Jid::new(&full).map_err(|_| fail(RestError::Internal))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn accept_negotiation() {
-        assert_eq!(negotiate(None, Format::Json), Format::Json);
-        assert_eq!(negotiate(Some("*/*"), Format::Xml), Format::Xml);
-        assert_eq!(
-            negotiate(Some("application/json"), Format::Xml),
-            Format::Json
-        );
-        assert_eq!(
-            negotiate(
-                Some("application/xmpp+xml;q=0.5, application/json"),
-                Format::Xml
-            ),
-            Format::Json
-        );
-        assert_eq!(
-            negotiate(
-                Some("application/json;q=0.2, application/xmpp+xml;q=0.9"),
-                Format::Json
-            ),
-            Format::Xml
-        );
-        assert_eq!(negotiate(Some("text/html"), Format::Json), Format::Json);
-        assert_eq!(
-            negotiate(Some("application/json;q=0"), Format::Xml),
-            Format::Xml
-        );
-    }
 
     #[test]
     fn normalise_drops_foreign_attributes() {
@@ -348,19 +394,29 @@ mod tests {
 
     #[test]
     fn normalise_checks_iq_shape() {
-        let two: Element = "<iq xmlns='jabber:client' type='get'><a xmlns='x'/><b xmlns='x'/></iq>"
-            .parse()
-            .unwrap();
-        assert_eq!(normalise(two).unwrap_err().0, RestError::IqTags);
-        let result: Element = "<iq xmlns='jabber:client' type='result'><a xmlns='x'/></iq>"
-            .parse()
-            .unwrap();
-        assert_eq!(normalise(result).unwrap_err().0, RestError::IqType);
-        let other: Element = "<foo xmlns='jabber:client'/>".parse().unwrap();
-        assert_eq!(normalise(other).unwrap_err().0, RestError::Name);
-        let bad_ns: Element = "<message xmlns='urn:other'/>".parse().unwrap();
-        assert_eq!(normalise(bad_ns).unwrap_err().0, RestError::Xmlns);
-        let bad_to: Element = "<message xmlns='jabber:client' to='@@'/>".parse().unwrap();
-        assert_eq!(normalise(bad_to).unwrap_err().0, RestError::To);
+        let error = |xml: &str| normalise(xml.parse().unwrap()).unwrap_err().error;
+        assert_eq!(
+            error("<iq xmlns='jabber:client' type='get'><a xmlns='x'/><b xmlns='x'/></iq>"),
+            RestError::IqTags
+        );
+        assert_eq!(
+            error("<iq xmlns='jabber:client' type='result'><a xmlns='x'/></iq>"),
+            RestError::IqType
+        );
+        assert_eq!(error("<foo xmlns='jabber:client'/>"), RestError::Name);
+        assert_eq!(error("<message xmlns='urn:other'/>"), RestError::Xmlns);
+        assert_eq!(
+            error("<message xmlns='jabber:client' to='@@'/>"),
+            RestError::To
+        );
+    }
+
+    #[test]
+    fn raw_path_keeps_escapes() {
+        assert_eq!(
+            raw_path("/rest/message/chat/a%2Fb@x"),
+            "message/chat/a%2Fb@x"
+        );
+        assert_eq!(raw_path("/rest/"), "");
     }
 }

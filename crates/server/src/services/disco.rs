@@ -1,10 +1,11 @@
 //! XEP-0030 service discovery for the server domain and for accounts.
 
+use jid::Jid;
 use minidom::Element;
 use switchboard_xmpp::ns;
 use switchboard_xmpp::stanza::{self, DefinedCondition, ErrorType};
 
-use super::{SOFTWARE, reply};
+use super::{SOFTWARE, commands, reply};
 use crate::router::Router;
 
 /// Features of the server host, advertised in disco#info.
@@ -14,6 +15,7 @@ pub const SERVER_FEATURES: &[&str] = &[
     ns::PING,
     ns::VERSION,
     ns::ROSTER,
+    ns::COMMANDS,
     "msgoffline",
     ns::DELAY,
 ];
@@ -36,9 +38,9 @@ fn feature(var: &str) -> Element {
     el
 }
 
-pub fn server_info(_router: &Router, query: &Element) -> IqOutcome {
-    if query.attr("node").is_some() {
-        return Err((ErrorType::Cancel, DefinedCondition::ItemNotFound));
+pub fn server_info(router: &Router, requester: Option<&Jid>, query: &Element) -> IqOutcome {
+    if let Some(node) = query.attr("node") {
+        return commands::disco_info(router, requester, node);
     }
     let mut info = Element::bare("query", ns::DISCO_INFO);
     info.append_child(identity("server", "im", Some(SOFTWARE)));
@@ -48,9 +50,9 @@ pub fn server_info(_router: &Router, query: &Element) -> IqOutcome {
     Ok(Some(info))
 }
 
-pub fn server_items(query: &Element) -> IqOutcome {
-    if query.attr("node").is_some() {
-        return Err((ErrorType::Cancel, DefinedCondition::ItemNotFound));
+pub fn server_items(router: &Router, requester: Option<&Jid>, query: &Element) -> IqOutcome {
+    if let Some(node) = query.attr("node") {
+        return commands::disco_items(router, requester, node);
     }
     Ok(Some(Element::bare("query", ns::DISCO_ITEMS)))
 }

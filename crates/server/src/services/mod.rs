@@ -1,6 +1,8 @@
 //! Services the server itself answers: disco, ping, version, roster, presence broadcast and
 //! offline storage. The router hands them stanzas addressed to the domain or to an account.
 
+pub mod commands;
+pub mod component;
 pub mod disco;
 pub mod offline;
 pub mod presence;
@@ -97,10 +99,17 @@ async fn server_iq(router: &Router, iq: Element) {
             .await;
         return;
     };
+    if payload.ns() == ns::COMMANDS {
+        commands::handle(router, iq).await;
+        return;
+    }
+    let requester = iq.attr("from").and_then(|f| Jid::new(f).ok());
     let is_get = iq.attr("type") == Some("get");
     let answer = match (payload.ns().as_str(), payload.name(), is_get) {
-        (ns::DISCO_INFO, "query", true) => disco::server_info(router, payload),
-        (ns::DISCO_ITEMS, "query", true) => disco::server_items(payload),
+        (ns::DISCO_INFO, "query", true) => disco::server_info(router, requester.as_ref(), payload),
+        (ns::DISCO_ITEMS, "query", true) => {
+            disco::server_items(router, requester.as_ref(), payload)
+        }
         (ns::PING, "ping", true) => Ok(None),
         (ns::VERSION, "query", true) => Ok(Some(version())),
         (ns::DISCO_INFO | ns::DISCO_ITEMS | ns::PING | ns::VERSION, _, _) => {

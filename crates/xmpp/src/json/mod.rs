@@ -1,12 +1,19 @@
-//! JSON ⇄ stanza mapping behind `POST /rest`, compatible with Prosody mod_rest's JSON format.
-//! Pure conversion: JIDs are validated and normalised here; authorisation and routing happen elsewhere.
+//! JSON ⇄ stanza mapping behind `/rest`, compatible with Prosody mod_rest's JSON format (§6),
+//! one submodule per concern; JIDs are validated here, authorisation and routing happen elsewhere.
 
-use jid::Jid;
+mod common;
+mod forms;
+mod iq;
+mod message;
+mod presence;
+mod value;
+
 use minidom::Element;
-use rxml::{Namespace, NcNameStr, xml_ncname};
+use rxml::{Namespace, xml_ncname};
 use serde_json::{Map, Value};
 
 use crate::ns;
+use value::{field, insert_str, invalid, normalise_jid, set_attr, string_at};
 
 /// Errors from mapping JSON to a stanza or back; each maps to a mod_rest error key.
 #[derive(Debug, thiserror::Error, PartialEq)]
@@ -30,6 +37,10 @@ pub enum JsonMapError {
 
 type Object = Map<String, Value>;
 type Result<T> = std::result::Result<T, JsonMapError>;
+
+/// How many messages may be forwarded inside one another (XEP-0297 nests, e.g. a MAM result of
+/// a carbon); bounds the recursion on hostile input in both directions.
+const MAX_FORWARD_DEPTH: usize = 8;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Kind {
@@ -85,12 +96,15 @@ impl Kind {
     }
 }
 
-/// mod_rest's `implied_types`.
-const IMPLIED_TYPES: [(&str, &str); 2] = [("command", "set"), ("archive", "set")];
+/// mod_rest's `implied_types`, plus `block`: XEP-0191 blocking is always a set, and without it
+/// `{"block": [...]}` became an empty message.
+const IMPLIED_TYPES: [(&str, &str); 3] = [("command", "set"), ("archive", "set"), ("block", "set")];
 
-/// mod_rest's `implied_kinds`. Lua iterates these in hash order; a fixed order makes a payload
-/// carrying keys of several kinds map deterministically.
-const IMPLIED_KINDS: [(&str, Kind); 16] = [
+/// mod_rest's `implied_kinds` (the first 16), extended with every key that belongs to one kind
+/// only, so that e.g. `{"muc": {}}` is a presence rather than an empty message. Lua iterates
+/// these in hash order; a fixed order makes a payload carrying keys of several kinds map
+/// deterministically.
+const IMPLIED_KINDS: [(&str, Kind); 41] = [
     ("disco", Kind::Iq),
     ("items", Kind::Iq),
     ("ping", Kind::Iq),
@@ -107,39 +121,32 @@ const IMPLIED_KINDS: [(&str, Kind); 16] = [
     ("priority", Kind::Presence),
     ("show", Kind::Presence),
     ("status", Kind::Presence),
+    ("lastactivity", Kind::Iq),
+    ("stats", Kind::Iq),
+    ("extdisco", Kind::Iq),
+    ("upload_request", Kind::Iq),
+    ("upload_slot", Kind::Iq),
+    ("gateway", Kind::Iq),
+    ("register", Kind::Iq),
+    ("block", Kind::Iq),
+    ("blocklist", Kind::Iq),
+    ("reactions", Kind::Message),
+    ("reply", Kind::Message),
+    ("stanza_ids", Kind::Message),
+    ("occupant_id", Kind::Message),
+    ("attach_to", Kind::Message),
+    ("fallback", Kind::Message),
+    ("reference", Kind::Message),
+    ("markable", Kind::Message),
+    ("displayed", Kind::Message),
+    ("encryption", Kind::Message),
+    ("invite", Kind::Message),
+    ("forwarded", Kind::Message),
+    ("caps", Kind::Presence),
+    ("muc", Kind::Presence),
+    ("vcard_update", Kind::Presence),
+    ("idle_since", Kind::Presence),
 ];
-
-const ERROR_TYPES: [&str; 5] = ["auth", "cancel", "continue", "modify", "wait"];
-
-/// RFC 6120 §8.3.3 conditions, plus the legacy `payment-required` that Prosody's HTTP error
-/// table still produces for status 402.
-const ERROR_CONDITIONS: [&str; 23] = [
-    "bad-request",
-    "conflict",
-    "feature-not-implemented",
-    "forbidden",
-    "gone",
-    "internal-server-error",
-    "item-not-found",
-    "jid-malformed",
-    "not-acceptable",
-    "not-allowed",
-    "not-authorized",
-    "payment-required",
-    "policy-violation",
-    "recipient-unavailable",
-    "redirect",
-    "registration-required",
-    "remote-server-not-found",
-    "remote-server-timeout",
-    "resource-constraint",
-    "service-unavailable",
-    "subscription-required",
-    "undefined-condition",
-    "unexpected-request",
-];
-
-const SHOW_VALUES: [&str; 4] = ["away", "chat", "dnd", "xa"];
 
 /// Builds a stanza (`jabber:client` message, presence or iq) from a mod_rest JSON object.
 pub fn json_to_stanza(value: &Value) -> Result<Element> {
@@ -149,7 +156,32 @@ pub fn json_to_stanza(value: &Value) -> Result<Element> {
         .filter(|obj| !obj.is_empty())
         .ok_or(JsonMapError::NotAnObject)?;
     let (kind, stanza_type) = resolve_kind_and_type(obj)?;
-    let error = field(obj, "error").map(error_element).transpose()?;
+    build(obj, kind, stanza_type, 0)
+}
+
+/// Renders a stanza as a mod_rest JSON object; children without a JSON mapping are dropped.
+pub fn stanza_to_json(stanza: &Element) -> Result<Value> {
+    let kind = stanza_kind(stanza)?;
+    let mut out = Object::new();
+    out.insert("kind".into(), kind.name().into());
+    if let (Kind::Presence, None) = (kind, stanza.attr("type")) {
+        insert_str(&mut out, "type", "available");
+    }
+    for (key, error) in [
+        ("to", JsonMapError::InvalidTo),
+        ("from", JsonMapError::InvalidFrom),
+    ] {
+        if let Some(jid) = stanza.attr(key) {
+            out.insert(key.into(), normalise_jid(jid).ok_or(error)?.into());
+        }
+    }
+    render(stanza, kind, 0, &mut out);
+    Ok(Value::Object(out))
+}
+
+/// The attributes and children of a stanza whose kind and type are settled.
+fn build(obj: &Object, kind: Kind, stanza_type: Option<&str>, depth: usize) -> Result<Element> {
+    let error = field(obj, "error").map(common::error_element).transpose()?;
     if error.is_none() && stanza_type == Some("error") {
         return Err(invalid("error", "type 'error' requires an 'error' object"));
     }
@@ -166,6 +198,7 @@ pub fn json_to_stanza(value: &Value) -> Result<Element> {
         xml_ncname!("to"),
         jid_value(obj, "to", JsonMapError::InvalidTo)?.as_deref(),
     );
+    // mod_rest only set `from` when `to` was a string; a reply to oneself needs `from` alone.
     set_attr(
         &mut stanza,
         xml_ncname!("from"),
@@ -179,11 +212,15 @@ pub fn json_to_stanza(value: &Value) -> Result<Element> {
     // Like mod_rest's `st.error_reply`, an error stanza carries only the error, not the payload.
     let children = match error {
         Some(error) => vec![error],
-        None => match kind {
-            Kind::Message => message_children(obj)?,
-            Kind::Presence => presence_children(obj)?,
-            Kind::Iq => iq_children(obj)?,
-        },
+        None => {
+            let mut children = match kind {
+                Kind::Message => message::message_children(obj, depth)?,
+                Kind::Presence => presence::presence_children(obj)?,
+                Kind::Iq => iq::iq_children(obj)?,
+            };
+            children.extend(common::common_children(obj, kind)?);
+            children
+        }
     };
     for child in children {
         stanza.append_child(child);
@@ -191,45 +228,74 @@ pub fn json_to_stanza(value: &Value) -> Result<Element> {
     Ok(stanza)
 }
 
-/// Renders a stanza as a mod_rest JSON object; children without a JSON mapping are dropped.
-pub fn stanza_to_json(stanza: &Element) -> Result<Value> {
-    let kind = stanza_kind(stanza)?;
-    let stanza_type = stanza.attr("type");
+/// The message inside `forwarded` (or a MAM result's `forward`): a message object without
+/// implied kinds or default types, whose faults are blamed on the enclosing `key`.
+fn forwarded_message(value: &Value, key: &'static str, depth: usize) -> Result<Element> {
+    if depth >= MAX_FORWARD_DEPTH {
+        return Err(invalid(key, "forwarded messages are nested too deeply"));
+    }
+    let obj = value
+        .as_object()
+        .ok_or_else(|| invalid(key, "'message' must be an object"))?;
+    if let Some(kind) = string_at(obj, "kind", key)?.filter(|kind| *kind != "message") {
+        return Err(invalid(key, format!("cannot forward a '{kind}'")));
+    }
+    let stanza_type = string_at(obj, "type", key)?;
+    if let Some(stanza_type) = stanza_type
+        && !Kind::Message.valid_types().contains(&stanza_type)
+    {
+        return Err(invalid(
+            key,
+            format!("'{stanza_type}' is not a message type"),
+        ));
+    }
+    build(obj, Kind::Message, stanza_type, depth + 1).map_err(|err| match err {
+        JsonMapError::InvalidTo | JsonMapError::InvalidFrom => {
+            invalid(key, "the forwarded message has an invalid JID")
+        }
+        other => other,
+    })
+}
+
+/// Renders a forwarded message like mod_rest's schema does: no `kind`, and addresses kept as
+/// written when they are not valid JIDs (they describe history, not a route).
+fn forwarded_message_json(message: &Element, depth: usize) -> Option<Value> {
+    if depth >= MAX_FORWARD_DEPTH {
+        return None;
+    }
     let mut out = Object::new();
-    out.insert("kind".into(), kind.name().into());
-    match (kind, stanza_type) {
-        (_, Some(stanza_type)) => insert_str(&mut out, "type", stanza_type),
-        (Kind::Presence, None) => insert_str(&mut out, "type", "available"),
-        _ => {}
+    for key in ["to", "from"] {
+        if let Some(jid) = message.attr(key) {
+            let jid = normalise_jid(jid).unwrap_or_else(|| jid.to_owned());
+            out.insert(key.into(), jid.into());
+        }
     }
-    if let Some(to) = stanza.attr("to") {
-        out.insert(
-            "to".into(),
-            normalise_jid(to).ok_or(JsonMapError::InvalidTo)?.into(),
-        );
-    }
-    if let Some(from) = stanza.attr("from") {
-        out.insert(
-            "from".into(),
-            normalise_jid(from).ok_or(JsonMapError::InvalidFrom)?.into(),
-        );
+    render(message, Kind::Message, depth + 1, &mut out);
+    Some(out.into())
+}
+
+/// Everything but `kind` and the addresses, which differ between top-level and forwarded stanzas.
+fn render(stanza: &Element, kind: Kind, depth: usize, out: &mut Object) {
+    let stanza_type = stanza.attr("type");
+    if let Some(stanza_type) = stanza_type {
+        insert_str(out, "type", stanza_type);
     }
     if let Some(id) = stanza.attr("id") {
-        insert_str(&mut out, "id", id);
+        insert_str(out, "id", id);
     }
     if let Some(lang) = stanza.attr_ns(ns::XML, "lang") {
-        insert_str(&mut out, "lang", lang);
+        insert_str(out, "lang", lang);
     }
-
     match kind {
-        Kind::Message => message_json(stanza, &mut out),
-        Kind::Presence => presence_json(stanza, &mut out),
-        Kind::Iq => iq_json(stanza, stanza_type, &mut out),
+        Kind::Message => message::message_json(stanza, depth, out),
+        Kind::Presence => presence::presence_json(stanza, out),
+        Kind::Iq => iq::iq_json(stanza, stanza_type, out),
     }
-    if stanza_type == Some("error") {
-        out.insert("error".into(), error_json(stanza));
+    let is_error = stanza_type == Some("error");
+    common::common_json(stanza, kind, is_error, out);
+    if is_error {
+        out.insert("error".into(), common::error_json(stanza));
     }
-    Ok(Value::Object(out))
 }
 
 fn resolve_kind_and_type(obj: &Object) -> Result<(Kind, Option<&str>)> {
@@ -264,254 +330,8 @@ fn resolve_kind_and_type(obj: &Object) -> Result<(Kind, Option<&str>)> {
 fn implied<T: Copy>(table: &[(&str, T)], obj: &Object) -> Option<T> {
     table
         .iter()
-        .find(|(key, _)| enabled(obj, key).is_some())
+        .find(|(key, _)| value::enabled(obj, key).is_some())
         .map(|&(_, implied)| implied)
-}
-
-fn message_children(obj: &Object) -> Result<Vec<Element>> {
-    let mut children = Vec::new();
-    for key in ["body", "subject"] {
-        if let Some(text) = string_at(obj, key, key)? {
-            children.push(text_element(key, ns::CLIENT, text));
-        }
-    }
-    if let Some(thread) = field(obj, "thread") {
-        children.push(thread_element(thread)?);
-    }
-    Ok(children)
-}
-
-fn thread_element(value: &Value) -> Result<Element> {
-    let thread = value
-        .as_object()
-        .ok_or_else(|| invalid("thread", "expected an object with 'id'"))?;
-    let id = string_at(thread, "id", "thread")?
-        .filter(|id| !id.is_empty())
-        .ok_or_else(|| invalid("thread", "'id' must be a non-empty string"))?;
-    let mut element = text_element("thread", ns::CLIENT, id);
-    set_attr(
-        &mut element,
-        xml_ncname!("parent"),
-        string_at(thread, "parent", "thread")?,
-    );
-    Ok(element)
-}
-
-fn presence_children(obj: &Object) -> Result<Vec<Element>> {
-    let mut children = Vec::new();
-    if let Some(show) = string_at(obj, "show", "show")? {
-        if !SHOW_VALUES.contains(&show) {
-            return Err(invalid("show", "expected one of away, chat, dnd, xa"));
-        }
-        children.push(text_element("show", ns::CLIENT, show));
-    }
-    if let Some(status) = string_at(obj, "status", "status")? {
-        children.push(text_element("status", ns::CLIENT, status));
-    }
-    if let Some(priority) = field(obj, "priority") {
-        let priority = priority_value(priority)?.to_string();
-        children.push(text_element("priority", ns::CLIENT, &priority));
-    }
-    Ok(children)
-}
-
-/// Strings are accepted because form-encoded and query-string requests carry every value as text.
-fn priority_value(value: &Value) -> Result<i8> {
-    let parsed = match value {
-        Value::Number(number) => number.as_i64().and_then(|n| i8::try_from(n).ok()),
-        Value::String(text) => text.trim().parse::<i8>().ok(),
-        _ => None,
-    };
-    parsed.ok_or_else(|| invalid("priority", "expected an integer from -128 to 127"))
-}
-
-fn iq_children(obj: &Object) -> Result<Vec<Element>> {
-    let mut children = Vec::new();
-    if let Some(ping) = enabled(obj, "ping") {
-        if *ping != Value::Bool(true) {
-            return Err(invalid("ping", "expected true"));
-        }
-        children.push(Element::bare("ping", ns::PING));
-    }
-    if let Some(version) = enabled(obj, "version") {
-        children.push(version_element(version)?);
-    }
-    if let Some(disco) = enabled(obj, "disco") {
-        children.push(disco_info_element(disco)?);
-    }
-    if let Some(items) = enabled(obj, "items") {
-        children.push(disco_items_element(items)?);
-    }
-    Ok(children)
-}
-
-fn version_element(value: &Value) -> Result<Element> {
-    let mut query = Element::bare("query", ns::VERSION);
-    match value {
-        Value::Bool(true) => {}
-        Value::Object(version) => {
-            for name in ["name", "version", "os"] {
-                if let Some(text) = string_at(version, name, "version")? {
-                    query.append_child(text_element(name, ns::VERSION, text));
-                }
-            }
-        }
-        _ => return Err(invalid("version", "expected true or an object")),
-    }
-    Ok(query)
-}
-
-fn disco_info_element(value: &Value) -> Result<Element> {
-    match value {
-        Value::Bool(true) => Ok(Element::bare("query", ns::DISCO_INFO)),
-        Value::String(node) => Ok(query_with_node(
-            ns::DISCO_INFO,
-            Some(xml_text("disco", node)?),
-        )),
-        Value::Object(info) => {
-            let mut query = query_with_node(ns::DISCO_INFO, string_at(info, "node", "disco")?);
-            for identity in array_at(info, "identities", "disco")? {
-                query.append_child(identity_element(identity)?);
-            }
-            for feature in array_at(info, "features", "disco")? {
-                query.append_child(feature_element(feature)?);
-            }
-            Ok(query)
-        }
-        _ => Err(invalid(
-            "disco",
-            "expected true, a node string or an object",
-        )),
-    }
-}
-
-fn identity_element(value: &Value) -> Result<Element> {
-    let identity = value
-        .as_object()
-        .ok_or_else(|| invalid("disco", "each identity must be an object"))?;
-    let required = |name| {
-        string_at(identity, name, "disco")?
-            .ok_or_else(|| invalid("disco", format!("identity '{name}' is required")))
-    };
-    let mut element = Element::bare("identity", ns::DISCO_INFO);
-    set_attr(
-        &mut element,
-        xml_ncname!("category"),
-        Some(required("category")?),
-    );
-    set_attr(&mut element, xml_ncname!("type"), Some(required("type")?));
-    set_attr(
-        &mut element,
-        xml_ncname!("name"),
-        string_at(identity, "name", "disco")?,
-    );
-    Ok(element)
-}
-
-fn feature_element(value: &Value) -> Result<Element> {
-    let var = value
-        .as_str()
-        .ok_or_else(|| invalid("disco", "each feature must be a string"))?;
-    let mut element = Element::bare("feature", ns::DISCO_INFO);
-    set_attr(
-        &mut element,
-        xml_ncname!("var"),
-        Some(xml_text("disco", var)?),
-    );
-    Ok(element)
-}
-
-fn disco_items_element(value: &Value) -> Result<Element> {
-    match value {
-        Value::Bool(true) => Ok(Element::bare("query", ns::DISCO_ITEMS)),
-        Value::String(node) => Ok(query_with_node(
-            ns::DISCO_ITEMS,
-            Some(xml_text("items", node)?),
-        )),
-        Value::Object(request) => Ok(query_with_node(
-            ns::DISCO_ITEMS,
-            string_at(request, "node", "items")?,
-        )),
-        Value::Array(items) => {
-            let mut query = Element::bare("query", ns::DISCO_ITEMS);
-            for item in items {
-                query.append_child(item_element(item)?);
-            }
-            Ok(query)
-        }
-        _ => Err(invalid(
-            "items",
-            "expected true, a node string, {node} or an array of items",
-        )),
-    }
-}
-
-/// mod_rest accepts a bare string as shorthand for `{jid}`.
-fn item_element(value: &Value) -> Result<Element> {
-    let (jid, node, name) = match value {
-        Value::String(jid) => (Some(jid.as_str()), None, None),
-        Value::Object(item) => (
-            string_at(item, "jid", "items")?,
-            string_at(item, "node", "items")?,
-            string_at(item, "name", "items")?,
-        ),
-        _ => {
-            return Err(invalid(
-                "items",
-                "each item must be a JID string or an object",
-            ));
-        }
-    };
-    let jid = jid
-        .and_then(normalise_jid)
-        .ok_or_else(|| invalid("items", "each item needs a valid 'jid'"))?;
-    let mut element = Element::bare("item", ns::DISCO_ITEMS);
-    set_attr(&mut element, xml_ncname!("jid"), Some(&jid));
-    set_attr(&mut element, xml_ncname!("node"), node);
-    set_attr(&mut element, xml_ncname!("name"), name);
-    Ok(element)
-}
-
-fn query_with_node(namespace: &str, node: Option<&str>) -> Element {
-    let mut query = Element::bare("query", namespace);
-    set_attr(&mut query, xml_ncname!("node"), node);
-    query
-}
-
-fn error_element(value: &Value) -> Result<Element> {
-    let error = value
-        .as_object()
-        .ok_or_else(|| invalid("error", "expected an object"))?;
-    // util.error's defaults, so `{"error": {}}` still yields a valid stanza error.
-    let error_type = string_at(error, "type", "error")?.unwrap_or("cancel");
-    if !ERROR_TYPES.contains(&error_type) {
-        return Err(invalid(
-            "error",
-            format!("unknown error type '{error_type}'"),
-        ));
-    }
-    let condition = string_at(error, "condition", "error")?.unwrap_or("undefined-condition");
-    if !ERROR_CONDITIONS.contains(&condition) {
-        return Err(invalid(
-            "error",
-            format!("unknown error condition '{condition}'"),
-        ));
-    }
-    let by = match string_at(error, "by", "error")? {
-        Some(by) => {
-            Some(normalise_jid(by).ok_or_else(|| invalid("error", "'by' must be a valid JID"))?)
-        }
-        None => None,
-    };
-
-    let mut element = Element::bare("error", ns::CLIENT);
-    set_attr(&mut element, xml_ncname!("type"), Some(error_type));
-    set_attr(&mut element, xml_ncname!("by"), by.as_deref());
-    element.append_child(Element::bare(condition, ns::STANZAS));
-    if let Some(text) = string_at(error, "text", "error")? {
-        element.append_child(text_element("text", ns::STANZAS, text));
-    }
-    Ok(element)
 }
 
 fn stanza_kind(stanza: &Element) -> Result<Kind> {
@@ -525,235 +345,11 @@ fn stanza_kind(stanza: &Element) -> Result<Kind> {
     Kind::from_name(stanza.name()).ok_or_else(|| JsonMapError::UnknownKind(stanza.name().into()))
 }
 
-fn message_json(stanza: &Element, out: &mut Object) {
-    for key in ["body", "subject"] {
-        if let Some(child) = stanza.get_child(key, ns::CLIENT) {
-            insert_str(out, key, &child.text());
-        }
-    }
-    if let Some(thread) = stanza.get_child("thread", ns::CLIENT) {
-        let mut json = Object::new();
-        let id = thread.text();
-        if !id.is_empty() {
-            json.insert("id".into(), id.into());
-        }
-        if let Some(parent) = thread.attr("parent") {
-            insert_str(&mut json, "parent", parent);
-        }
-        out.insert("thread".into(), json.into());
-    }
-}
-
-fn presence_json(stanza: &Element, out: &mut Object) {
-    for key in ["show", "status"] {
-        if let Some(child) = stanza.get_child(key, ns::CLIENT) {
-            insert_str(out, key, &child.text());
-        }
-    }
-    // A peer's out-of-range priority is dropped rather than failing the whole stanza.
-    let priority = stanza
-        .get_child("priority", ns::CLIENT)
-        .and_then(|priority| priority.text().trim().parse::<i8>().ok());
-    if let Some(priority) = priority {
-        out.insert("priority".into(), priority.into());
-    }
-}
-
-fn iq_json(stanza: &Element, stanza_type: Option<&str>, out: &mut Object) {
-    if stanza.get_child("ping", ns::PING).is_some() {
-        out.insert("ping".into(), true.into());
-    }
-    if let Some(query) = stanza.get_child("query", ns::VERSION) {
-        out.insert("version".into(), version_json(query));
-    }
-    // mod_rest skips its "func" mappings (disco, items) for error stanzas.
-    if stanza_type == Some("error") {
-        return;
-    }
-    // A result is always rendered as a response, so an empty one still reads as "no features/items".
-    let is_response = stanza_type == Some("result");
-    if let Some(query) = stanza.get_child("query", ns::DISCO_INFO) {
-        let json = if is_response || has_children(query) {
-            disco_info_json(query)
-        } else {
-            request_json(query)
-        };
-        out.insert("disco".into(), json);
-    }
-    if let Some(query) = stanza.get_child("query", ns::DISCO_ITEMS) {
-        let json = if is_response || has_children(query) {
-            disco_items_json(query)
-        } else {
-            request_json(query)
-        };
-        out.insert("items".into(), json);
-    }
-}
-
-fn version_json(query: &Element) -> Value {
-    let mut json = Object::new();
-    for name in ["name", "version", "os"] {
-        if let Some(child) = query.get_child(name, ns::VERSION) {
-            insert_str(&mut json, name, &child.text());
-        }
-    }
-    json.into()
-}
-
-/// A disco request is `true`, or its node as a plain string.
-fn request_json(query: &Element) -> Value {
-    query.attr("node").map_or(Value::Bool(true), Value::from)
-}
-
-fn disco_info_json(query: &Element) -> Value {
-    let identities: Vec<Value> = query
-        .children()
-        .filter(|child| child.is("identity", ns::DISCO_INFO))
-        .filter_map(identity_json)
-        .collect();
-    let features: Vec<Value> = query
-        .children()
-        .filter(|child| child.is("feature", ns::DISCO_INFO))
-        .filter_map(|feature| feature.attr("var"))
-        .map(Value::from)
-        .collect();
-    let mut json = Object::new();
-    if let Some(node) = query.attr("node") {
-        insert_str(&mut json, "node", node);
-    }
-    json.insert("identities".into(), identities.into());
-    json.insert("features".into(), features.into());
-    json.into()
-}
-
-/// Identities lacking the mandatory category or type are skipped, as mod_rest does.
-fn identity_json(identity: &Element) -> Option<Value> {
-    let mut json = Object::new();
-    insert_str(&mut json, "category", identity.attr("category")?);
-    insert_str(&mut json, "type", identity.attr("type")?);
-    if let Some(name) = identity.attr("name") {
-        insert_str(&mut json, "name", name);
-    }
-    Some(json.into())
-}
-
-fn disco_items_json(query: &Element) -> Value {
-    query
-        .children()
-        .filter(|child| child.is("item", ns::DISCO_ITEMS))
-        .map(|item| attrs_json(item, &["jid", "node", "name"]))
-        .collect::<Vec<_>>()
-        .into()
-}
-
-fn error_json(stanza: &Element) -> Value {
-    let mut json = Object::new();
-    let Some(error) = stanza.get_child("error", ns::CLIENT) else {
-        return json.into();
-    };
-    for name in ["type", "by"] {
-        if let Some(value) = error.attr(name) {
-            insert_str(&mut json, name, value);
-        }
-    }
-    let condition = error
-        .children()
-        .find(|child| child.has_ns(ns::STANZAS) && child.name() != "text")
-        .map_or("undefined-condition", Element::name);
-    insert_str(&mut json, "condition", condition);
-    if let Some(text) = error.get_child("text", ns::STANZAS) {
-        insert_str(&mut json, "text", &text.text());
-    }
-    json.into()
-}
-
-fn attrs_json(element: &Element, names: &[&str]) -> Value {
-    let mut json = Object::new();
-    for &name in names {
-        if let Some(value) = element.attr(name) {
-            insert_str(&mut json, name, value);
-        }
-    }
-    json.into()
-}
-
-fn has_children(element: &Element) -> bool {
-    element.children().next().is_some()
-}
-
-/// JSON `null` is treated as absent: clients commonly serialise unset fields that way.
-fn field<'a>(obj: &'a Object, key: &str) -> Option<&'a Value> {
-    obj.get(key).filter(|value| !value.is_null())
-}
-
-/// Lua truthiness, except that JSON null also counts as unset: a key set to `false` is absent.
-fn enabled<'a>(obj: &'a Object, key: &str) -> Option<&'a Value> {
-    field(obj, key).filter(|value| **value != Value::Bool(false))
-}
-
-/// Reads `obj[name]` as XML-safe text; `key` is the top-level key blamed in errors.
-fn string_at<'a>(obj: &'a Object, name: &str, key: &'static str) -> Result<Option<&'a str>> {
-    match field(obj, name) {
-        None => Ok(None),
-        Some(Value::String(text)) => xml_text(key, text).map(Some),
-        Some(_) if name == key => Err(invalid(key, "expected a string")),
-        Some(_) => Err(invalid(key, format!("'{name}' must be a string"))),
-    }
-}
-
-fn array_at<'a>(obj: &'a Object, name: &str, key: &'static str) -> Result<&'a [Value]> {
-    match field(obj, name) {
-        None => Ok(&[]),
-        Some(Value::Array(values)) => Ok(values),
-        Some(_) => Err(invalid(key, format!("'{name}' must be an array"))),
-    }
-}
-
-/// JSON strings may hold characters XML cannot carry (e.g. U+0000); those would make the
-/// stanza unserialisable, so they are rejected up front.
-fn xml_text<'a>(key: &'static str, text: &'a str) -> Result<&'a str> {
-    rxml::strings::validate_cdata(text)
-        .map(|()| text)
-        .map_err(|_| invalid(key, "contains characters not allowed in XML"))
-}
-
 fn jid_value(obj: &Object, key: &str, error: JsonMapError) -> Result<Option<String>> {
     match field(obj, key) {
         None => Ok(None),
         Some(Value::String(jid)) => normalise_jid(jid).map(Some).ok_or(error),
         Some(_) => Err(error),
-    }
-}
-
-fn normalise_jid(jid: &str) -> Option<String> {
-    let normalised = Jid::new(jid).ok()?.to_string();
-    rxml::strings::validate_cdata(&normalised)
-        .is_ok()
-        .then_some(normalised)
-}
-
-fn text_element(name: &str, namespace: &str, text: &str) -> Element {
-    let mut element = Element::bare(name, namespace);
-    if !text.is_empty() {
-        element.append_text(text);
-    }
-    element
-}
-
-fn set_attr(element: &mut Element, name: &NcNameStr, value: Option<&str>) {
-    if let Some(value) = value {
-        element.set_attr(Namespace::NONE, name.to_owned(), value);
-    }
-}
-
-fn insert_str(out: &mut Object, key: &str, value: &str) {
-    out.insert(key.into(), value.into());
-}
-
-fn invalid(key: &'static str, reason: impl Into<String>) -> JsonMapError {
-    JsonMapError::InvalidValue {
-        key,
-        reason: reason.into(),
     }
 }
 
@@ -763,34 +359,34 @@ mod tests {
     use proptest::prelude::*;
     use serde_json::json;
 
-    fn xml(text: &str) -> Element {
+    pub(super) fn xml(text: &str) -> Element {
         text.parse().expect("test XML is well-formed")
     }
 
-    fn to_stanza(value: Value) -> Element {
+    pub(super) fn to_stanza(value: Value) -> Element {
         json_to_stanza(&value).expect("JSON maps to a stanza")
     }
 
-    fn to_json(stanza: &Element) -> Value {
+    pub(super) fn to_json(stanza: &Element) -> Value {
         stanza_to_json(stanza).expect("stanza maps to JSON")
     }
 
-    fn roundtrip(value: Value) -> Value {
+    pub(super) fn roundtrip(value: Value) -> Value {
         to_json(&to_stanza(value))
     }
 
-    fn assert_roundtrip(value: Value) {
+    pub(super) fn assert_roundtrip(value: Value) {
         assert_eq!(roundtrip(value.clone()), value);
     }
 
-    fn invalid_key(value: Value) -> &'static str {
+    pub(super) fn invalid_key(value: Value) -> &'static str {
         match json_to_stanza(&value) {
             Err(JsonMapError::InvalidValue { key, .. }) => key,
             other => panic!("expected InvalidValue for {value}, got {other:?}"),
         }
     }
 
-    fn reserialised(stanza: &Element) -> Element {
+    pub(super) fn reserialised(stanza: &Element) -> Element {
         let mut bytes = Vec::new();
         stanza.write_to(&mut bytes).expect("stanza serialises");
         let text = String::from_utf8(bytes).expect("serialised stanza is UTF-8");
@@ -1113,7 +709,7 @@ mod tests {
 
     #[test]
     fn roundtrip_show() {
-        for show in SHOW_VALUES {
+        for show in presence::SHOW_VALUES {
             assert_roundtrip(json!({"kind": "presence", "type": "available", "show": show}));
         }
     }
@@ -1293,10 +889,25 @@ mod tests {
     fn kind_inferred_from_keys() {
         for (key, kind) in IMPLIED_KINDS {
             let value = match key {
-                "ping" | "version" | "disco" | "items" => json!(true),
+                "ping" | "version" | "disco" | "items" | "join" | "fallback" | "markable"
+                | "stats" | "blocklist" | "lastactivity" | "gateway" | "register" | "muc" => {
+                    json!(true)
+                }
                 "thread" => json!({"id": "t-1"}),
                 "priority" => json!(1),
                 "show" => json!("away"),
+                "state" => json!("active"),
+                "archive" | "caps" | "vcard_update" | "extdisco" => json!({}),
+                "reactions" | "reply" => json!({"id": "m-1"}),
+                "stanza_ids" => json!([{"id": "s-1", "by": "example.com"}]),
+                "reference" => json!({"type": "mention", "uri": "xmpp:a@example.com"}),
+                "invite" => json!({"jid": "room@muc.example.com"}),
+                "forwarded" => json!({"message": {"body": "x"}}),
+                "block" => json!(["spam@example.com"]),
+                "upload_request" => json!({"filename": "a.png", "size": 1}),
+                "upload_slot" => {
+                    json!({"put": {"url": "https://a/"}, "get": {"url": "https://a/"}})
+                }
                 _ => json!("x"),
             };
             let stanza = to_stanza(json!({ key: value }));
@@ -1335,9 +946,13 @@ mod tests {
     }
 
     #[test]
-    fn command_and_archive_imply_iq_set() {
-        for key in ["command", "archive"] {
-            let stanza = to_stanza(json!({ key: {} }));
+    fn command_archive_and_block_imply_iq_set() {
+        for (key, value) in [
+            ("command", json!("uptime")),
+            ("archive", json!({})),
+            ("block", json!([])),
+        ] {
+            let stanza = to_stanza(json!({ key: value }));
             assert_eq!(
                 (stanza.name(), stanza.attr("type")),
                 ("iq", Some("set")),
@@ -1381,7 +996,7 @@ mod tests {
     #[test]
     fn unknown_keys_are_ignored() {
         assert_eq!(
-            roundtrip(json!({"body": "hi", "frobnicate": [1, 2], "html": "<body/>"})),
+            roundtrip(json!({"body": "hi", "frobnicate": [1, 2], "unblock": ["a@b"]})),
             json!({"kind": "message", "body": "hi"})
         );
     }
@@ -1575,7 +1190,7 @@ mod tests {
     fn unknown_children_are_dropped() {
         let stanza = xml(concat!(
             r#"<message xmlns="jabber:client" type="chat"><body>hi</body>"#,
-            r#"<request xmlns="urn:xmpp:receipts"/><active xmlns="http://jabber.org/protocol/chatstates"/>"#,
+            r#"<request xmlns="urn:xmpp:receipts"/><received xmlns="urn:xmpp:chat-markers:0" id="m"/>"#,
             r#"<body xmlns="urn:example">not this one</body></message>"#
         ));
         assert_eq!(
@@ -1719,7 +1334,9 @@ mod tests {
         obj.insert("kind".into(), "message".into());
         for key in ["to", "from"] {
             if let Some(Value::String(jid)) = obj.get(key) {
-                let jid = Jid::new(jid).expect("generated JIDs are valid").to_string();
+                let jid = jid::Jid::new(jid)
+                    .expect("generated JIDs are valid")
+                    .to_string();
                 obj.insert(key.into(), jid.into());
             }
         }
@@ -1758,6 +1375,48 @@ mod tests {
             "os",
             "command",
             "archive",
+            "html",
+            "payload",
+            "data",
+            "datatype",
+            "rsm",
+            "max",
+            "dataform",
+            "formdata",
+            "fields",
+            "var",
+            "value",
+            "values",
+            "options",
+            "state",
+            "reactions",
+            "forwarded",
+            "message",
+            "delay",
+            "with",
+            "ids",
+            "form",
+            "page",
+            "block",
+            "extensions",
+            "caps",
+            "muc",
+            "history",
+            "join",
+            "stats",
+            "upload_request",
+            "size",
+            "filename",
+            "stanza_ids",
+            "invite",
+            "oob",
+            "oob_url",
+            "url",
+            "register",
+            "remove",
+            "actions",
+            "note",
+            "result",
         ]);
         let leaf = prop_oneof![
             Just(Value::Null),
@@ -1779,6 +1438,11 @@ mod tests {
                 "away",
                 "cancel",
                 "item-not-found",
+                "<body><p>x</p></body>",
+                "<b>bold</b> text",
+                "a,b",
+                "text-multi",
+                "urn:xmpp:reporting:spam",
             ])
             .prop_map(Value::from),
         ];

@@ -1,0 +1,107 @@
+//! The served OpenAPI document matches the implementation: every route the HTTP router
+//! registers is described, and every described operation is answered (never 404/405).
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use serde_json::Value;
+
+/// Paths registered with `.route("…", …)` in the HTTP modules, read from their source so that
+/// a new route cannot be added without this test seeing it.
+fn registered_routes() -> Vec<String> {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/crates/server/src/http");
+    let mut routes = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_none_or(|e| e != "rs") {
+            continue;
+        }
+        let source = std::fs::read_to_string(&path).unwrap();
+        for piece in source.split(".route(\"").skip(1) {
+            if let Some(end) = piece.find('"') {
+                routes.push(piece[..end].to_owned());
+            }
+        }
+    }
+    routes.sort();
+    routes.dedup();
+    routes
+}
+
+/// Whether an axum route template (`{x}` one segment, `{*x}` the rest) can serve a path of
+/// the document (`{x}` one segment).
+fn route_serves(route: &str, documented: &str) -> bool {
+    let r: Vec<&str> = route.trim_end_matches('/').split('/').collect();
+    let d: Vec<&str> = documented.trim_end_matches('/').split('/').collect();
+    for (i, seg) in r.iter().enumerate() {
+        if seg.starts_with("{*") {
+            return d.len() >= i;
+        }
+        match d.get(i) {
+            Some(ds) if seg == ds || (seg.starts_with('{') && ds.starts_with('{')) => {}
+            _ => return false,
+        }
+    }
+    r.len() == d.len()
+}
+
+async fn document(server: &TestServer) -> Value {
+    let response = reqwest::get(server.url("/rest/openapi.json"))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["content-type"], "application/json");
+    response.json().await.unwrap()
+}
+
+#[tokio::test]
+async fn every_registered_route_is_described() {
+    let server = TestServer::start().await;
+    let doc = document(&server).await;
+    assert_eq!(doc["openapi"], "3.1.0");
+    let paths: Vec<&String> = doc["paths"].as_object().unwrap().keys().collect();
+    let routes = registered_routes();
+    assert!(routes.contains(&"/rest".to_string()), "{routes:?}");
+    for route in &routes {
+        assert!(
+            paths.iter().any(|p| route_serves(route, p)),
+            "route {route} is not described in openapi.json (paths: {paths:?})"
+        );
+    }
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn every_described_operation_is_answered() {
+    let server = TestServer::start().await;
+    let doc = document(&server).await;
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .unwrap();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        let concrete = path
+            .replace("{kind}", "message")
+            .replace("{type}", "chat")
+            .replace("{payload}", "ping")
+            .replace("{to}", "localhost")
+            .replace("{jid}", "bob")
+            .replace("{command}", "uptime");
+        for method in item.as_object().unwrap().keys() {
+            let request = match method.as_str() {
+                "get" => http.get(server.url(&concrete)),
+                "post" => http.post(server.url(&concrete)),
+                "options" => http.request(reqwest::Method::OPTIONS, server.url(&concrete)),
+                other => panic!("unexpected method {other} in the document"),
+            };
+            let status = request.send().await.unwrap().status();
+            assert!(
+                status != 404 && status != 405,
+                "{method} {concrete} is described but answers {status}"
+            );
+        }
+    }
+    server.stop().await;
+}
