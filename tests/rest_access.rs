@@ -327,3 +327,52 @@ async fn auth_mechanisms_restrict_schemes() {
     );
     server.stop().await;
 }
+
+#[tokio::test]
+async fn msg_and_admin_routes_obey_the_same_account_rules() {
+    let server = TestServer::start_with(|c| {
+        c.admins = vec!["alice@localhost".into()];
+        c.rest.access.allowed_ips = vec!["10.9.8.7".into()];
+    })
+    .await;
+    let response = http()
+        .post(server.url("/msg/bob"))
+        .basic_auth("alice@localhost", Some(PASSWORD))
+        .header("Content-Type", "text/plain")
+        .body("hi")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    let response = http()
+        .post(server.url("/rest/admin/uptime"))
+        .basic_auth("alice", Some(PASSWORD))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    let body: Value = response.json().await.unwrap();
+    assert!(
+        body["error"]["text"]
+            .as_str()
+            .unwrap()
+            .contains("allowed_ips"),
+        "{body}"
+    );
+    server.stop().await;
+
+    let server = TestServer::start_with(|c| {
+        c.rest.access.allowed_destinations = vec!["carol@localhost".into()];
+    })
+    .await;
+    let response = http()
+        .post(server.url("/msg/bob"))
+        .basic_auth("alice@localhost", Some(PASSWORD))
+        .header("Content-Type", "text/plain")
+        .body("hi")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    server.stop().await;
+}

@@ -10,9 +10,11 @@
 //! Credentials are Basic or Bearer as for `/rest`; a caller who is not an admin gets 403.
 //! The commands are the ones the XEP-0050 ad-hoc nodes run ([`commands::run`]).
 
+use std::net::{IpAddr, SocketAddr};
+
 use axum::body::Body;
-use axum::extract::{Path, State};
-use axum::http::header::{CONTENT_TYPE, WWW_AUTHENTICATE};
+use axum::extract::{ConnectInfo, Path, State};
+use axum::http::header::{CONTENT_TYPE, RETRY_AFTER, WWW_AUTHENTICATE};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
@@ -44,6 +46,8 @@ enum Failure {
     MediaType,
     BadRequest(String),
     Command(CommandError),
+    /// `allowed_ips` or the rate limit, as for account credentials on `/rest`.
+    Gate(super::gate::Refusal),
 }
 
 impl Failure {
@@ -55,6 +59,7 @@ impl Failure {
             Failure::MediaType => 415,
             Failure::BadRequest(_) => 400,
             Failure::Command(e) => e.http_status(),
+            Failure::Gate(refusal) => refusal.error.status(),
         };
         StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
     }
@@ -67,6 +72,7 @@ impl Failure {
             Failure::MediaType => "bad-format",
             Failure::BadRequest(_) => "bad-request",
             Failure::Command(e) => e.condition(),
+            Failure::Gate(refusal) => refusal.error.condition(),
         }
     }
 
@@ -78,16 +84,30 @@ impl Failure {
             Failure::MediaType => format!("Arguments must be sent as {JSON}"),
             Failure::BadRequest(why) => why.clone(),
             Failure::Command(e) => e.to_string(),
+            Failure::Gate(refusal) => match &refusal.detail {
+                Some(detail) => format!("{}: {detail}", refusal.error.text()),
+                None => refusal.error.text().to_owned(),
+            },
         }
     }
 
     fn respond(self, domain: &str, content_type: &'static str, body: String) -> Response {
         let status = self.status();
+        let retry_after = match &self {
+            Failure::Gate(refusal) => refusal.retry_after,
+            _ => None,
+        };
         let mut response = (status, [(CONTENT_TYPE, content_type)], body).into_response();
         if status == StatusCode::UNAUTHORIZED
             && let Ok(value) = HeaderValue::from_str(&auth::challenge(domain))
         {
             response.headers_mut().insert(WWW_AUTHENTICATE, value);
+        }
+        if let Some(wait) = retry_after {
+            let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+            response
+                .headers_mut()
+                .insert(RETRY_AFTER, HeaderValue::from(secs.max(1)));
         }
         response
     }
@@ -108,13 +128,20 @@ impl Failure {
     }
 }
 
-/// The caller, who must be an admin.
-fn require_admin(app: &AppState, identity: Identity) -> Result<Identity, Failure> {
-    if app.router.is_admin(&identity.jid) {
-        Ok(identity)
-    } else {
-        Err(Failure::NotAdmin)
+/// The caller, who must be an admin, calling from an allowed address within the rate limit.
+fn require_admin(
+    app: &AppState,
+    identity: Identity,
+    headers: &HeaderMap,
+    peer: IpAddr,
+) -> Result<Identity, Failure> {
+    if !app.router.is_admin(&identity.jid) {
+        return Err(Failure::NotAdmin);
     }
+    app.gate
+        .screen(app.gate.account(identity.jid.clone()), headers, peer)
+        .map_err(Failure::Gate)?;
+    Ok(identity)
 }
 
 async fn header_identity(app: &AppState, headers: &HeaderMap) -> Result<Identity, Failure> {
@@ -163,11 +190,12 @@ struct JsonArgs {
 
 async fn json_command(
     State(app): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     Path(name): Path<String>,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    match run_json(&app, &name, &headers, body).await {
+    match run_json(&app, peer.ip(), &name, &headers, body).await {
         Ok((status, value)) => (status, [(CONTENT_TYPE, JSON)], value.to_string()).into_response(),
         Err(failure) => failure.json_response(app.router.domain()),
     }
@@ -175,11 +203,12 @@ async fn json_command(
 
 async fn run_json(
     app: &AppState,
+    peer: IpAddr,
     name: &str,
     headers: &HeaderMap,
     body: Body,
 ) -> Result<(StatusCode, Value), Failure> {
-    let identity = require_admin(app, header_identity(app, headers).await?)?;
+    let identity = require_admin(app, header_identity(app, headers).await?, headers, peer)?;
     let command = Command::from_node(name)
         .ok_or_else(|| Failure::Command(CommandError::UnknownCommand(name.to_owned())))?;
     let bytes = read_body(app, body).await?;
@@ -228,8 +257,13 @@ fn json_outcome(outcome: &Outcome) -> (StatusCode, Value) {
 // ---------------------------------------------------------------------------------------------
 // POST /rest/admin: ejabberd command mode
 
-async fn command_line(State(app): State<AppState>, headers: HeaderMap, body: Body) -> Response {
-    match run_line(&app, &headers, body).await {
+async fn command_line(
+    State(app): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    match run_line(&app, peer.ip(), &headers, body).await {
         Ok((status, text)) => (status, [(CONTENT_TYPE, TEXT)], text).into_response(),
         Err(failure) => failure.text_response(app.router.domain()),
     }
@@ -237,6 +271,7 @@ async fn command_line(State(app): State<AppState>, headers: HeaderMap, body: Bod
 
 async fn run_line(
     app: &AppState,
+    peer: IpAddr,
     headers: &HeaderMap,
     body: Body,
 ) -> Result<(StatusCode, String), Failure> {
@@ -257,7 +292,7 @@ async fn run_line(
         }
         _ => header_identity(app, headers).await?,
     };
-    let identity = require_admin(app, identity)?;
+    let identity = require_admin(app, identity, headers, peer)?;
     let (command, args) = parse_line(&words)?;
     let outcome = commands::run(&app.router, Some(&identity.jid), command, args)
         .await
