@@ -4,8 +4,6 @@
 
 mod common;
 
-use std::time::Duration;
-
 use common::*;
 use minidom::Element;
 use reqwest::StatusCode;
@@ -22,13 +20,6 @@ const DISCO_INFO: &str = "http://jabber.org/protocol/disco#info";
 async fn admin_server() -> TestServer {
     TestServer::start_with(|c| c.admins = vec!["alice@localhost".into(), "carol@localhost".into()])
         .await
-}
-
-fn http() -> reqwest::Client {
-    reqwest::Client::builder()
-        .timeout(Duration::from_secs(30))
-        .build()
-        .unwrap()
 }
 
 /// Sends an iq to the server domain and returns its payload or its error.

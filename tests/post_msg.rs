@@ -3,8 +3,6 @@
 
 mod common;
 
-use std::time::Duration;
-
 use common::*;
 use minidom::Element;
 use reqwest::StatusCode;
@@ -12,16 +10,6 @@ use reqwest::StatusCode;
 const FORM: &str = "application/x-www-form-urlencoded";
 const XHTML_IM: &str = "http://jabber.org/protocol/xhtml-im";
 const XHTML: &str = "http://www.w3.org/1999/xhtml";
-
-fn http() -> reqwest::Client {
-    // reqwest may be built without a crypto provider of its own (`rustls-no-provider`); plain
-    // HTTP still needs one to build a client. Losing the race to another test is fine.
-    let _ = tokio_rustls::rustls::crypto::ring::default_provider().install_default();
-    reqwest::Client::builder()
-        .timeout(Duration::from_secs(30))
-        .build()
-        .unwrap()
-}
 
 /// `POST {path}` as `user` with the right password.
 async fn post(

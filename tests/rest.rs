@@ -2,19 +2,10 @@
 
 mod common;
 
-use std::time::Duration;
-
 use common::*;
 use minidom::Element;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-
-fn http() -> reqwest::Client {
-    reqwest::Client::builder()
-        .timeout(Duration::from_secs(30))
-        .build()
-        .unwrap()
-}
 
 async fn post_json(server: &TestServer, user: &str, body: &Value) -> reqwest::Response {
     http()

@@ -3,8 +3,6 @@
 
 mod common;
 
-use std::time::Duration;
-
 use common::*;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -24,13 +22,6 @@ fn component(access: AccessConfig) -> ComponentConfig {
 
 fn with_component(access: AccessConfig) -> impl FnOnce(&mut Config) {
     move |c| c.component = vec![component(access)]
-}
-
-fn http() -> reqwest::Client {
-    reqwest::Client::builder()
-        .timeout(Duration::from_secs(30))
-        .build()
-        .unwrap()
 }
 
 async fn post(

@@ -112,6 +112,15 @@ pub fn install_crypto() {
     let _ = rustls::crypto::ring::default_provider().install_default();
 }
 
+/// An HTTP client for tests: bounded timeouts, the process crypto provider installed.
+pub fn http() -> reqwest::Client {
+    install_crypto();
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .expect("reqwest client")
+}
+
 /// Kills a spawned server when the test ends, passed or panicked, so none is left behind.
 pub struct KillOnDrop(pub std::process::Child);
 
