@@ -93,6 +93,8 @@ async fn every_described_operation_is_answered() {
             let request = match method.as_str() {
                 "get" => http.get(server.url(&concrete)),
                 "post" => http.post(server.url(&concrete)),
+                "put" => http.put(server.url(&concrete)),
+                "delete" => http.delete(server.url(&concrete)),
                 "options" => http.request(reqwest::Method::OPTIONS, server.url(&concrete)),
                 other => panic!("unexpected method {other} in the document"),
             };

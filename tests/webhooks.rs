@@ -1296,6 +1296,67 @@ async fn filters_bounce_what_the_callback_does_not_take() {
     rx.stop().await;
 }
 
+#[tokio::test]
+async fn a_slow_host_holds_up_neither_the_router_nor_other_hosts() {
+    let slow = Receiver::start(|_, _| {
+        Box::pin(async {
+            tokio::time::sleep(Duration::from_secs(2)).await;
+            status(204)
+        })
+    })
+    .await;
+    let fast = Receiver::start(|_, _| answer(body(200, "text/plain", "quick"))).await;
+    let server = server(
+        vec![
+            component("slow.localhost", slow.url("/")),
+            component("fast.localhost", fast.url("/")),
+        ],
+        |c| {
+            c.webhook.per_host_concurrency = 1;
+            c.webhook.timeout_secs = 10;
+        },
+    )
+    .await;
+    let mut alice = server.client("alice@localhost").await;
+    for who in ["a", "b", "c", "d", "e"] {
+        send(
+            &mut alice,
+            &format!("<message type='chat' to='{who}@slow.localhost'><body>x</body></message>"),
+        )
+        .await;
+    }
+    let sent = Instant::now();
+    send(
+        &mut alice,
+        "<message type='chat' to='bot@fast.localhost'><body>x</body></message>",
+    )
+    .await;
+    let reply = next_reply(&mut alice).await;
+    assert_eq!(reply.attr("from"), Some("bot@fast.localhost"));
+    assert!(
+        sent.elapsed() < Duration::from_millis(1500),
+        "{:?}",
+        sent.elapsed()
+    );
+    // One request at a time reaches the slow host; the rest waits in the store.
+    assert_eq!(slow.posts().len(), 1);
+    let metrics = http()
+        .get(server.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("switchboard_webhook_queue_depth{callback=\"slow.localhost\"} 5"),
+        "{metrics}"
+    );
+    server.stop().await;
+    slow.stop().await;
+    fast.stop().await;
+}
+
 /// An https receiver: TLS with a self-signed certificate the server trusts through ca_file.
 struct TlsListener {
     tcp: TcpListener,

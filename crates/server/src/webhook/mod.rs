@@ -344,7 +344,8 @@ impl Webhooks {
             owner: callback.owner.clone(),
             destination,
             kind: stanza.name().to_owned(),
-            stanza: stanza::to_xml(&stanza),
+            // Prefix declarations from the wire could trip the serialiser; the copy means the same.
+            stanza: stanza::to_xml(&stanza::without_prefixes(&stanza)),
             created_at: now,
             deadline: is_request.then(|| now.saturating_add(iq_timeout_ms)),
         };
