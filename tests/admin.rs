@@ -483,7 +483,7 @@ async fn ad_hoc_commands_over_rest_as_in_the_prosody_seed() {
         .await
         .unwrap();
     assert_eq!(response.status(), StatusCode::OK);
-    let reply: Element = response.text().await.unwrap().parse().unwrap();
+    let reply = switchboard_xmpp::stanza::parse_in_stream(&response.text().await.unwrap()).unwrap();
     assert_eq!(reply.attr("type"), Some("result"));
     assert_eq!(reply.attr("from"), Some("localhost"));
     let command = reply.get_child("command", COMMANDS).unwrap();

@@ -568,19 +568,17 @@ pub fn negotiate(accept: Option<&str>, request: Option<MediaType>) -> MediaType 
 /// the body of each stanza, one per line (mod_rest's unreachable text encoder).
 pub fn encode_stanzas(media: MediaType, stanzas: &[Element]) -> Result<Vec<u8>, RestError> {
     match media {
-        MediaType::Xml => {
-            let element = match stanzas {
-                [one] => stanza::without_prefixes(one),
-                many => {
-                    let mut container = Element::bare("xmpp", ns::CLIENT);
-                    for stanza in many {
-                        container.append_child(stanza::without_prefixes(stanza));
-                    }
-                    container
-                }
-            };
-            Ok(stanza::to_xml(&element).into_bytes())
+        // As mod_rest writes them: stanzas without a namespace declaration, so that receivers
+        // comparing tag names (`message`, not `{jabber:client}message`) keep working; several
+        // in an `<xmpp>` container.
+        MediaType::Xml => Ok(match stanzas {
+            [one] => stanza::to_xml_in_stream(one),
+            many => {
+                let inner: String = many.iter().map(stanza::to_xml_in_stream).collect();
+                format!("<xmpp>{inner}</xmpp>")
+            }
         }
+        .into_bytes()),
         MediaType::Json => Ok(json_document(stanzas)?.to_string().into_bytes()),
         MediaType::Cbor => to_cbor(&json_document(stanzas)?),
         MediaType::Form => {
@@ -697,7 +695,7 @@ mod tests {
     use serde_json::json;
 
     fn xml(text: &str) -> Element {
-        text.parse().expect("test XML is well-formed")
+        stanza::parse_in_stream(text).expect("test XML is well-formed")
     }
 
     fn path(raw: &str) -> RestPath {
@@ -1764,7 +1762,7 @@ mod tests {
             }
             if let Ok(stanza) = decode_request(media, &body, None, query.as_deref(), limits) {
                 let encoded = encode_stanzas(MediaType::Xml, std::slice::from_ref(&stanza)).unwrap();
-                prop_assert!(std::str::from_utf8(&encoded).unwrap().parse::<Element>().is_ok());
+                prop_assert!(stanza::parse_in_stream(std::str::from_utf8(&encoded).unwrap()).is_ok());
             }
         }
 

@@ -230,6 +230,12 @@ pub fn to_xml_in_stream(el: &Element) -> String {
     xml.get(start..end).unwrap_or_default().to_owned()
 }
 
+/// Parses XML written the way [`to_xml_in_stream`] writes it (and mod_rest's clients send it):
+/// elements without a namespace declaration are `jabber:client`.
+pub fn parse_in_stream(xml: &str) -> Result<Element, minidom::Error> {
+    Element::from_reader_with_prefixes(xml.as_bytes(), Some(ns::CLIENT.to_owned()))
+}
+
 /// The TCP stream header sent by the server (RFC 6120 §4.7).
 pub fn stream_open(from: &str, id: &str, to: Option<&str>) -> String {
     let to = to
