@@ -56,8 +56,10 @@ struct Inner {
     started: std::time::Instant,
     /// Domains served by REST components.
     components: Vec<String>,
-    /// HTTP requests waiting for replies, by the full JID they were sent from.
+    /// HTTP requests waiting for replies, by the JID they were sent from.
     waiters: RwLock<HashMap<String, Vec<Waiter>>>,
+    /// How many waiters exist, read without the lock.
+    waiting: std::sync::atomic::AtomicUsize,
     sessions: RwLock<HashMap<String, Vec<SessionEntry>>>,
     next_id: AtomicU64,
     /// Callbacks for components and accounts; set once at startup.
@@ -68,24 +70,36 @@ struct Inner {
 /// (mod_rest §4.3). Nothing else sent to that JID is taken away from its owner.
 struct Waiter {
     id: u64,
-    iq_id: String,
-    queryid: Option<String>,
+    /// The `id` of the stanza the request sent.
+    stanza_id: String,
+    wait: WaitFor,
     tx: mpsc::Sender<Element>,
+}
+
+enum WaitFor {
+    /// The reply to an iq, and MAM results for its query.
+    Reply { queryid: Option<String> },
+    /// An error the server sends straight back for a message or presence (mod_rest §4.2
+    /// answers with it instead of 202).
+    Bounce { kind: &'static str },
 }
 
 impl Waiter {
     fn wants(&self, stanza: &Element) -> bool {
-        match stanza.name() {
-            "iq" => {
-                stanza.attr("id") == Some(self.iq_id.as_str())
-                    && matches!(stanza.attr("type"), Some("result" | "error"))
+        let same_id = stanza.attr("id") == Some(self.stanza_id.as_str());
+        match &self.wait {
+            WaitFor::Reply { queryid } => match stanza.name() {
+                "iq" => same_id && matches!(stanza.attr("type"), Some("result" | "error")),
+                "message" => queryid.as_deref().is_some_and(|q| {
+                    stanza
+                        .get_child("result", "urn:xmpp:mam:2")
+                        .is_some_and(|r| r.attr("queryid") == Some(q))
+                }),
+                _ => false,
+            },
+            WaitFor::Bounce { kind } => {
+                same_id && stanza.name() == *kind && stanza.attr("type") == Some("error")
             }
-            "message" => self.queryid.as_deref().is_some_and(|q| {
-                stanza
-                    .get_child("result", "urn:xmpp:mam:2")
-                    .is_some_and(|r| r.attr("queryid") == Some(q))
-            }),
-            _ => false,
         }
     }
 }
@@ -106,7 +120,11 @@ impl Drop for WaiterGuard {
             .write()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         if let Some(list) = waiters.get_mut(&self.jid) {
+            let before = list.len();
             list.retain(|w| w.id != self.id);
+            if list.len() < before {
+                self.router.inner.waiting.fetch_sub(1, Ordering::Relaxed);
+            }
             if list.is_empty() {
                 waiters.remove(&self.jid);
             }
@@ -161,6 +179,7 @@ impl Router {
                 started: std::time::Instant::now(),
                 components: components.to_vec(),
                 waiters: RwLock::new(HashMap::new()),
+                waiting: std::sync::atomic::AtomicUsize::new(0),
                 sessions: RwLock::new(HashMap::new()),
                 next_id: AtomicU64::new(1),
                 webhooks: std::sync::OnceLock::new(),
@@ -273,6 +292,32 @@ impl Router {
         iq_id: &str,
         queryid: Option<&str>,
     ) -> Option<(WaiterGuard, mpsc::Receiver<Element>)> {
+        let wait = WaitFor::Reply {
+            queryid: queryid.map(str::to_owned),
+        };
+        self.add_waiter(full_jid, iq_id, wait)
+    }
+
+    /// Registers interest in an error the server sends back at once for the message or
+    /// presence `stanza_id` sent from `jid` (bare or full). `None` when one is already waiting.
+    pub fn wait_for_bounce(
+        &self,
+        jid: &str,
+        stanza_id: &str,
+        kind: StanzaKind,
+    ) -> Option<(WaiterGuard, mpsc::Receiver<Element>)> {
+        let wait = WaitFor::Bounce {
+            kind: kind.as_str(),
+        };
+        self.add_waiter(jid, stanza_id, wait)
+    }
+
+    fn add_waiter(
+        &self,
+        jid: &str,
+        stanza_id: &str,
+        wait: WaitFor,
+    ) -> Option<(WaiterGuard, mpsc::Receiver<Element>)> {
         let (tx, rx) = mpsc::channel(64);
         let id = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
         let mut waiters = self
@@ -280,19 +325,20 @@ impl Router {
             .waiters
             .write()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        let list = waiters.entry(full_jid.to_owned()).or_default();
-        if list.iter().any(|w| w.iq_id == iq_id) {
+        let list = waiters.entry(jid.to_owned()).or_default();
+        if list.iter().any(|w| w.stanza_id == stanza_id) {
             return None;
         }
         list.push(Waiter {
             id,
-            iq_id: iq_id.to_owned(),
-            queryid: queryid.map(str::to_owned),
+            stanza_id: stanza_id.to_owned(),
+            wait,
             tx,
         });
+        self.inner.waiting.fetch_add(1, Ordering::Relaxed);
         let guard = WaiterGuard {
             router: self.clone(),
-            jid: full_jid.to_owned(),
+            jid: jid.to_owned(),
             id,
         };
         Some((guard, rx))
@@ -300,6 +346,10 @@ impl Router {
 
     /// Hands `stanza` to a waiting HTTP request if one wants it; otherwise gives it back.
     fn capture(&self, to: &str, stanza: Element) -> Option<Element> {
+        // Nearly always nobody waits: skip the lock on the routing path.
+        if self.inner.waiting.load(Ordering::Relaxed) == 0 {
+            return Some(stanza);
+        }
         let waiters = self
             .inner
             .waiters
@@ -403,11 +453,11 @@ impl Router {
             }
         };
         let stanza = match &to {
-            Some(to) if to.resource().is_some() => match self.capture(&to.to_string(), stanza) {
+            Some(to) => match self.capture(&to.to_string(), stanza) {
                 Some(stanza) => stanza,
                 None => return,
             },
-            _ => stanza,
+            None => stanza,
         };
         match to {
             None => services::handle_to_self(self, kind, stanza).await,

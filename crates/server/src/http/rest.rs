@@ -231,8 +231,7 @@ async fn handle(
         return Ok(Reply::Stanzas(vec![stamped(&caller, stanza)]));
     }
     if kind != StanzaKind::Iq {
-        submit(app, &caller, stanza).await?;
-        return Ok(Reply::Accepted);
+        return send_with_bounce(app, &caller, kind, stanza).await;
     }
     let timeout = iq_timeout(app, headers);
     send_iq(app, &caller, stanza, timeout)
@@ -291,6 +290,30 @@ fn check_from(caller: &Caller, stanza: &Element) -> Result<(), Refusal> {
         Ok(())
     } else {
         Err(fail(RestError::FromAuth))
+    }
+}
+
+/// Sends a message or presence: 202, or 200 with the error the server answered it with at
+/// once (mod_rest §4.2: e.g. a groupchat message to an account with nobody online).
+async fn send_with_bounce(
+    app: &AppState,
+    caller: &Caller,
+    kind: StanzaKind,
+    stanza: Element,
+) -> Result<Reply, Refusal> {
+    let from = stanza
+        .attr("from")
+        .and_then(|f| Jid::new(f).ok())
+        .unwrap_or_else(|| caller.jid.clone());
+    let id = stanza.attr("id").unwrap_or_default().to_owned();
+    // Another request with the same id from the same JID is already listening: that one
+    // gets the bounce, this one answers 202.
+    let waiter = app.router.wait_for_bounce(&from.to_string(), &id, kind);
+    submit(app, caller, stanza).await?;
+    // Routing is done when submit returns, so a bounce from this server is already queued.
+    match waiter.and_then(|(_guard, mut rx)| rx.try_recv().ok()) {
+        Some(bounce) => Ok(Reply::Stanzas(vec![bounce])),
+        None => Ok(Reply::Accepted),
     }
 }
 
