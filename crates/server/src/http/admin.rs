@@ -14,7 +14,7 @@ use std::net::{IpAddr, SocketAddr};
 
 use axum::body::Body;
 use axum::extract::{ConnectInfo, Path, State};
-use axum::http::header::{CONTENT_TYPE, RETRY_AFTER, WWW_AUTHENTICATE};
+use axum::http::header::{CONTENT_TYPE, WWW_AUTHENTICATE};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
@@ -93,21 +93,15 @@ impl Failure {
 
     fn respond(self, domain: &str, content_type: &'static str, body: String) -> Response {
         let status = self.status();
-        let retry_after = match &self {
-            Failure::Gate(refusal) => refusal.retry_after,
-            _ => None,
-        };
+
         let mut response = (status, [(CONTENT_TYPE, content_type)], body).into_response();
         if status == StatusCode::UNAUTHORIZED
             && let Ok(value) = HeaderValue::from_str(&auth::challenge(domain))
         {
             response.headers_mut().insert(WWW_AUTHENTICATE, value);
         }
-        if let Some(wait) = retry_after {
-            let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
-            response
-                .headers_mut()
-                .insert(RETRY_AFTER, HeaderValue::from(secs.max(1)));
+        if let Failure::Gate(refusal) = &self {
+            refusal.set_retry_after(response.headers_mut());
         }
         response
     }

@@ -37,6 +37,20 @@ pub struct Refusal {
     pub retry_after: Option<Duration>,
 }
 
+impl Refusal {
+    /// Adds `Retry-After` for a rate-limited refusal: whole seconds, rounded up, so that a
+    /// client never retries before the bucket has refilled.
+    pub fn set_retry_after(&self, headers: &mut axum::http::HeaderMap) {
+        if let Some(wait) = self.retry_after {
+            let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+            headers.insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from(secs.max(1)),
+            );
+        }
+    }
+}
+
 impl From<RestError> for Refusal {
     fn from(error: RestError) -> Refusal {
         Refusal {

@@ -11,9 +11,7 @@ use std::time::Duration;
 use axum::body::Body;
 use axum::extract::rejection::PathRejection;
 use axum::extract::{ConnectInfo, Path, State};
-use axum::http::header::{
-    ACCEPT, ALLOW, AUTHORIZATION, CONTENT_TYPE, RETRY_AFTER, WWW_AUTHENTICATE,
-};
+use axum::http::header::{ACCEPT, ALLOW, AUTHORIZATION, CONTENT_TYPE, WWW_AUTHENTICATE};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
@@ -96,10 +94,7 @@ impl Refusal {
 
     fn into_response(self, domain: &str) -> Response {
         let status = self.status();
-        let retry_after = match &self {
-            Refusal::Gate(refusal) => refusal.retry_after,
-            _ => None,
-        };
+
         let mut response = (
             status,
             [(CONTENT_TYPE, "text/plain; charset=utf-8")],
@@ -111,11 +106,8 @@ impl Refusal {
         {
             response.headers_mut().insert(WWW_AUTHENTICATE, value);
         }
-        if let Some(wait) = retry_after {
-            let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
-            response
-                .headers_mut()
-                .insert(RETRY_AFTER, HeaderValue::from(secs.max(1)));
+        if let Refusal::Gate(refusal) = &self {
+            refusal.set_retry_after(response.headers_mut());
         }
         response
     }

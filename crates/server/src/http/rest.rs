@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use axum::body::Body;
 use axum::extract::{ConnectInfo, OriginalUri, State};
-use axum::http::header::{ACCEPT, CONTENT_TYPE, RETRY_AFTER, WWW_AUTHENTICATE};
+use axum::http::header::{ACCEPT, CONTENT_TYPE, WWW_AUTHENTICATE};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use jid::Jid;
@@ -39,17 +39,19 @@ struct Source<'a> {
     query: Option<&'a str>,
 }
 
+/// The stanza is entirely in the body.
+const BODY_ONLY: Source<'static> = Source {
+    path: None,
+    query: None,
+};
+
 pub async fn post_root(
     State(app): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let source = Source {
-        path: None,
-        query: None,
-    };
-    respond(&app, peer.ip(), &headers, source, body, Mode::Send).await
+    respond(&app, peer.ip(), &headers, BODY_ONLY, body, Mode::Send).await
 }
 
 pub async fn post_echo(
@@ -58,11 +60,7 @@ pub async fn post_echo(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let source = Source {
-        path: None,
-        query: None,
-    };
-    respond(&app, peer.ip(), &headers, source, body, Mode::Echo).await
+    respond(&app, peer.ip(), &headers, BODY_ONLY, body, Mode::Echo).await
 }
 
 pub async fn post_path(
@@ -146,13 +144,9 @@ impl Reply {
 }
 
 fn error_response(app: &AppState, refusal: Refusal, media: MediaType) -> Response {
-    let Refusal {
-        error,
-        detail,
-        retry_after,
-    } = refusal;
+    let error = refusal.error;
     let status = StatusCode::from_u16(error.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    let body = rest_codec::encode_error(media, error, detail.as_deref());
+    let body = rest_codec::encode_error(media, error, refusal.detail.as_deref());
     let mut response = (status, [(CONTENT_TYPE, media.mime())], body).into_response();
     let headers = response.headers_mut();
     if status == StatusCode::UNAUTHORIZED
@@ -160,11 +154,7 @@ fn error_response(app: &AppState, refusal: Refusal, media: MediaType) -> Respons
     {
         headers.insert(WWW_AUTHENTICATE, value);
     }
-    if let Some(wait) = retry_after {
-        // Whole seconds, rounded up: never invite a retry before the bucket has refilled.
-        let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
-        headers.insert(RETRY_AFTER, HeaderValue::from(secs.max(1)));
-    }
+    refusal.set_retry_after(headers);
     response
 }
 

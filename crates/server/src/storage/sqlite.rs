@@ -68,6 +68,22 @@ fn keys_from_row(row: &SqliteRow, prefix: &str) -> Result<ScramKeys, StoreError>
     })
 }
 
+type SqliteQuery<'q> =
+    sqlx::query::Query<'q, sqlx::Sqlite, <sqlx::Sqlite as sqlx::Database>::Arguments>;
+
+/// Binds both SCRAM key sets in the column order `users` declares them.
+fn bind_keys<'q>(query: SqliteQuery<'q>, creds: &'q StoredCredentials) -> SqliteQuery<'q> {
+    query
+        .bind(&creds.sha1.salt)
+        .bind(i64::from(creds.sha1.iterations))
+        .bind(&creds.sha1.stored_key)
+        .bind(&creds.sha1.server_key)
+        .bind(&creds.sha256.salt)
+        .bind(i64::from(creds.sha256.iterations))
+        .bind(&creds.sha256.stored_key)
+        .bind(&creds.sha256.server_key)
+}
+
 fn now() -> String {
     Utc::now().to_rfc3339()
 }
@@ -125,23 +141,16 @@ fn limit(n: usize) -> i64 {
 #[async_trait]
 impl Store for SqliteStore {
     async fn create_user(&self, user: &str, creds: &StoredCredentials) -> Result<(), StoreError> {
-        let result = sqlx::query(
+        let query = sqlx::query(
             "INSERT INTO users (username, sha1_salt, sha1_iterations, sha1_stored_key, sha1_server_key,
                 sha256_salt, sha256_iterations, sha256_stored_key, sha256_server_key, created_at)
              VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
-        .bind(user)
-        .bind(&creds.sha1.salt)
-        .bind(i64::from(creds.sha1.iterations))
-        .bind(&creds.sha1.stored_key)
-        .bind(&creds.sha1.server_key)
-        .bind(&creds.sha256.salt)
-        .bind(i64::from(creds.sha256.iterations))
-        .bind(&creds.sha256.stored_key)
-        .bind(&creds.sha256.server_key)
-        .bind(now())
-        .execute(&self.pool)
-        .await;
+        .bind(user);
+        let result = bind_keys(query, creds)
+            .bind(now())
+            .execute(&self.pool)
+            .await;
         match result {
             Ok(_) => Ok(()),
             Err(e) if is_unique_violation(&e) => Err(StoreError::Conflict),
@@ -185,22 +194,16 @@ impl Store for SqliteStore {
         user: &str,
         creds: &StoredCredentials,
     ) -> Result<bool, StoreError> {
-        let done = sqlx::query(
+        let query = sqlx::query(
             "UPDATE users SET sha1_salt = ?, sha1_iterations = ?, sha1_stored_key = ?, sha1_server_key = ?,
                 sha256_salt = ?, sha256_iterations = ?, sha256_stored_key = ?, sha256_server_key = ?
              WHERE username = ?",
         )
-        .bind(&creds.sha1.salt)
-        .bind(i64::from(creds.sha1.iterations))
-        .bind(&creds.sha1.stored_key)
-        .bind(&creds.sha1.server_key)
-        .bind(&creds.sha256.salt)
-        .bind(i64::from(creds.sha256.iterations))
-        .bind(&creds.sha256.stored_key)
-        .bind(&creds.sha256.server_key)
-        .bind(user)
-        .execute(&self.pool)
-        .await?;
+        ;
+        let done = bind_keys(query, creds)
+            .bind(user)
+            .execute(&self.pool)
+            .await?;
         Ok(done.rows_affected() > 0)
     }
 
