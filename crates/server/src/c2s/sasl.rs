@@ -146,7 +146,10 @@ pub async fn authenticate<T: Transport>(
         Err(condition) => return Ok(Err(condition)),
     };
     match (server.client_final(&client_final), user) {
-        (Ok(server_final), Some(user)) if creds.is_some() => Ok(Ok((user, Some(server_final)))),
+        (Ok(server_final), Some(user)) if creds.is_some() => {
+            tracing::info!(%user, mechanism = mechanism.name(), "authenticated");
+            Ok(Ok((user, Some(server_final))))
+        }
         (Err(e), _) => Ok(Err(e.sasl_condition())),
         _ => Ok(Err("not-authorized")),
     }
@@ -160,7 +163,10 @@ async fn plain(
     let accounts = ctx.router.accounts();
     let user = accounts.username(&authcid).map_err(|_| "not-authorized")?;
     match accounts.check_password(&user, &password).await {
-        Ok(true) => Ok((user, None)),
+        Ok(true) => {
+            tracing::info!(%user, mechanism = "PLAIN", "authenticated");
+            Ok((user, None))
+        }
         Ok(false) => Err("not-authorized"),
         Err(e) => {
             tracing::error!(error = %e, "password check failed");
