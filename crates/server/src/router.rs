@@ -345,11 +345,13 @@ impl Router {
     }
 
     /// Hands `stanza` to a waiting HTTP request if one wants it; otherwise gives it back.
-    fn capture(&self, to: &str, stanza: Element) -> Option<Element> {
-        // Nearly always nobody waits: skip the lock on the routing path.
+    fn capture(&self, to: &Jid, stanza: Element) -> Option<Element> {
+        // Nearly always nobody waits: skip the lock and the JID formatting on the routing path.
         if self.inner.waiting.load(Ordering::Relaxed) == 0 {
             return Some(stanza);
         }
+        let to = to.to_string();
+        let to = to.as_str();
         let waiters = self
             .inner
             .waiters
@@ -453,7 +455,7 @@ impl Router {
             }
         };
         let stanza = match &to {
-            Some(to) => match self.capture(&to.to_string(), stanza) {
+            Some(to) => match self.capture(to, stanza) {
                 Some(stanza) => stanza,
                 None => return,
             },
