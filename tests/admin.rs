@@ -669,7 +669,6 @@ async fn rest_admin_json_endpoints() {
         .running
         .as_ref()
         .unwrap()
-        .router
         .accounts()
         .create_token("carol")
         .await
@@ -713,7 +712,6 @@ async fn rest_admin_json_endpoints() {
             .running
             .as_ref()
             .unwrap()
-            .router
             .accounts()
             .list_users()
             .await

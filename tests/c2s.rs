@@ -279,14 +279,7 @@ async fn message_to_offline_user_arrives_at_next_login() {
     assert!(delayed, "offline delivery carries a XEP-0203 delay");
 
     // Delivered once: the store is emptied right after the messages are written.
-    let store = server
-        .running
-        .as_ref()
-        .unwrap()
-        .router
-        .accounts()
-        .store()
-        .clone();
+    let store = server.running.as_ref().unwrap().accounts().store().clone();
     let deadline = tokio::time::Instant::now() + STEP;
     while !store.offline_list("dave").await.unwrap().is_empty() {
         assert!(

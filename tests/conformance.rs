@@ -1506,7 +1506,6 @@ async fn item_21_bearer_tokens() {
         .running
         .as_ref()
         .unwrap()
-        .router
         .accounts()
         .create_token("dave")
         .await
@@ -1579,7 +1578,6 @@ async fn item_22_auth_mechanisms_option() {
         .running
         .as_ref()
         .unwrap()
-        .router
         .accounts()
         .create_token("alice")
         .await
@@ -1610,7 +1608,6 @@ async fn item_22_auth_mechanisms_option() {
         .running
         .as_ref()
         .unwrap()
-        .router
         .accounts()
         .create_token("alice")
         .await

@@ -70,7 +70,6 @@ async fn xml_message_with_bearer_token_and_own_resource() {
         .running
         .as_ref()
         .unwrap()
-        .router
         .accounts()
         .create_token("dave")
         .await

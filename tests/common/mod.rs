@@ -58,12 +58,7 @@ impl TestServer {
         tweak(&mut config);
         let running = server::start(config).await.expect("server starts");
         for user in ["alice", "bob", "carol", "dave"] {
-            running
-                .router
-                .accounts()
-                .add_user(user, PASSWORD)
-                .await
-                .unwrap();
+            running.accounts().add_user(user, PASSWORD).await.unwrap();
         }
         let tls = client_tls(&dir.path().join("tls/cert.pem"));
         TestServer {

@@ -1,10 +1,13 @@
 //! Typed configuration: embedded defaults, an optional TOML file, then `SWITCHBOARD_*` environment
 //! overrides. Unknown keys are errors naming the key; every key is documented in switchboard.example.toml.
 
+use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
+
+use crate::webhook::spec::{COMPONENT_EVENTS, USER_EVENTS, parse_spec, user_owner};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -473,7 +476,7 @@ impl Config {
                 )));
             }
         }
-        crate::webhook::check_config(self).map_err(ConfigError::Invalid)?;
+        check_webhooks(self).map_err(ConfigError::Invalid)?;
         if self.limits.mailbox_size == 0 || self.limits.max_depth == 0 {
             return Err(ConfigError::Invalid(
                 "limits.mailbox_size and limits.max_depth must be positive".into(),
@@ -481,6 +484,69 @@ impl Config {
         }
         Ok(())
     }
+}
+
+/// Checks the webhook settings and every callback of `config`; the error names the culprit.
+fn check_webhooks(config: &Config) -> Result<(), String> {
+    let w = &config.webhook;
+    if w.connect_timeout_secs == 0 || w.timeout_secs == 0 || w.iq_timeout_secs == 0 {
+        return Err("webhook timeouts must be positive".into());
+    }
+    if w.max_attempts == 0 || w.per_host_concurrency == 0 || w.backoff_base_ms == 0 {
+        return Err(
+            "webhook.max_attempts, per_host_concurrency and backoff_base_ms must be positive"
+                .into(),
+        );
+    }
+    if w.backoff_max_ms < w.backoff_base_ms {
+        return Err("webhook.backoff_max_ms must not be below backoff_base_ms".into());
+    }
+    for c in &config.component {
+        let context = |e: String| format!("component '{}': {e}", c.domain);
+        match &c.rest_callback_url {
+            Some(url) => {
+                parse_spec(
+                    url,
+                    c.rest_callback_content_type.as_deref(),
+                    c.rest_callback_stanzas.as_deref(),
+                    c.rest_callback_events.as_deref(),
+                    &COMPONENT_EVENTS,
+                )
+                .map_err(context)?;
+            }
+            None if c.rest_callback_content_type.is_some()
+                || c.rest_callback_stanzas.is_some()
+                || c.rest_callback_events.is_some()
+                || c.rest_callback_secret.is_some() =>
+            {
+                return Err(context(
+                    "rest_callback_* options need rest_callback_url".into(),
+                ));
+            }
+            None => {}
+        }
+    }
+    let mut seen = HashSet::new();
+    for u in &w.user {
+        let owner = user_owner(&config.domain, &u.jid).ok_or_else(|| {
+            format!(
+                "webhook.user '{}' is not an account of {}",
+                u.jid, config.domain
+            )
+        })?;
+        if !seen.insert(owner) {
+            return Err(format!("webhook.user '{}' is configured twice", u.jid));
+        }
+        parse_spec(
+            &u.url,
+            u.content_type.as_deref(),
+            u.stanzas.as_deref(),
+            u.events.as_deref(),
+            &USER_EVENTS,
+        )
+        .map_err(|e| format!("webhook.user '{}': {e}", u.jid))?;
+    }
+    Ok(())
 }
 
 /// Environment values are TOML values when they parse as one other than a string (numbers,
@@ -641,5 +707,42 @@ mod tests {
             );
         }
         Config::from_sources(&uncommented, no_env()).unwrap();
+    }
+
+    #[test]
+    fn config_is_checked() {
+        let mut config = Config::default();
+        assert!(check_webhooks(&config).is_ok());
+        config.component.push(ComponentConfig {
+            domain: "rest.localhost".into(),
+            component_secret: Some("x".into()),
+            rest_callback_stanzas: Some(vec!["message".into()]),
+            ..ComponentConfig::default()
+        });
+        assert!(
+            check_webhooks(&config)
+                .unwrap_err()
+                .contains("rest_callback_url")
+        );
+        config.component[0].rest_callback_url = Some("http://127.0.0.1:9/{kind}".into());
+        assert!(check_webhooks(&config).is_ok());
+        config.component[0].rest_callback_content_type = Some("text/html".into());
+        assert!(check_webhooks(&config).is_err());
+        config.component.clear();
+
+        config.webhook.user.push(UserCallbackConfig {
+            jid: "bot@localhost".into(),
+            url: "http://127.0.0.1:9/".into(),
+            ..UserCallbackConfig::default()
+        });
+        assert!(check_webhooks(&config).is_ok());
+        config.webhook.user.push(config.webhook.user[0].clone());
+        assert!(check_webhooks(&config).unwrap_err().contains("twice"));
+        config.webhook.user.truncate(1);
+        config.webhook.user[0].jid = "bot@elsewhere".into();
+        assert!(check_webhooks(&config).is_err());
+        config.webhook.user.clear();
+        config.webhook.backoff_max_ms = 10;
+        assert!(check_webhooks(&config).is_err());
     }
 }

@@ -4,10 +4,15 @@
 pub mod auth;
 pub mod c2s;
 pub mod config;
+pub mod ctx;
 pub mod http;
+pub mod ids;
+pub mod routed;
 pub mod router;
 pub mod server;
 pub mod services;
+pub mod sessions;
 pub mod storage;
 pub mod tls;
+pub mod waiters;
 pub mod webhook;

@@ -16,10 +16,15 @@ use tokio_util::task::TaskTracker;
 use crate::auth::Accounts;
 use crate::c2s::{self, C2sContext, is_loopback};
 use crate::config::Config;
+use crate::ctx::Ctx;
 use crate::http::{self, AppState};
-use crate::router::Router;
+use crate::router::{Handlers, Router};
+use crate::services::{commands, component, disco, offline, ping, presence, roster, version};
+use crate::sessions::LocalSessions;
 use crate::storage::{SqliteStore, StoreError};
 use crate::tls::{self, TlsError};
+use crate::webhook::Webhooks;
+use switchboard_xmpp::ns;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -47,7 +52,8 @@ pub struct RunningServer {
     pub http_addr: SocketAddr,
     pub c2s_addr: SocketAddr,
     pub direct_tls_addr: Option<SocketAddr>,
-    pub router: Router,
+    /// Owns the dispatching: the server delivers stanzas while this lives.
+    router: Router,
     shutdown: CancellationToken,
     tasks: TaskTracker,
 }
@@ -81,22 +87,24 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
     }
     let gate = http::gate::Gate::new(&config).map_err(StartError::Config)?;
     let store = Arc::new(open_store(&config.data_dir).await?);
-    let accounts = Accounts::new(store, &config.domain, config.auth.scram_iterations);
-    let components: Vec<String> = config.component.iter().map(|c| c.domain.clone()).collect();
-    let router = Router::new(&config.domain, accounts, &config.admins, &components);
-    let webhooks =
-        crate::webhook::Webhooks::new(&config, router.accounts().store().clone()).await?;
-    router.attach_webhooks(webhooks.clone());
+    let accounts = Accounts::new(store.clone(), &config.domain, config.auth.scram_iterations);
+    let webhooks = Webhooks::new(&config, store).await?;
+    let server = Ctx::new(
+        Arc::new(config.clone()),
+        accounts,
+        Arc::new(LocalSessions::default()),
+    );
+    let router = Router::new(server.clone(), handlers(&config, &webhooks));
     let (cert, key) = tls::resolve_paths(&config)?;
     let tls_config = tls::server_config(&cert, &key)?;
     let decoy = decoy_secret(&config.data_dir)?;
 
     let shutdown = CancellationToken::new();
     let tasks = TaskTracker::new();
-    webhooks.spawn(router.clone(), shutdown.clone(), &tasks);
+    webhooks.spawn(server.clone(), shutdown.clone(), &tasks);
     let ctx = Arc::new(C2sContext::new(
         &config,
-        router.clone(),
+        server.clone(),
         tls_config,
         decoy,
         shutdown.clone(),
@@ -132,7 +140,8 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
             source,
         })?;
     let app = http::app(AppState {
-        router: router.clone(),
+        server,
+        webhooks,
         c2s: ctx,
         rest: config.rest.clone(),
         gate: Arc::new(gate),
@@ -162,7 +171,36 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
     })
 }
 
+/// Every service of the server, registered with the router by what it handles.
+fn handlers(config: &Config, webhooks: &Webhooks) -> Handlers {
+    let mut handlers = Handlers::default()
+        .server_iq(ns::DISCO_INFO, Arc::new(disco::ServerDisco))
+        .server_iq(ns::DISCO_ITEMS, Arc::new(disco::ServerDisco))
+        .server_iq(ns::PING, Arc::new(ping::ServerPing))
+        .server_iq(ns::VERSION, Arc::new(version::Version))
+        .server_iq(ns::COMMANDS, Arc::new(commands::Commands))
+        .account_iq(ns::ROSTER, Arc::new(roster::Roster))
+        .account_iq(ns::DISCO_INFO, Arc::new(disco::AccountDisco))
+        .account_iq(ns::PING, Arc::new(ping::AccountPing))
+        .presence(Arc::new(presence::Presence))
+        .offline(Arc::new(offline::Offline))
+        .divert(Arc::new(webhooks.clone()));
+    for c in &config.component {
+        let service = component::Component {
+            domain: c.domain.clone(),
+            webhooks: webhooks.clone(),
+        };
+        handlers = handlers.hosted(&c.domain, Arc::new(service));
+    }
+    handlers
+}
+
 impl RunningServer {
+    /// The accounts of the running server.
+    pub fn accounts(&self) -> &Accounts {
+        self.router.ctx().accounts()
+    }
+
     /// Closes every stream with `system-shutdown`, stops the listeners and waits (bounded)
     /// for connections to finish.
     pub async fn shutdown(self) {

@@ -7,6 +7,7 @@ pub mod json;
 pub mod ns;
 pub mod rest_codec;
 pub mod rest_error;
+pub mod sender;
 pub mod stanza;
 
 pub use jid;

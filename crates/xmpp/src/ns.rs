@@ -19,3 +19,4 @@ pub const RECEIPTS: &str = "urn:xmpp:receipts";
 pub const XML: &str = "http://www.w3.org/XML/1998/namespace";
 pub const COMMANDS: &str = "http://jabber.org/protocol/commands";
 pub const DATA_FORMS: &str = "jabber:x:data";
+pub const MAM: &str = "urn:xmpp:mam:2";

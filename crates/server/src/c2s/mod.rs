@@ -19,11 +19,12 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::config::{AuthConfig, Config};
-use crate::router::Router;
+use crate::ctx::Ctx;
 
 /// Shared by every c2s connection.
 pub struct C2sContext {
-    pub router: Router,
+    /// The server's narrow context: sessions, accounts, delivery.
+    pub server: Ctx,
     pub tls: Arc<rustls::ServerConfig>,
     pub limits: Limits,
     pub auth: AuthConfig,
@@ -42,14 +43,14 @@ pub struct C2sContext {
 impl C2sContext {
     pub fn new(
         config: &Config,
-        router: Router,
+        server: Ctx,
         tls: Arc<rustls::ServerConfig>,
         decoy_secret: Vec<u8>,
         shutdown: CancellationToken,
         tasks: TaskTracker,
     ) -> C2sContext {
         C2sContext {
-            router,
+            server,
             tls,
             limits: Limits {
                 max_stanza_bytes: config.limits.max_stanza_bytes,

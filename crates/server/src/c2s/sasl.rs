@@ -124,10 +124,10 @@ pub async fn authenticate<T: Transport>(
         Ok(name) => name,
         Err(e) => return Ok(Err(e.sasl_condition())),
     };
-    let user = ctx.router.accounts().username(&username).ok();
+    let user = ctx.server.accounts().username(&username).ok();
     let creds = match &user {
         Some(user) => ctx
-            .router
+            .server
             .accounts()
             .store()
             .credentials(user)
@@ -160,7 +160,7 @@ async fn plain(
     initial: &[u8],
 ) -> Result<(String, Option<Vec<u8>>), &'static str> {
     let (authcid, password) = scram::parse_plain(initial).map_err(|e| e.sasl_condition())?;
-    let accounts = ctx.router.accounts();
+    let accounts = ctx.server.accounts();
     let user = accounts.username(&authcid).map_err(|_| "not-authorized")?;
     match accounts.check_password(&user, &password).await {
         Ok(true) => {

@@ -5,16 +5,19 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use jid::{FullJid, Jid};
+use jid::FullJid;
 use minidom::Element;
 use switchboard_xmpp::framing::{StreamEvent, StreamHeader};
 use switchboard_xmpp::ns;
+use switchboard_xmpp::sender::{FromError, Principal};
 use switchboard_xmpp::stanza::{self, DefinedCondition, ErrorType, StanzaKind, StreamCondition};
 use tokio::sync::mpsc;
 
 use super::{C2sContext, Security, Transport, TransportError, sasl};
-use crate::router::{Registration, SessionMsg, random_id};
+use crate::ids::random_id;
+use crate::routed::{Origin, Refused, Routed};
 use crate::services;
+use crate::sessions::{Registration, SessionMsg};
 
 /// Why a stream ends.
 #[derive(Debug)]
@@ -64,7 +67,10 @@ enum Stage {
 struct Bound {
     user: String,
     jid: FullJid,
+    principal: Principal,
     registration: Registration,
+    /// Sent available presence (and not unavailable since).
+    available: bool,
 }
 
 /// Runs one c2s stream from its first byte to its close.
@@ -77,9 +83,9 @@ pub async fn run<T: Transport>(mut t: T, ctx: Arc<C2sContext>, peer: SocketAddr)
         _ = ctx.shutdown.cancelled() => Err(End::Error(StreamCondition::SystemShutdown, None)),
     };
     match negotiated {
-        Ok((bound, rx)) => {
+        Ok((mut bound, rx)) => {
             tracing::info!(jid = %bound.jid, %peer, "session bound");
-            let end = established(&mut t, &ctx, &bound, rx).await;
+            let end = established(&mut t, &ctx, &mut bound, rx).await;
             went_offline(&ctx, &bound).await;
             tracing::info!(jid = %bound.jid, ?end, "session closed");
             finish(&mut t, &ctx, end, true).await;
@@ -99,7 +105,7 @@ async fn finish<T: Transport>(t: &mut T, ctx: &C2sContext, end: End, header_sent
     };
     if !header_sent {
         // RFC 6120 §4.9.1.2: a stream error needs our stream header first.
-        let _ = t.send_header(ctx.router.domain(), &random_id(), None).await;
+        let _ = t.send_header(ctx.server.domain(), &random_id(), None).await;
     }
     t.close(error).await;
 }
@@ -138,10 +144,10 @@ async fn open_stream<T: Transport>(
         .as_deref()
         .and_then(|f| jid::BareJid::new(f).ok())
         .map(|j| j.to_string());
-    t.send_header(ctx.router.domain(), &random_id(), to.as_deref())
+    t.send_header(ctx.server.domain(), &random_id(), to.as_deref())
         .await?;
     *header_sent = true;
-    check_header(&header, ctx.router.domain())
+    check_header(&header, ctx.server.domain())
 }
 
 fn check_header(header: &StreamHeader, domain: &str) -> Result<(), End> {
@@ -313,12 +319,12 @@ async fn bind<T: Transport>(
                     continue;
                 }
             },
-            None => ctx.router.fresh_resource(""),
+            None => random_id(),
         };
-        let jid = FullJid::new(&format!("{user}@{}/{resource}", ctx.router.domain()))
+        let jid = FullJid::new(&format!("{user}@{}/{resource}", ctx.server.domain()))
             .map_err(|_| End::Error(StreamCondition::InternalServerError, None))?;
         let (tx, rx) = mpsc::channel(ctx.mailbox_size);
-        let registration = ctx.router.register(&user, &resource, tx);
+        let registration = Registration::bind(ctx.server.sessions().clone(), &user, &resource, tx);
         let payload = Element::builder("bind", ns::BIND)
             .append(
                 Element::builder("jid", ns::BIND)
@@ -330,8 +336,10 @@ async fn bind<T: Transport>(
         return Ok((
             Bound {
                 user,
+                principal: Principal::Resource(jid.clone()),
                 jid,
                 registration,
+                available: false,
             },
             rx,
         ));
@@ -342,7 +350,7 @@ async fn bind<T: Transport>(
 async fn established<T: Transport>(
     t: &mut T,
     ctx: &C2sContext,
-    bound: &Bound,
+    bound: &mut Bound,
     mut rx: mpsc::Receiver<SessionMsg>,
 ) -> End {
     loop {
@@ -350,12 +358,11 @@ async fn established<T: Transport>(
             biased;
             _ = ctx.shutdown.cancelled() => Err(End::Error(StreamCondition::SystemShutdown, None)),
             msg = rx.recv() => match msg {
-                Some(SessionMsg::Stanza(el)) => t.send(&el).await.map_err(End::from),
-                Some(SessionMsg::Kick(condition, text)) => Err(End::error(condition, text)),
+                Some(msg) => write(t, msg).await,
                 None => Err(End::Error(StreamCondition::InternalServerError, None)),
             },
             event = tokio::time::timeout(ctx.idle_timeout, next_element(t)) => match event {
-                Ok(Ok(el)) => from_client(t, ctx, bound, el).await,
+                Ok(Ok(el)) => from_client(t, ctx, bound, &mut rx, el).await,
                 Ok(Err(end)) => Err(end),
                 Err(_) => Err(End::error(StreamCondition::ConnectionTimeout, "Idle too long")),
             },
@@ -369,94 +376,86 @@ async fn established<T: Transport>(
     }
 }
 
-/// One element from the bound client: `from` is checked and stamped (RFC 6120 §8.1.2.1),
-/// then it is handled here (own presence, legacy session) or routed.
+/// Writes one mailbox message to the client.
+async fn write<T: Transport>(t: &mut T, msg: SessionMsg) -> Result<(), End> {
+    match msg {
+        SessionMsg::Stanza(el) => t.send(&el).await.map_err(End::from),
+        SessionMsg::Kick(condition, text) => Err(End::error(condition, text)),
+    }
+}
+
+/// One element from the bound client: its sender is stamped by the one `from` rule
+/// (RFC 6120 §8.1.2.1), then it is routed; the legacy session request is answered here.
 async fn from_client<T: Transport>(
     t: &mut T,
     ctx: &C2sContext,
-    bound: &Bound,
-    mut el: Element,
+    bound: &mut Bound,
+    rx: &mut mpsc::Receiver<SessionMsg>,
+    el: Element,
 ) -> Result<(), End> {
-    let Some(kind) = StanzaKind::of(&el) else {
-        return Err(End::error(
-            StreamCondition::UnsupportedStanzaType,
-            "Only message, presence and iq are accepted",
-        ));
-    };
-    if let Some(from) = el.attr("from") {
-        let ours = Jid::new(from).is_ok_and(|j| j == bound.jid.clone() || j == bound.jid.to_bare());
-        if !ours {
+    let origin = Origin::Session(bound.registration.id());
+    let stanza = match Routed::accept(&bound.principal, el, origin) {
+        Ok(stanza) => stanza,
+        Err(Refused::NotAStanza(_)) => {
+            return Err(End::error(
+                StreamCondition::UnsupportedStanzaType,
+                "Only message, presence and iq are accepted",
+            ));
+        }
+        Err(Refused::From(FromError::Malformed | FromError::Spoofed)) => {
             return Err(End::Error(StreamCondition::InvalidFrom, None));
         }
-    }
-    stanza::set_attr(&mut el, "from", &bound.jid.to_string());
-    let to_self = el.attr("to").is_none();
-    match kind {
-        StanzaKind::Presence if to_self => own_presence(t, ctx, bound, el).await,
-        StanzaKind::Iq if to_self && is_session_request(&el) => {
-            t.send(&stanza::iq_result(&el, None)).await?;
-            Ok(())
+        Err(Refused::To(el)) => {
+            let reply =
+                stanza::error_reply(&el, ErrorType::Modify, DefinedCondition::JidMalformed, None);
+            if let Some(reply) = reply {
+                t.send(&reply).await?;
+            }
+            return Ok(());
         }
-        _ => {
-            ctx.router.route(el).await;
-            Ok(())
-        }
+    };
+    if stanza.to.is_none() && stanza.kind == StanzaKind::Iq && is_session_request(&stanza.el) {
+        t.send(&stanza::iq_result(&stanza.el, None)).await?;
+        return Ok(());
     }
+    let own_presence = stanza.to.is_none() && stanza.kind == StanzaKind::Presence;
+    let (became_available, priority) = if own_presence {
+        let priority = stanza
+            .el
+            .get_child("priority", ns::CLIENT)
+            .and_then(|p| p.text().trim().parse::<i8>().ok())
+            .unwrap_or(0);
+        match stanza.type_() {
+            "" => (!std::mem::replace(&mut bound.available, true), priority),
+            "unavailable" => {
+                bound.available = false;
+                (false, priority)
+            }
+            _ => (false, priority),
+        }
+    } else {
+        (false, 0)
+    };
+    ctx.server.deliver(stanza).await;
+    if became_available && priority >= 0 {
+        // What the presence broadcast put in the mailbox (its own presence, its siblings')
+        // goes out before the stored messages.
+        while let Ok(msg) = rx.try_recv() {
+            write(t, msg).await?;
+        }
+        deliver_offline(t, ctx, &bound.user).await?;
+    }
+    Ok(())
 }
 
 fn is_session_request(iq: &Element) -> bool {
     iq.attr("type") == Some("set") && iq.has_child("session", ns::SESSION)
 }
 
-/// Presence without `to`: availability of this resource, broadcast to the account's resources.
-async fn own_presence<T: Transport>(
-    t: &mut T,
-    ctx: &C2sContext,
-    bound: &Bound,
-    el: Element,
-) -> Result<(), End> {
-    let router = &ctx.router;
-    let id = bound.registration.id();
-    match el.attr("type") {
-        None => {
-            let priority = el
-                .get_child("priority", ns::CLIENT)
-                .and_then(|p| p.text().trim().parse::<i8>().ok())
-                .unwrap_or(0);
-            let mut was_available = false;
-            router.update_session(&bound.user, id, |e| {
-                was_available = e.available;
-                e.available = true;
-                e.priority = priority;
-                e.presence = Some(el.clone());
-            });
-            router.route(el).await;
-            if !was_available {
-                for mut other in services::presence::others(router, &bound.user, id) {
-                    stanza::set_attr(&mut other, "to", &bound.jid.to_string());
-                    t.send(&other).await?;
-                }
-                if priority >= 0 {
-                    deliver_offline(t, ctx, &bound.user).await?;
-                }
-            }
-        }
-        Some("unavailable") => {
-            router.update_session(&bound.user, id, |e| {
-                e.available = false;
-                e.presence = None;
-            });
-            router.route(el).await;
-        }
-        Some(_) => router.route(el).await,
-    }
-    Ok(())
-}
-
 /// Writes stored messages to the client, deleting each batch only once written: a crash
 /// in between delivers twice rather than never.
 async fn deliver_offline<T: Transport>(t: &mut T, ctx: &C2sContext, user: &str) -> Result<(), End> {
-    let pending = match services::offline::pending(&ctx.router, user).await {
+    let pending = match services::offline::pending(&ctx.server, user).await {
         Ok(pending) => pending,
         Err(e) => {
             tracing::error!(user, error = %e, "cannot read offline messages");
@@ -471,13 +470,7 @@ async fn deliver_offline<T: Transport>(t: &mut T, ctx: &C2sContext, user: &str) 
         t.send(&message).await?;
         delivered.push(id);
     }
-    if let Err(e) = ctx
-        .router
-        .accounts()
-        .store()
-        .offline_delete(user, &delivered)
-        .await
-    {
+    if let Err(e) = ctx.server.store().offline_delete(user, &delivered).await {
         tracing::error!(user, error = %e, "cannot delete delivered offline messages");
     }
     Ok(())
@@ -485,16 +478,13 @@ async fn deliver_offline<T: Transport>(t: &mut T, ctx: &C2sContext, user: &str) 
 
 /// Tells the account's other resources that this one left, if it was available.
 async fn went_offline(ctx: &C2sContext, bound: &Bound) {
-    let mut was_available = false;
-    ctx.router
-        .update_session(&bound.user, bound.registration.id(), |e| {
-            was_available = e.available;
-            e.available = false;
-        });
-    if was_available {
-        let mut presence = Element::bare("presence", ns::CLIENT);
-        stanza::set_attr(&mut presence, "type", "unavailable");
-        stanza::set_attr(&mut presence, "from", &bound.jid.to_string());
-        ctx.router.route(presence).await;
+    if !bound.available {
+        return;
+    }
+    let mut presence = Element::bare("presence", ns::CLIENT);
+    stanza::set_attr(&mut presence, "type", "unavailable");
+    let origin = Origin::Session(bound.registration.id());
+    if let Ok(stanza) = Routed::accept(&bound.principal, presence, origin) {
+        ctx.server.deliver(stanza).await;
     }
 }

@@ -129,7 +129,7 @@ fn require_admin(
     headers: &HeaderMap,
     peer: IpAddr,
 ) -> Result<Identity, Failure> {
-    if !app.router.is_admin(&identity.jid) {
+    if !app.server.is_admin(&identity.jid) {
         return Err(Failure::NotAdmin);
     }
     app.gate
@@ -139,7 +139,7 @@ fn require_admin(
 }
 
 async fn header_identity(app: &AppState, headers: &HeaderMap) -> Result<Identity, Failure> {
-    auth::authenticate(app.router.accounts(), app.router.domain(), headers)
+    auth::authenticate(app.server.accounts(), app.server.domain(), headers)
         .await
         .map_err(Failure::Auth)
 }
@@ -151,7 +151,7 @@ async fn inline_identity(
     host: &str,
     password: &str,
 ) -> Result<Identity, Failure> {
-    let accounts = app.router.accounts();
+    let accounts = app.server.accounts();
     let user = accounts
         .username(&format!("{user}@{host}"))
         .map_err(|_| Failure::Auth(RestError::Unauthz))?;
@@ -160,7 +160,7 @@ async fn inline_identity(
         Ok(false) => return Err(Failure::Auth(RestError::Unauthz)),
         Err(_) => return Err(Failure::Auth(RestError::Internal)),
     }
-    let jid = Jid::new(&format!("{user}@{}", app.router.domain()))
+    let jid = Jid::new(&format!("{user}@{}", app.server.domain()))
         .map_err(|_| Failure::Auth(RestError::PrepAuthz))?;
     Ok(Identity { user, jid })
 }
@@ -191,7 +191,7 @@ async fn json_command(
 ) -> Response {
     match run_json(&app, peer.ip(), &name, &headers, body).await {
         Ok((status, value)) => (status, [(CONTENT_TYPE, JSON)], value.to_string()).into_response(),
-        Err(failure) => failure.json_response(app.router.domain()),
+        Err(failure) => failure.json_response(app.server.domain()),
     }
 }
 
@@ -207,7 +207,7 @@ async fn run_json(
         .ok_or_else(|| Failure::Command(CommandError::UnknownCommand(name.to_owned())))?;
     let bytes = read_body(app, body).await?;
     let args = json_args(headers, &bytes)?;
-    let outcome = commands::run(&app.router, Some(&identity.jid), command, args)
+    let outcome = commands::run(&app.server, Some(&identity.jid), command, args)
         .await
         .map_err(Failure::Command)?;
     Ok(json_outcome(&outcome))
@@ -259,7 +259,7 @@ async fn command_line(
 ) -> Response {
     match run_line(&app, peer.ip(), &headers, body).await {
         Ok((status, text)) => (status, [(CONTENT_TYPE, TEXT)], text).into_response(),
-        Err(failure) => failure.text_response(app.router.domain()),
+        Err(failure) => failure.text_response(app.server.domain()),
     }
 }
 
@@ -288,7 +288,7 @@ async fn run_line(
     };
     let identity = require_admin(app, identity, headers, peer)?;
     let (command, args) = parse_line(&words)?;
-    let outcome = commands::run(&app.router, Some(&identity.jid), command, args)
+    let outcome = commands::run(&app.server, Some(&identity.jid), command, args)
         .await
         .map_err(Failure::Command)?;
     Ok(text_outcome(&outcome))

@@ -15,6 +15,7 @@ use ipnet::IpNet;
 use jid::Jid;
 use subtle::ConstantTimeEq;
 use switchboard_xmpp::rest_error::RestError;
+use switchboard_xmpp::sender::Principal;
 
 use super::access::{AccessRules, client_ip, parse_net};
 use super::auth;
@@ -27,6 +28,18 @@ pub struct Caller {
     /// A bare account JID, or a component's domain: any JID under it may be used as `from`.
     pub jid: Jid,
     pub rules: Arc<AccessRules>,
+}
+
+impl Caller {
+    /// Which senders this caller may use: its account, or anything under its domain.
+    pub fn principal(&self) -> Principal {
+        let bare = self.jid.to_bare();
+        if bare.node().is_some() {
+            Principal::Account(bare)
+        } else {
+            Principal::Domain(bare)
+        }
+    }
 }
 
 /// Why a request was turned away.

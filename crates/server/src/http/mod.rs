@@ -20,11 +20,14 @@ use axum::routing::{get, post};
 
 use crate::c2s::{C2sContext, websocket};
 use crate::config::RestConfig;
-use crate::router::Router;
+use crate::ctx::Ctx;
+use crate::webhook::Webhooks;
 
 #[derive(Clone)]
 pub struct AppState {
-    pub router: Router,
+    /// The server's narrow context: delivery, accounts, sessions, configuration.
+    pub server: Ctx,
+    pub webhooks: Webhooks,
     pub c2s: Arc<C2sContext>,
     pub rest: RestConfig,
     pub gate: Arc<gate::Gate>,

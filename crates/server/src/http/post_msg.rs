@@ -25,7 +25,8 @@ use switchboard_xmpp::stanza::{self, StanzaKind};
 
 use super::AppState;
 use crate::auth::AccountError;
-use crate::router::random_id;
+use crate::ids::random_id;
+use crate::routed::{Origin, Routed};
 
 pub const XHTML_IM: &str = "http://jabber.org/protocol/xhtml-im";
 pub const XHTML: &str = "http://www.w3.org/1999/xhtml";
@@ -155,7 +156,7 @@ async fn respond(
 ) -> Response {
     match handle(app, peer, headers, path, body).await {
         Ok(()) => StatusCode::CREATED.into_response(),
-        Err(refusal) => refusal.into_response(app.router.domain()),
+        Err(refusal) => refusal.into_response(app.server.domain()),
     }
 }
 
@@ -198,7 +199,7 @@ async fn handle(
         }
         Err(_) => None,
     };
-    let message = build_message(app.router.domain(), path.as_deref(), fields, limits)?;
+    let message = build_message(app.server.domain(), path.as_deref(), fields, limits)?;
     let to = message.attr("to").and_then(|t| Jid::new(t).ok());
     caller
         .rules
@@ -210,10 +211,10 @@ async fn handle(
                 retry_after: None,
             })
         })?;
-    app.router
-        .submit(&caller.jid, message)
-        .await
-        .map_err(|_| Refusal::Internal)
+    let message = Routed::accept(&caller.principal(), message, Origin::Http)
+        .map_err(|_| Refusal::Internal)?;
+    app.server.deliver(message).await;
+    Ok(())
 }
 
 /// Checks HTTP Basic credentials (`user@domain:password` or `user:password`) and returns the
@@ -238,7 +239,7 @@ async fn authenticate(app: &AppState, headers: &HeaderMap) -> Result<Jid, Refusa
     let decoded = String::from_utf8(decoded).map_err(|_| Refusal::Unauthorized)?;
     // Neither a localpart nor a domain may contain ':', so the first one ends the user name.
     let (name, password) = decoded.split_once(':').ok_or(Refusal::Unauthorized)?;
-    let accounts = app.router.accounts();
+    let accounts = app.server.accounts();
     let user = accounts.username(name).map_err(|e| match e {
         AccountError::Store(_) => Refusal::Internal,
         _ => Refusal::Unauthorized,
@@ -254,7 +255,7 @@ async fn authenticate(app: &AppState, headers: &HeaderMap) -> Result<Jid, Refusa
         }
         Err(_) => return Err(Refusal::Internal),
     }
-    Jid::new(&format!("{user}@{}", app.router.domain())).map_err(|_| Refusal::Unauthorized)
+    Jid::new(&format!("{user}@{}", app.server.domain())).map_err(|_| Refusal::Unauthorized)
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -19,7 +19,9 @@ use switchboard_xmpp::stanza::{self, StanzaKind};
 
 use super::AppState;
 use super::gate::{Caller, Refusal};
-use crate::router::{RouteError, random_id};
+use crate::ids::random_id;
+use crate::routed::{Origin, Outcome, Refused, Routed};
+use switchboard_xmpp::sender::FromError;
 
 /// Per-request override of the iq timeout, as mod_rest names it.
 const TIMEOUT_HEADER: &str = "prosody-rest-timeout";
@@ -150,7 +152,7 @@ fn error_response(app: &AppState, refusal: Refusal, media: MediaType) -> Respons
     let mut response = (status, [(CONTENT_TYPE, media.mime())], body).into_response();
     let headers = response.headers_mut();
     if status == StatusCode::UNAUTHORIZED
-        && let Ok(value) = HeaderValue::from_str(&app.gate.challenge(app.router.domain()))
+        && let Ok(value) = HeaderValue::from_str(&app.gate.challenge(app.server.domain()))
     {
         headers.insert(WWW_AUTHENTICATE, value);
     }
@@ -194,7 +196,7 @@ async fn handle(
     // mod_rest's order: credentials, size, then parsing.
     let caller = app
         .gate
-        .admit(app.router.accounts(), app.router.domain(), headers, peer)
+        .admit(app.server.accounts(), app.server.domain(), headers, peer)
         .await?;
     let bytes = axum::body::to_bytes(body, app.rest.max_body_bytes)
         .await
@@ -269,17 +271,9 @@ fn normalise(stanza: Element) -> Result<(StanzaKind, Element), Refusal> {
 
 /// Refuses a `from` the caller may not use before anything is sent (or echoed).
 fn check_from(caller: &Caller, stanza: &Element) -> Result<(), Refusal> {
-    let Some(from) = stanza.attr("from").and_then(|f| Jid::new(f).ok()) else {
-        return Ok(());
-    };
-    let allowed = match caller.jid.node() {
-        Some(_) => from.to_bare() == caller.jid.to_bare(),
-        None => from.domain() == caller.jid.domain(),
-    };
-    if allowed {
-        Ok(())
-    } else {
-        Err(fail(RestError::FromAuth))
+    match stanza.attr("from").and_then(|f| Jid::new(f).ok()) {
+        Some(from) if !caller.principal().owns(&from) => Err(fail(RestError::FromAuth)),
+        _ => Ok(()),
     }
 }
 
@@ -291,19 +285,10 @@ async fn send_with_bounce(
     kind: StanzaKind,
     stanza: Element,
 ) -> Result<Reply, Refusal> {
-    let from = stanza
-        .attr("from")
-        .and_then(|f| Jid::new(f).ok())
-        .unwrap_or_else(|| caller.jid.clone());
-    let id = stanza.attr("id").unwrap_or_default().to_owned();
-    // Another request with the same id from the same JID is already listening: that one
-    // gets the bounce, this one answers 202.
-    let waiter = app.router.wait_for_bounce(&from.to_string(), &id, kind);
-    submit(app, caller, stanza).await?;
-    // Routing is done when submit returns, so a bounce from this server is already queued.
-    match waiter.and_then(|(_guard, mut rx)| rx.try_recv().ok()) {
-        Some(bounce) => Ok(Reply::Stanzas(vec![bounce])),
-        None => Ok(Reply::Accepted),
+    debug_assert_ne!(kind, StanzaKind::Iq);
+    match submit(app, caller, stanza).await? {
+        Outcome::Bounced(Some(bounce)) => Ok(Reply::Stanzas(vec![*bounce])),
+        _ => Ok(Reply::Accepted),
     }
 }
 
@@ -315,14 +300,16 @@ fn stamped(caller: &Caller, mut stanza: Element) -> Element {
     stanza
 }
 
-async fn submit(app: &AppState, caller: &Caller, stanza: Element) -> Result<(), Refusal> {
-    app.router
-        .submit(&caller.jid, stanza)
-        .await
-        .map_err(|e| match e {
-            RouteError::SpoofedFrom => fail(RestError::FromAuth),
-            RouteError::InvalidFrom => fail(RestError::From),
-        })
+/// Routes the stanza as the caller (the one `from` rule) and reports what became of it.
+async fn submit(app: &AppState, caller: &Caller, stanza: Element) -> Result<Outcome, Refusal> {
+    let stanza =
+        Routed::accept(&caller.principal(), stanza, Origin::Http).map_err(|e| match e {
+            Refused::From(FromError::Spoofed) => fail(RestError::FromAuth),
+            Refused::From(FromError::Malformed) => fail(RestError::From),
+            Refused::To(_) => fail(RestError::To),
+            Refused::NotAStanza(_) => fail(RestError::Name),
+        })?;
+    Ok(app.server.deliver(stanza).await)
 }
 
 fn iq_timeout(app: &AppState, headers: &HeaderMap) -> Duration {
@@ -348,21 +335,24 @@ async fn send_iq(
 ) -> Result<Vec<Element>, Refusal> {
     let from = match iq.attr("from").map(Jid::new) {
         Some(Ok(from)) if from.resource().is_some() => from,
-        Some(Ok(from)) => with_rest_resource(app, &from)?,
+        Some(Ok(from)) => with_rest_resource(&from)?,
         Some(Err(_)) => return Err(fail(RestError::From)),
-        None => with_rest_resource(app, &caller.jid)?,
+        None => with_rest_resource(&caller.jid)?,
     };
     stanza::set_attr(&mut iq, "from", &from.to_string());
     let id = iq.attr("id").unwrap_or_default().to_owned();
     let queryid = iq
-        .get_child("query", "urn:xmpp:mam:2")
+        .get_child("query", ns::MAM)
         .and_then(|q| q.attr("queryid"))
         .map(str::to_owned);
     let (guard, mut rx) = app
-        .router
-        .wait_for_reply(&from.to_string(), &id, queryid.as_deref())
+        .server
+        .waiters()
+        .wait_for_reply(&from, &id, queryid.as_deref())
         .ok_or(fail(RestError::ResourceInUse))?;
-    submit(app, caller, iq).await?;
+    if let Outcome::Bounced(Some(bounce)) = submit(app, caller, iq).await? {
+        return Ok(vec![*bounce]);
+    }
     let mut collected = Vec::new();
     let outcome = tokio::time::timeout(timeout, async {
         while let Some(stanza) = rx.recv().await {
@@ -383,8 +373,8 @@ async fn send_iq(
     }
 }
 
-fn with_rest_resource(app: &AppState, jid: &Jid) -> Result<Jid, Refusal> {
-    let full = format!("{}/{}", jid.to_bare(), app.router.fresh_resource("rest-"));
+fn with_rest_resource(jid: &Jid) -> Result<Jid, Refusal> {
+    let full = format!("{}/rest-{}", jid.to_bare(), random_id());
     Jid::new(&full).map_err(|_| fail(RestError::Internal))
 }
 

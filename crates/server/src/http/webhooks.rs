@@ -101,17 +101,17 @@ impl From<WebhookError> for Failure {
 
 /// The caller must be an admin; the server must have its webhooks (it always has once started).
 async fn admin(app: &AppState, headers: &HeaderMap) -> Result<Webhooks, Failure> {
-    let identity = auth::authenticate(app.router.accounts(), app.router.domain(), headers)
+    let identity = auth::authenticate(app.server.accounts(), app.server.domain(), headers)
         .await
         .map_err(Failure::Auth)?;
-    if !app.router.is_admin(&identity.jid) {
+    if !app.server.is_admin(&identity.jid) {
         return Err(Failure::NotAdmin);
     }
-    app.router.webhooks().cloned().ok_or(Failure::Internal)
+    Ok(app.webhooks.clone())
 }
 
 fn respond(app: &AppState, result: Result<Response, Failure>) -> Response {
-    result.unwrap_or_else(|failure| failure.response(app.router.domain()))
+    result.unwrap_or_else(|failure| failure.response(app.server.domain()))
 }
 
 fn entry_json(entry: &OutboxEntry) -> Value {
@@ -131,10 +131,7 @@ fn entry_json(entry: &OutboxEntry) -> Value {
 }
 
 async fn metrics(State(app): State<AppState>) -> Response {
-    let text = match app.router.webhooks() {
-        Some(hooks) => hooks.metrics_text().await,
-        None => String::new(),
-    };
+    let text = app.webhooks.metrics_text().await;
     (
         [(CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
         text,

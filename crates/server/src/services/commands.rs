@@ -16,9 +16,13 @@ use minidom::Element;
 use switchboard_xmpp::ns;
 use switchboard_xmpp::stanza::{self, DefinedCondition, ErrorType, StreamCondition};
 
-use super::reply;
+use async_trait::async_trait;
+
 use crate::auth::AccountError;
-use crate::router::{Router, SessionMsg, random_id};
+use crate::ctx::{Ctx, Service};
+use crate::ids::random_id;
+use crate::routed::Routed;
+use crate::sessions::SessionMsg;
 
 /// One admin command, named by its ad-hoc node.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -101,8 +105,8 @@ impl Command {
     }
 
     /// Whether `requester` may see and run this command.
-    pub fn allowed(self, router: &Router, requester: Option<&Jid>) -> bool {
-        !self.admin_only() || requester.is_some_and(|j| router.is_admin(j))
+    pub fn allowed(self, ctx: &Ctx, requester: Option<&Jid>) -> bool {
+        !self.admin_only() || requester.is_some_and(|j| ctx.is_admin(j))
     }
 
     /// What the ad-hoc form asks for; commands without fields complete at once.
@@ -215,23 +219,23 @@ impl CommandError {
 
 /// Runs `command` for `requester` (admin-only commands refuse everyone else).
 pub async fn run(
-    router: &Router,
+    ctx: &Ctx,
     requester: Option<&Jid>,
     command: Command,
     args: Args,
 ) -> Result<Outcome, CommandError> {
-    if !command.allowed(router, requester) {
+    if !command.allowed(ctx, requester) {
         return Err(CommandError::Forbidden(command.node()));
     }
     if let Some(host) = args.host.as_deref()
-        && !jid::DomainPart::new(host).is_ok_and(|d| d.as_str() == router.domain())
+        && !jid::DomainPart::new(host).is_ok_and(|d| d.as_str() == ctx.domain())
     {
         return Err(CommandError::UnknownHost(host.to_owned()));
     }
-    let accounts = router.accounts();
-    let domain = router.domain();
+    let accounts = ctx.accounts();
+    let domain = ctx.domain();
     let outcome = match command {
-        Command::Uptime => Outcome::Uptime(router.uptime()),
+        Command::Uptime => Outcome::Uptime(ctx.uptime()),
         Command::RegisteredUsers => {
             let mut users = accounts
                 .list_users()
@@ -241,14 +245,14 @@ pub async fn run(
             Outcome::RegisteredUsers(users.iter().map(|u| format!("{u}@{domain}")).collect())
         }
         Command::ConnectedUsers => Outcome::ConnectedUsers(
-            router
-                .connected_users()
+            ctx.sessions()
+                .users()
                 .into_iter()
-                .map(|(jid, _)| jid)
+                .map(|(user, _)| format!("{user}@{domain}"))
                 .collect(),
         ),
         Command::Register => {
-            let user = account(router, &args)?;
+            let user = account(ctx, &args)?;
             let password = password(&args)?;
             let jid = format!("{user}@{domain}");
             accounts
@@ -258,14 +262,14 @@ pub async fn run(
             Outcome::Registered(jid)
         }
         Command::Unregister => {
-            let user = account(router, &args)?;
+            let user = account(ctx, &args)?;
             let jid = format!("{user}@{domain}");
             accounts
                 .delete_user(&user)
                 .await
                 .map_err(|e| account_error(e, &jid))?;
             // Live sessions of a deleted account end now rather than at their next login.
-            for entry in router.sessions_of(&user) {
+            for entry in ctx.sessions().resources(&user) {
                 let _ = entry.tx.try_send(SessionMsg::Kick(
                     StreamCondition::NotAuthorized,
                     "Account deleted",
@@ -274,7 +278,7 @@ pub async fn run(
             Outcome::Unregistered(jid)
         }
         Command::ChangePassword => {
-            let user = account(router, &args)?;
+            let user = account(ctx, &args)?;
             let password = password(&args)?;
             let jid = format!("{user}@{domain}");
             accounts
@@ -295,15 +299,14 @@ pub async fn run(
 }
 
 /// The nodeprep'd localpart named by `args.user`.
-fn account(router: &Router, args: &Args) -> Result<String, CommandError> {
+fn account(ctx: &Ctx, args: &Args) -> Result<String, CommandError> {
     let raw = args
         .user
         .as_deref()
         .map(str::trim)
         .filter(|u| !u.is_empty())
         .ok_or(CommandError::MissingArgument("user"))?;
-    router
-        .accounts()
+    ctx.accounts()
         .username(raw)
         .map_err(|e| account_error(e, raw))
 }
@@ -385,13 +388,13 @@ fn disco_feature(var: &str) -> Element {
 
 /// The command a node names, if `requester` may use it.
 fn visible(
-    router: &Router,
+    ctx: &Ctx,
     requester: Option<&Jid>,
     node: &str,
 ) -> Result<Command, (ErrorType, DefinedCondition)> {
     let command =
         Command::from_node(node).ok_or((ErrorType::Cancel, DefinedCondition::ItemNotFound))?;
-    if !command.allowed(router, requester) {
+    if !command.allowed(ctx, requester) {
         // XEP-0050 §2.2: a command not available to the requester is forbidden.
         return Err((ErrorType::Cancel, DefinedCondition::Forbidden));
     }
@@ -399,28 +402,28 @@ fn visible(
 }
 
 /// disco#items on a node of the server: the command list, or a command (which has no items).
-pub fn disco_items(router: &Router, requester: Option<&Jid>, node: &str) -> IqOutcome {
+pub fn disco_items(ctx: &Ctx, requester: Option<&Jid>, node: &str) -> IqOutcome {
     let mut query = Element::bare("query", ns::DISCO_ITEMS);
     stanza::set_attr(&mut query, "node", node);
     if node == ns::COMMANDS {
         for command in Command::ALL
             .into_iter()
-            .filter(|c| c.allowed(router, requester))
+            .filter(|c| c.allowed(ctx, requester))
         {
             let mut item = Element::bare("item", ns::DISCO_ITEMS);
-            stanza::set_attr(&mut item, "jid", router.domain());
+            stanza::set_attr(&mut item, "jid", ctx.domain());
             stanza::set_attr(&mut item, "node", command.node());
             stanza::set_attr(&mut item, "name", command.name());
             query.append_child(item);
         }
         return Ok(Some(query));
     }
-    visible(router, requester, node)?;
+    visible(ctx, requester, node)?;
     Ok(Some(query))
 }
 
 /// disco#info on a node of the server: the command list or one command (XEP-0050 §2.2).
-pub fn disco_info(router: &Router, requester: Option<&Jid>, node: &str) -> IqOutcome {
+pub fn disco_info(ctx: &Ctx, requester: Option<&Jid>, node: &str) -> IqOutcome {
     let mut query = Element::bare("query", ns::DISCO_INFO);
     stanza::set_attr(&mut query, "node", node);
     if node == ns::COMMANDS {
@@ -432,7 +435,7 @@ pub fn disco_info(router: &Router, requester: Option<&Jid>, node: &str) -> IqOut
         query.append_child(disco_feature(ns::DISCO_ITEMS));
         return Ok(Some(query));
     }
-    let command = visible(router, requester, node)?;
+    let command = visible(ctx, requester, node)?;
     query.append_child(disco_identity("automation", "command-node", command.name()));
     query.append_child(disco_feature(ns::COMMANDS));
     query.append_child(disco_feature(ns::DATA_FORMS));
@@ -599,32 +602,39 @@ impl Fault {
     }
 }
 
-/// An iq in the commands namespace addressed to the server domain.
-pub async fn handle(router: &Router, iq: Element) {
-    let requester = iq.attr("from").and_then(|f| Jid::new(f).ok());
-    let answer = match stanza::iq_payload(&iq) {
-        Some(command) if iq.attr("type") == Some("set") && command.is("command", ns::COMMANDS) => {
-            execute(router, requester.as_ref(), command, Instant::now()).await
-        }
-        _ => Err(Fault {
-            type_: ErrorType::Modify,
-            condition: DefinedCondition::BadRequest,
-            specific: None,
-            text: Some("Commands are executed with an iq set of <command/>".into()),
-        }),
-    };
-    match answer {
-        Ok(payload) => reply(router, stanza::iq_result(&iq, Some(payload))).await,
-        Err(fault) => {
-            if let Some(error) = fault.element(&iq) {
-                reply(router, error).await;
+/// XEP-0050 ad-hoc commands on the server domain.
+pub struct Commands;
+
+#[async_trait]
+impl Service for Commands {
+    async fn handle(&self, ctx: &Ctx, iq: Routed) -> crate::routed::Outcome {
+        let requester = Some(&iq.from);
+        let answer = match stanza::iq_payload(&iq.el) {
+            Some(command) if iq.type_() == "set" && command.is("command", ns::COMMANDS) => {
+                execute(ctx, requester, command, Instant::now()).await
             }
+            _ => Err(Fault {
+                type_: ErrorType::Modify,
+                condition: DefinedCondition::BadRequest,
+                specific: None,
+                text: Some("Commands are executed with an iq set of <command/>".into()),
+            }),
+        };
+        match answer {
+            Ok(payload) => {
+                ctx.reply(&iq, stanza::iq_result(&iq.el, Some(payload)))
+                    .await
+            }
+            Err(fault) => match fault.element(&iq.el) {
+                Some(error) => ctx.reply(&iq, error).await,
+                None => crate::routed::Outcome::Dropped,
+            },
         }
     }
 }
 
 async fn execute(
-    router: &Router,
+    ctx: &Ctx,
     requester: Option<&Jid>,
     request: &Element,
     now: Instant,
@@ -633,7 +643,7 @@ async fn execute(
         .attr("node")
         .ok_or_else(|| Fault::bad_request("bad-payload", "The command has no node"))?;
     let command = Command::from_node(node).ok_or(Fault::cancel(DefinedCondition::ItemNotFound))?;
-    if !command.allowed(router, requester) {
+    if !command.allowed(ctx, requester) {
         return Err(Fault::cancel(DefinedCondition::Forbidden));
     }
     let action = match request.attr("action") {
@@ -662,7 +672,7 @@ async fn execute(
                 if command.fields().is_empty() || form.is_some() {
                     // Nothing to ask, or the form came with the request: one step.
                     let args = form_args(command, form)?;
-                    complete(router, requester, command, &random_id(), args).await
+                    complete(ctx, requester, command, &random_id(), args).await
                 } else if action == Action::Complete {
                     Err(Fault::bad_request(
                         "bad-payload",
@@ -711,7 +721,7 @@ async fn execute(
             // A form missing a field leaves the session open for another try.
             let args = form_args(command, Some(form))?;
             sessions().close(sessionid);
-            complete(router, requester, command, sessionid, args).await
+            complete(ctx, requester, command, sessionid, args).await
         }
     }
 }
@@ -745,14 +755,14 @@ fn form_args(command: Command, form: Option<&Element>) -> Result<Args, Fault> {
 /// Runs the command and reports it: a failure of the command itself is a completed command
 /// with an error note (XEP-0050 §4.4); refusals are stanza errors.
 async fn complete(
-    router: &Router,
+    ctx: &Ctx,
     requester: Option<&Jid>,
     command: Command,
     sessionid: &str,
     args: Args,
 ) -> Result<Element, Fault> {
     let mut el = command_element(command, sessionid, "completed");
-    match run(router, requester, command, args).await {
+    match run(ctx, requester, command, args).await {
         Ok(outcome) => {
             el.append_child(note("info", &outcome.note()));
             if let Some(jids) = outcome.jids() {

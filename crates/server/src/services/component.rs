@@ -1,38 +1,38 @@
 //! Stanzas addressed to a REST component's domain: queued for its callback when it has one that
 //! takes them (crate::webhook), otherwise answered with service-unavailable rather than vanishing.
 
-use jid::Jid;
-use minidom::Element;
-use switchboard_xmpp::stanza::{DefinedCondition, ErrorType, StanzaKind};
+use async_trait::async_trait;
+use switchboard_xmpp::stanza::{DefinedCondition, ErrorType};
 
-use crate::router::Router;
-use crate::webhook::Event;
+use crate::ctx::{Ctx, Service};
+use crate::routed::{Outcome, Routed};
+use crate::webhook::{Event, Webhooks};
 
-pub async fn deliver(router: &Router, stanza: Element) {
-    let to = stanza.attr("to").and_then(|t| Jid::new(t).ok());
-    let hooks = router.webhooks();
-    let callback = to
-        .as_ref()
-        .zip(hooks)
-        .and_then(|(to, hooks)| hooks.callback(to.domain().as_str()));
-    let text = match (callback, to, hooks, StanzaKind::of(&stanza)) {
-        (Some(callback), Some(to), Some(hooks), Some(kind)) => {
-            if callback.accepts(kind, Event::of(&to)) {
-                // Returns once the stanza is stored: whoever acknowledges it upstream may.
-                hooks.enqueue(router, &callback, stanza).await;
-                return;
+/// One REST component domain.
+pub struct Component {
+    pub domain: String,
+    pub webhooks: Webhooks,
+}
+
+#[async_trait]
+impl Service for Component {
+    async fn handle(&self, ctx: &Ctx, stanza: Routed) -> Outcome {
+        let text = match (self.webhooks.callback(&self.domain), &stanza.to) {
+            (Some(callback), Some(to)) => {
+                if callback.accepts(stanza.kind, Event::of(to)) {
+                    // Returns once the stanza is stored: whoever acknowledges it upstream may.
+                    return self.webhooks.enqueue(ctx, &callback, stanza).await;
+                }
+                "This component's callback does not take this stanza"
             }
-            "This component's callback does not take this stanza"
-        }
-        _ => "This component has no callback to receive stanzas",
-    };
-    // bounce() never answers errors or iq results.
-    router
-        .bounce(
+            _ => "This component has no callback to receive stanzas",
+        };
+        ctx.bounce(
             &stanza,
             ErrorType::Cancel,
             DefinedCondition::ServiceUnavailable,
             Some(text),
         )
-        .await;
+        .await
+    }
 }

@@ -3,13 +3,15 @@
 
 use std::collections::BTreeSet;
 
+use async_trait::async_trait;
 use jid::BareJid;
 use minidom::Element;
 use switchboard_xmpp::ns;
 use switchboard_xmpp::stanza::{self, DefinedCondition, ErrorType};
 
-use super::reply;
-use crate::router::{Router, random_id};
+use crate::ctx::{Ctx, Service};
+use crate::ids::random_id;
+use crate::routed::{Origin, Outcome, Routed};
 use crate::storage::RosterItem;
 
 /// A roster change requested by a client, validated.
@@ -84,25 +86,43 @@ fn item_element(item: &RosterItem) -> Element {
     el
 }
 
-pub async fn handle(router: &Router, user: &str, iq: Element) {
-    let Some(query) = stanza::iq_payload(&iq).filter(|q| q.is("query", ns::ROSTER)) else {
-        router
-            .bounce(&iq, ErrorType::Modify, DefinedCondition::BadRequest, None)
-            .await;
-        return;
-    };
-    if iq.attr("type") == Some("get") {
-        get(router, user, &iq).await;
-        return;
-    }
-    let change = match parse_set(query) {
-        Ok(change) => change,
-        Err((type_, condition, text)) => {
-            router.bounce(&iq, type_, condition, Some(text)).await;
-            return;
+/// The roster of the requesting account; nobody else's roster is reachable.
+pub struct Roster;
+
+#[async_trait]
+impl Service for Roster {
+    async fn handle(&self, ctx: &Ctx, iq: Routed) -> Outcome {
+        let account = iq.to.as_ref().unwrap_or(&iq.from);
+        let user = match (ctx.local_user(account), ctx.local_user(&iq.from)) {
+            (Some(owner), Some(requester)) if owner == requester => owner,
+            _ => {
+                return ctx
+                    .bounce(
+                        &iq,
+                        ErrorType::Cancel,
+                        DefinedCondition::ServiceUnavailable,
+                        None,
+                    )
+                    .await;
+            }
+        };
+        let Some(query) = stanza::iq_payload(&iq.el).filter(|q| q.is("query", ns::ROSTER)) else {
+            return ctx
+                .bounce(&iq, ErrorType::Modify, DefinedCondition::BadRequest, None)
+                .await;
+        };
+        if iq.type_() == "get" {
+            return get(ctx, &user, &iq).await;
         }
-    };
-    let store = router.accounts().store();
+        match parse_set(query) {
+            Ok(change) => set(ctx, &user, &iq, change).await,
+            Err((type_, condition, text)) => ctx.bounce(&iq, type_, condition, Some(text)).await,
+        }
+    }
+}
+
+async fn set(ctx: &Ctx, user: &str, iq: &Routed, change: Change) -> Outcome {
+    let store = ctx.store();
     let (stored, pushed) = match change {
         Change::Set(item) => {
             // Keep the subscription state the server owns; the client only names and groups.
@@ -134,62 +154,59 @@ pub async fn handle(router: &Router, user: &str, iq: Element) {
     };
     match stored {
         Ok(true) => {
-            reply(router, stanza::iq_result(&iq, None)).await;
-            push(router, user, &pushed).await;
+            let outcome = ctx.reply(iq, stanza::iq_result(&iq.el, None)).await;
+            push(ctx, user, &pushed).await;
+            outcome
         }
         Ok(false) => {
-            router
-                .bounce(&iq, ErrorType::Cancel, DefinedCondition::ItemNotFound, None)
+            ctx.bounce(iq, ErrorType::Cancel, DefinedCondition::ItemNotFound, None)
                 .await
         }
         Err(e) => {
             tracing::error!(user, error = %e, "roster update failed");
-            router
-                .bounce(
-                    &iq,
-                    ErrorType::Wait,
-                    DefinedCondition::InternalServerError,
-                    None,
-                )
-                .await
+            ctx.bounce(
+                iq,
+                ErrorType::Wait,
+                DefinedCondition::InternalServerError,
+                None,
+            )
+            .await
         }
     }
 }
 
-async fn get(router: &Router, user: &str, iq: &Element) {
-    let from = iq.attr("from").unwrap_or_default();
-    let resource = from.rsplit_once('/').map(|(_, r)| r.to_owned());
-    for entry in router.sessions_of(user) {
-        if Some(&entry.resource) == resource.as_ref() {
-            router.update_session(user, entry.id, |e| e.interested = true);
-        }
+async fn get(ctx: &Ctx, user: &str, iq: &Routed) -> Outcome {
+    // The requesting session now wants roster pushes (RFC 6121 §2.1.6).
+    if let Origin::Session(id) = iq.origin {
+        ctx.sessions()
+            .update(user, id, &mut |e| e.interested = true);
     }
-    match router.accounts().store().roster(user).await {
+    match ctx.store().roster(user).await {
         Ok(items) => {
             let mut query = Element::bare("query", ns::ROSTER);
             for item in &items {
                 query.append_child(item_element(item));
             }
-            reply(router, stanza::iq_result(iq, Some(query))).await;
+            ctx.reply(iq, stanza::iq_result(&iq.el, Some(query))).await
         }
         Err(e) => {
             tracing::error!(user, error = %e, "roster read failed");
-            router
-                .bounce(
-                    iq,
-                    ErrorType::Wait,
-                    DefinedCondition::InternalServerError,
-                    None,
-                )
-                .await
+            ctx.bounce(
+                iq,
+                ErrorType::Wait,
+                DefinedCondition::InternalServerError,
+                None,
+            )
+            .await
         }
     }
 }
 
 /// Roster push to every interested resource of `user` (RFC 6121 §2.1.6).
-async fn push(router: &Router, user: &str, item: &RosterItem) {
-    for entry in router
-        .sessions_of(user)
+async fn push(ctx: &Ctx, user: &str, item: &RosterItem) {
+    for entry in ctx
+        .sessions()
+        .resources(user)
         .into_iter()
         .filter(|e| e.interested)
     {
@@ -202,13 +219,13 @@ async fn push(router: &Router, user: &str, item: &RosterItem) {
             .build();
         stanza::set_attr(&mut iq, "type", "set");
         stanza::set_attr(&mut iq, "id", &format!("push-{}", random_id()));
-        stanza::set_attr(&mut iq, "from", &format!("{user}@{}", router.domain()));
+        stanza::set_attr(&mut iq, "from", &format!("{user}@{}", ctx.domain()));
         stanza::set_attr(
             &mut iq,
             "to",
-            &format!("{user}@{}/{}", router.domain(), entry.resource),
+            &format!("{user}@{}/{}", ctx.domain(), entry.resource),
         );
-        router.push(&entry, iq).await;
+        ctx.send(iq).await;
     }
 }
 

@@ -12,28 +12,32 @@ mod metrics;
 mod outbox;
 mod reply;
 pub mod sign;
+pub mod spec;
 
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use jid::{BareJid, Jid};
-use minidom::Element;
+use async_trait::async_trait;
+use jid::BareJid;
 use rand::RngCore;
 use switchboard_xmpp::framing::Limits;
-use switchboard_xmpp::stanza::{self, DefinedCondition, ErrorType, StanzaKind};
+use switchboard_xmpp::sender::Principal;
+use switchboard_xmpp::stanza::{self, DefinedCondition, ErrorType};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-pub use callback::{Callback, Event, Spec};
+pub use callback::Callback;
+pub use spec::{Event, Spec};
 
 use crate::config::{Config, WebhookConfig};
-use crate::router::Router;
+use crate::ctx::{Ctx, Divert};
+use crate::routed::{Outcome, Routed};
 use crate::storage::{NewOutboxEntry, OutboxEntry, Store, StoreError, UserCallbackRow};
-use callback::{COMPONENT_EVENTS, USER_EVENTS, parse_spec};
 use metrics::Metrics;
+use spec::{COMPONENT_EVENTS, USER_EVENTS, parse_spec, user_owner};
 
 #[derive(Debug, thiserror::Error)]
 pub enum WebhookError {
@@ -81,80 +85,6 @@ async fn resolve_secret(
         Some(secret) => Ok(secret.to_owned()),
         None => store.webhook_secret(owner, &sign::generate_secret()).await,
     }
-}
-
-/// Checks the webhook settings and every callback of `config`; the error names the culprit.
-pub fn check_config(config: &Config) -> Result<(), String> {
-    let w = &config.webhook;
-    if w.connect_timeout_secs == 0 || w.timeout_secs == 0 || w.iq_timeout_secs == 0 {
-        return Err("webhook timeouts must be positive".into());
-    }
-    if w.max_attempts == 0 || w.per_host_concurrency == 0 || w.backoff_base_ms == 0 {
-        return Err(
-            "webhook.max_attempts, per_host_concurrency and backoff_base_ms must be positive"
-                .into(),
-        );
-    }
-    if w.backoff_max_ms < w.backoff_base_ms {
-        return Err("webhook.backoff_max_ms must not be below backoff_base_ms".into());
-    }
-    for c in &config.component {
-        let context = |e: String| format!("component '{}': {e}", c.domain);
-        match &c.rest_callback_url {
-            Some(url) => {
-                parse_spec(
-                    url,
-                    c.rest_callback_content_type.as_deref(),
-                    c.rest_callback_stanzas.as_deref(),
-                    c.rest_callback_events.as_deref(),
-                    &COMPONENT_EVENTS,
-                )
-                .map_err(context)?;
-            }
-            None if c.rest_callback_content_type.is_some()
-                || c.rest_callback_stanzas.is_some()
-                || c.rest_callback_events.is_some()
-                || c.rest_callback_secret.is_some() =>
-            {
-                return Err(context(
-                    "rest_callback_* options need rest_callback_url".into(),
-                ));
-            }
-            None => {}
-        }
-    }
-    let mut seen = HashSet::new();
-    for u in &w.user {
-        let owner = user_owner(&config.domain, &u.jid).ok_or_else(|| {
-            format!(
-                "webhook.user '{}' is not an account of {}",
-                u.jid, config.domain
-            )
-        })?;
-        if !seen.insert(owner) {
-            return Err(format!("webhook.user '{}' is configured twice", u.jid));
-        }
-        parse_spec(
-            &u.url,
-            u.content_type.as_deref(),
-            u.stanzas.as_deref(),
-            u.events.as_deref(),
-            &USER_EVENTS,
-        )
-        .map_err(|e| format!("webhook.user '{}': {e}", u.jid))?;
-    }
-    Ok(())
-}
-
-/// `user@domain` for an account JID of the served domain (or a bare localpart).
-fn user_owner(domain: &str, input: &str) -> Option<String> {
-    let input = if input.contains('@') {
-        input.to_owned()
-    } else {
-        format!("{input}@{domain}")
-    };
-    let jid = BareJid::new(&input).ok()?;
-    (jid.domain().as_str() == domain && jid.node().is_some()).then(|| jid.to_string())
 }
 
 /// A callback registration as listed by the admin API.
@@ -289,7 +219,7 @@ impl Webhooks {
     }
 
     /// Starts the startup probes and the outbox dispatcher; both stop with `shutdown`.
-    pub fn spawn(&self, router: Router, shutdown: CancellationToken, tasks: &TaskTracker) {
+    pub fn spawn(&self, ctx: Ctx, shutdown: CancellationToken, tasks: &TaskTracker) {
         let probe_timeout = Duration::from_secs(self.inner.settings.timeout_secs);
         for callback in self.callbacks_snapshot() {
             let client = self.inner.client.clone();
@@ -301,7 +231,7 @@ impl Webhooks {
                 }
             });
         }
-        tasks.spawn(outbox::run(self.clone(), router, shutdown, tasks.clone()));
+        tasks.spawn(outbox::run(self.clone(), ctx, shutdown, tasks.clone()));
     }
 
     fn callbacks_read(&self) -> std::sync::RwLockReadGuard<'_, HashMap<String, Arc<Callback>>> {
@@ -329,38 +259,39 @@ impl Webhooks {
 
     /// Writes `stanza` to the outbox for `callback` and returns once it is stored. If it cannot
     /// be stored, the sender gets an error instead, so nothing is acknowledged that could be lost.
-    pub async fn enqueue(&self, router: &Router, callback: &Callback, stanza: Element) {
+    pub async fn enqueue(&self, ctx: &Ctx, callback: &Callback, stanza: Routed) -> Outcome {
         let now = now_ms();
         let destination = stanza
-            .attr("to")
-            .and_then(|t| Jid::new(t).ok())
+            .to
+            .as_ref()
             .map_or_else(|| callback.owner.clone(), |to| to.to_bare().to_string());
-        let is_request =
-            stanza.name() == "iq" && matches!(stanza.attr("type"), Some("get" | "set"));
+        let is_request = stanza.el.name() == "iq" && matches!(stanza.type_(), "get" | "set");
         let iq_timeout_ms = i64::try_from(self.inner.settings.iq_timeout_secs.saturating_mul(1000))
             .unwrap_or(i64::MAX);
         let entry = NewOutboxEntry {
             delivery_id: new_delivery_id(),
             owner: callback.owner.clone(),
             destination,
-            kind: stanza.name().to_owned(),
+            kind: stanza.kind.as_str().to_owned(),
             // Prefix declarations from the wire could trip the serialiser; the copy means the same.
-            stanza: stanza::to_xml(&stanza::without_prefixes(&stanza)),
+            stanza: stanza::to_xml(&stanza::without_prefixes(&stanza.el)),
             created_at: now,
             deadline: is_request.then(|| now.saturating_add(iq_timeout_ms)),
         };
         match self.inner.store.outbox_push(&entry).await {
-            Ok(_) => self.inner.wake.notify_one(),
+            Ok(_) => {
+                self.inner.wake.notify_one();
+                Outcome::Queued
+            }
             Err(e) => {
                 tracing::error!(callback = %callback.owner, error = %e, "cannot queue a stanza for its callback");
-                router
-                    .bounce(
-                        &stanza,
-                        ErrorType::Wait,
-                        DefinedCondition::InternalServerError,
-                        Some("The stanza could not be queued for its callback"),
-                    )
-                    .await;
+                ctx.bounce(
+                    &stanza,
+                    ErrorType::Wait,
+                    DefinedCondition::InternalServerError,
+                    Some("The stanza could not be queued for its callback"),
+                )
+                .await
             }
         }
     }
@@ -537,87 +468,39 @@ pub async fn secret_of(
     }
 }
 
-/// The router's hook for accounts with a callback: while `user` has no session, a stanza the
-/// callback takes goes to the outbox instead of offline storage or a bounce. Gives the stanza
-/// back when it is not taken.
-pub async fn divert(router: &Router, user: &str, stanza: Element) -> Option<Element> {
-    let Some(hooks) = router.webhooks() else {
-        return Some(stanza);
-    };
-    let owner = format!("{user}@{}", router.domain());
-    let Some(callback) = hooks.callback(&owner) else {
-        return Some(stanza);
-    };
-    let to = stanza.attr("to").and_then(|t| Jid::new(t).ok());
-    let taken = match (StanzaKind::of(&stanza), to) {
-        (Some(kind), Some(to)) => {
-            callback.accepts(kind, Event::of(&to)) && router.sessions_of(user).is_empty()
+/// The principal a callback's answers are sent as: its component domain, or its account.
+fn principal(owner: &str) -> Option<Principal> {
+    let jid = BareJid::new(owner).ok()?;
+    Some(if jid.node().is_some() {
+        Principal::Account(jid)
+    } else {
+        Principal::Domain(jid)
+    })
+}
+
+/// Accounts with a callback: while the account has no session (the router checks), a stanza
+/// the callback takes goes to the outbox instead of offline storage or a bounce.
+#[async_trait]
+impl Divert for Webhooks {
+    async fn divert(&self, ctx: &Ctx, user: &str, stanza: Routed) -> Result<Outcome, Routed> {
+        let owner = format!("{user}@{}", ctx.domain());
+        let Some(callback) = self.callback(&owner) else {
+            return Err(stanza);
+        };
+        let taken = stanza
+            .to
+            .as_ref()
+            .is_some_and(|to| callback.accepts(stanza.kind, Event::of(to)));
+        if !taken {
+            return Err(stanza);
         }
-        _ => false,
-    };
-    if !taken {
-        return Some(stanza);
+        Ok(self.enqueue(ctx, &callback, stanza).await)
     }
-    hooks.enqueue(router, &callback, stanza).await;
-    None
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{ComponentConfig, UserCallbackConfig};
-
-    #[test]
-    fn account_owners() {
-        assert_eq!(
-            user_owner("localhost", "bot").as_deref(),
-            Some("bot@localhost")
-        );
-        assert_eq!(
-            user_owner("localhost", "Bot@localhost").as_deref(),
-            Some("bot@localhost")
-        );
-        assert_eq!(user_owner("localhost", "bot@elsewhere"), None);
-        assert_eq!(user_owner("localhost", "rest.localhost/x"), None);
-        assert_eq!(user_owner("localhost", "@localhost"), None);
-    }
-
-    #[test]
-    fn config_is_checked() {
-        let mut config = Config::default();
-        assert!(check_config(&config).is_ok());
-        config.component.push(ComponentConfig {
-            domain: "rest.localhost".into(),
-            component_secret: Some("x".into()),
-            rest_callback_stanzas: Some(vec!["message".into()]),
-            ..ComponentConfig::default()
-        });
-        assert!(
-            check_config(&config)
-                .unwrap_err()
-                .contains("rest_callback_url")
-        );
-        config.component[0].rest_callback_url = Some("http://127.0.0.1:9/{kind}".into());
-        assert!(check_config(&config).is_ok());
-        config.component[0].rest_callback_content_type = Some("text/html".into());
-        assert!(check_config(&config).is_err());
-        config.component.clear();
-
-        config.webhook.user.push(UserCallbackConfig {
-            jid: "bot@localhost".into(),
-            url: "http://127.0.0.1:9/".into(),
-            ..UserCallbackConfig::default()
-        });
-        assert!(check_config(&config).is_ok());
-        config.webhook.user.push(config.webhook.user[0].clone());
-        assert!(check_config(&config).unwrap_err().contains("twice"));
-        config.webhook.user.truncate(1);
-        config.webhook.user[0].jid = "bot@elsewhere".into();
-        assert!(check_config(&config).is_err());
-        config.webhook.user.clear();
-        config.webhook.backoff_max_ms = 10;
-        assert!(check_config(&config).is_err());
-    }
 
     #[test]
     fn delivery_ids_are_unique_hex() {

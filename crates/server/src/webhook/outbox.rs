@@ -19,7 +19,8 @@ use tokio_util::task::TaskTracker;
 use super::delivery::{self, Request};
 use super::reply::{self, GaveUp};
 use super::{Callback, Webhooks, now_ms};
-use crate::router::Router;
+use crate::ctx::Ctx;
+use crate::routed::{Origin, Routed};
 use crate::storage::OutboxEntry;
 
 /// Heads read per pass, beyond those already in flight.
@@ -45,7 +46,7 @@ struct Lanes {
 
 struct Dispatcher {
     hooks: Webhooks,
-    router: Router,
+    ctx: Ctx,
     shutdown: CancellationToken,
     tasks: TaskTracker,
     lanes: Arc<Mutex<Lanes>>,
@@ -55,13 +56,13 @@ struct Dispatcher {
 
 pub(super) async fn run(
     hooks: Webhooks,
-    router: Router,
+    ctx: Ctx,
     shutdown: CancellationToken,
     tasks: TaskTracker,
 ) {
     let dispatcher = Dispatcher {
         hooks,
-        router,
+        ctx,
         shutdown,
         tasks,
         lanes: Arc::default(),
@@ -115,7 +116,7 @@ impl Dispatcher {
     async fn start(&self, row: OutboxEntry) {
         let entry = Entry {
             hooks: self.hooks.clone(),
-            router: self.router.clone(),
+            ctx: self.ctx.clone(),
             row,
         };
         let stanza: Element = match entry.row.stanza.parse() {
@@ -213,7 +214,7 @@ fn millis(d: Duration) -> i64 {
 /// An outbox entry and what can become of it: handled, rescheduled, or given up on.
 struct Entry {
     hooks: Webhooks,
-    router: Router,
+    ctx: Ctx,
     row: OutboxEntry,
 }
 
@@ -316,6 +317,23 @@ impl Entry {
         &self.row.owner
     }
 
+    /// Routes what the callback answered (or the error about it) as the callback's owner:
+    /// the same `from` rule as every other surface.
+    async fn send(&self, reply: Element) {
+        let Some(principal) = super::principal(self.owner()) else {
+            tracing::error!(callback = %self.owner(), "callback owner is not a JID");
+            return;
+        };
+        match Routed::accept(&principal, reply, Origin::Webhook) {
+            Ok(reply) => {
+                self.ctx.deliver(reply).await;
+            }
+            Err(e) => {
+                tracing::warn!(callback = %self.owner(), error = %e, "callback reply refused")
+            }
+        }
+    }
+
     /// What to tell an iq's sender at its deadline: the last failure, if there was one.
     fn last_failure(&self) -> GaveUp {
         match (self.row.last_status, &self.row.last_error) {
@@ -332,7 +350,7 @@ impl Entry {
     /// The callback's answer was handled: send the reply, then forget the entry.
     async fn done(self, reply: Option<Element>) {
         if let Some(reply) = reply {
-            self.router.route(reply).await;
+            self.send(reply).await;
         }
         let shared = &self.hooks.inner;
         if let Err(e) = shared.store.outbox_delete(self.row.id).await {
@@ -406,7 +424,7 @@ impl Entry {
             self.bury(status, detail).await;
         }
         if let Some(reply) = stanza.and_then(|s| reply::for_give_up(s, &why)) {
-            self.router.route(reply).await;
+            self.send(reply).await;
         }
         if is_request && let Err(e) = self.hooks.inner.store.outbox_delete(self.row.id).await {
             tracing::error!(delivery = %self.row.delivery_id, error = %e, "cannot delete an expired iq");

@@ -14,7 +14,7 @@ use switchboard_xmpp::ns;
 use switchboard_xmpp::rest_codec::{self, MediaType};
 use switchboard_xmpp::stanza::{self, DefinedCondition, ErrorType};
 
-use crate::router::random_id;
+use crate::ids::random_id;
 
 /// Why Switchboard stopped trying a callback, as the sender is told.
 #[derive(Clone, Debug, PartialEq, Eq)]

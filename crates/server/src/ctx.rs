@@ -1,0 +1,199 @@
+//! The narrow context that services, webhooks and surfaces get instead of the router: deliver a
+//! stanza, the sessions, the store and accounts, the clock and the configuration.
+
+use std::sync::{Arc, OnceLock, Weak};
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use jid::{BareJid, Jid};
+use minidom::Element;
+use switchboard_xmpp::stanza::{self, DefinedCondition, ErrorType};
+
+use crate::auth::Accounts;
+use crate::config::Config;
+use crate::routed::{Origin, Outcome, Routed};
+use crate::sessions::SessionTable;
+use crate::storage::Store;
+use crate::waiters::Waiters;
+
+/// Moves a stanza to where its `to` says: implemented by the router.
+#[async_trait]
+pub trait Dispatch: Send + Sync {
+    async fn route(&self, stanza: Routed) -> Outcome;
+}
+
+/// Something on the server that stanzas are routed to (disco, roster, presence, a component's
+/// callback…). It answers through the [`Ctx`] it is given, never through the router itself.
+#[async_trait]
+pub trait Service: Send + Sync {
+    async fn handle(&self, ctx: &Ctx, stanza: Routed) -> Outcome;
+}
+
+/// Takes stanzas for an account that has no session at all (a bot's webhook), before the
+/// routing rules store, bounce or drop them. Gives the stanza back when it does not take it.
+#[async_trait]
+pub trait Divert: Send + Sync {
+    async fn divert(&self, ctx: &Ctx, user: &str, stanza: Routed) -> Result<Outcome, Routed>;
+}
+
+/// Cheap to clone; every clone shares the same server.
+#[derive(Clone)]
+pub struct Ctx {
+    inner: Arc<Shared>,
+}
+
+struct Shared {
+    /// Weak, so that the router (which owns a `Ctx`) and the long-lived tasks holding one do
+    /// not keep each other alive; after shutdown, deliveries are dropped.
+    dispatch: OnceLock<Weak<dyn Dispatch>>,
+    sessions: Arc<dyn SessionTable>,
+    waiters: Arc<Waiters>,
+    accounts: Accounts,
+    config: Arc<Config>,
+    domain: Jid,
+    admins: Vec<BareJid>,
+    started: Instant,
+}
+
+impl Ctx {
+    pub fn new(config: Arc<Config>, accounts: Accounts, sessions: Arc<dyn SessionTable>) -> Ctx {
+        let admins = config
+            .admins
+            .iter()
+            .filter_map(|a| BareJid::new(a).ok())
+            .collect();
+        // The configuration is validated at load time: the domain is a valid JID.
+        let domain = Jid::new(&config.domain).unwrap_or_else(|_| Jid::new("localhost").unwrap());
+        Ctx {
+            inner: Arc::new(Shared {
+                dispatch: OnceLock::new(),
+                sessions,
+                waiters: Arc::new(Waiters::default()),
+                accounts,
+                config,
+                domain,
+                admins,
+                started: Instant::now(),
+            }),
+        }
+    }
+
+    /// Connects the router; the first call wins.
+    pub fn attach(&self, dispatch: Weak<dyn Dispatch>) {
+        let _ = self.inner.dispatch.set(dispatch);
+    }
+
+    /// Routes a stanza.
+    pub async fn deliver(&self, stanza: Routed) -> Outcome {
+        match self.inner.dispatch.get().and_then(Weak::upgrade) {
+            Some(dispatch) => dispatch.route(stanza).await,
+            None => Outcome::Dropped,
+        }
+    }
+
+    /// Routes a stanza the server wrote (its `from` is trusted).
+    pub async fn send(&self, el: Element) -> Outcome {
+        match Routed::from_server(el) {
+            Some(stanza) => self.deliver(stanza).await,
+            None => Outcome::Dropped,
+        }
+    }
+
+    /// Sends `reply` to `request`'s sender, from the address the request was sent to (its
+    /// `to`, or the sender's own bare JID for a request to the account itself, RFC 6120 §10.3).
+    pub async fn reply(&self, request: &Routed, mut reply: Element) -> Outcome {
+        stanza::set_attr(&mut reply, "from", self.answering_address(request).as_str());
+        stanza::set_attr(&mut reply, "to", request.from.as_str());
+        self.send(reply).await;
+        Outcome::Handled
+    }
+
+    /// Answers `stanza` with an error, when the rules allow a reply (never to errors or iq
+    /// results). An HTTP sender gets the error back in the outcome instead.
+    pub async fn bounce(
+        &self,
+        stanza: &Routed,
+        type_: ErrorType,
+        condition: DefinedCondition,
+        text: Option<&str>,
+    ) -> Outcome {
+        let Some(mut error) = stanza::error_reply(&stanza.el, type_, condition, text) else {
+            return Outcome::Dropped;
+        };
+        stanza::set_attr(&mut error, "from", self.answering_address(stanza).as_str());
+        stanza::set_attr(&mut error, "to", stanza.from.as_str());
+        if stanza.origin == Origin::Http {
+            return Outcome::Bounced(Some(Box::new(error)));
+        }
+        self.send(error).await;
+        Outcome::Bounced(None)
+    }
+
+    /// Who answers for `stanza`: its destination, or for a stanza without `to` the sender's
+    /// account (or the server, for a sender without one).
+    fn answering_address(&self, stanza: &Routed) -> Jid {
+        match &stanza.to {
+            Some(to) => to.clone(),
+            None if self.local_user(&stanza.from).is_some() => Jid::from(stanza.from.to_bare()),
+            None => self.inner.domain.clone(),
+        }
+    }
+
+    pub fn sessions(&self) -> &Arc<dyn SessionTable> {
+        &self.inner.sessions
+    }
+
+    pub fn waiters(&self) -> &Arc<Waiters> {
+        &self.inner.waiters
+    }
+
+    pub fn accounts(&self) -> &Accounts {
+        &self.inner.accounts
+    }
+
+    pub fn store(&self) -> &Arc<dyn Store> {
+        self.inner.accounts.store()
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.inner.config
+    }
+
+    /// The served domain.
+    pub fn domain(&self) -> &str {
+        self.inner.domain.as_str()
+    }
+
+    /// The served domain as a JID.
+    pub fn domain_jid(&self) -> &Jid {
+        &self.inner.domain
+    }
+
+    /// The localpart of a JID of an account on the served domain.
+    pub fn local_user(&self, jid: &Jid) -> Option<String> {
+        (jid.domain() == self.inner.domain.domain())
+            .then(|| jid.node().map(|n| n.to_string()))
+            .flatten()
+    }
+
+    /// The bare JID of a local account.
+    pub fn account_jid(&self, user: &str) -> Option<BareJid> {
+        BareJid::new(&format!("{user}@{}", self.domain())).ok()
+    }
+
+    /// Whether `jid` (any resource) belongs to an account listed in `admins`.
+    pub fn is_admin(&self, jid: &Jid) -> bool {
+        let bare = jid.to_bare();
+        self.inner.admins.contains(&bare)
+    }
+
+    /// Time since the server started.
+    pub fn uptime(&self) -> Duration {
+        self.inner.started.elapsed()
+    }
+
+    /// The clock of stamps and archives.
+    pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        chrono::Utc::now()
+    }
+}

@@ -1,0 +1,13 @@
+//! Random identifiers for stream ids, generated resources and stanza ids: short, unguessable
+//! enough to never collide in practice, and safe in any XML attribute or JID resource.
+
+use rand::Rng;
+
+/// Twelve characters of `[a-z0-9]` (about 62 bits).
+pub fn random_id() -> String {
+    const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
+    let mut rng = rand::rng();
+    (0..12)
+        .map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char)
+        .collect()
+}

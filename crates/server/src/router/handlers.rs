@@ -1,0 +1,71 @@
+//! Which service takes which stanzas: iq payload namespaces on the server and on accounts,
+//! presence, offline storage, hosted domains and the webhook diversion. Filled in at startup.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use crate::ctx::{Divert, Service};
+
+#[derive(Default)]
+pub struct Handlers {
+    server_iq: HashMap<&'static str, Arc<dyn Service>>,
+    account_iq: HashMap<&'static str, Arc<dyn Service>>,
+    pub(super) presence: Option<Arc<dyn Service>>,
+    pub(super) offline: Option<Arc<dyn Service>>,
+    hosted: HashMap<String, Arc<dyn Service>>,
+    pub(super) divert: Option<Arc<dyn Divert>>,
+}
+
+impl Handlers {
+    /// iq requests to the served domain with a payload in `namespace`.
+    pub fn server_iq(mut self, namespace: &'static str, service: Arc<dyn Service>) -> Self {
+        self.server_iq.insert(namespace, service);
+        self
+    }
+
+    /// iq requests to an account's bare JID with a payload in `namespace`.
+    pub fn account_iq(mut self, namespace: &'static str, service: Arc<dyn Service>) -> Self {
+        self.account_iq.insert(namespace, service);
+        self
+    }
+
+    /// Presence handled by the server: an account's own broadcast, subscriptions, probes.
+    pub fn presence(mut self, service: Arc<dyn Service>) -> Self {
+        self.presence = Some(service);
+        self
+    }
+
+    /// Messages kept for an account with no available resource.
+    pub fn offline(mut self, service: Arc<dyn Service>) -> Self {
+        self.offline = Some(service);
+        self
+    }
+
+    /// Everything addressed to `domain` or a JID under it.
+    pub fn hosted(mut self, domain: &str, service: Arc<dyn Service>) -> Self {
+        self.hosted.insert(domain.to_owned(), service);
+        self
+    }
+
+    /// Stanzas for accounts with no session, offered before the routing rules apply.
+    pub fn divert(mut self, divert: Arc<dyn Divert>) -> Self {
+        self.divert = Some(divert);
+        self
+    }
+
+    pub(super) fn hosted_domains(&self) -> HashSet<String> {
+        self.hosted.keys().cloned().collect()
+    }
+
+    pub(super) fn server_iq_for(&self, namespace: &str) -> Option<&Arc<dyn Service>> {
+        self.server_iq.get(namespace)
+    }
+
+    pub(super) fn account_iq_for(&self, namespace: &str) -> Option<&Arc<dyn Service>> {
+        self.account_iq.get(namespace)
+    }
+
+    pub(super) fn hosted_for(&self, domain: &str) -> Option<&Arc<dyn Service>> {
+        self.hosted.get(domain)
+    }
+}

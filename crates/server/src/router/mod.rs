@@ -1,0 +1,251 @@
+//! The one router every stanza flows through. It only dispatches: a stanza enters as a
+//! [`Routed`] (addresses parsed once, sender already stamped by its surface), the pure rules of
+//! [`resolve`] pick its destination, and it is handed to a mailbox: an HTTP waiter, a session,
+//! a webhook, offline storage, or a service registered in [`Handlers`].
+
+mod handlers;
+pub mod resolve;
+
+use std::sync::{Arc, Weak};
+
+use async_trait::async_trait;
+use switchboard_xmpp::stanza::{self, DefinedCondition, ErrorType, StanzaKind};
+
+pub use handlers::Handlers;
+use resolve::{Domains, Resolution, Then, resolve};
+
+use crate::ctx::{Ctx, Dispatch};
+use crate::routed::{Outcome, Routed};
+use crate::sessions::{Pushed, SessionEntry};
+
+/// Owns the dispatching; dropping the last `Router` ends deliveries through every [`Ctx`].
+#[derive(Clone)]
+pub struct Router {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    ctx: Ctx,
+    domains: Domains,
+    handlers: Handlers,
+}
+
+impl Router {
+    /// Builds the router and connects `ctx` to it.
+    pub fn new(ctx: Ctx, handlers: Handlers) -> Router {
+        let domains = Domains {
+            server: ctx.domain().to_owned(),
+            hosted: handlers.hosted_domains(),
+        };
+        let inner = Arc::new(Inner {
+            ctx: ctx.clone(),
+            domains,
+            handlers,
+        });
+        let weak: Weak<Inner> = Arc::downgrade(&inner);
+        ctx.attach(weak);
+        Router { inner }
+    }
+
+    pub fn ctx(&self) -> &Ctx {
+        &self.inner.ctx
+    }
+}
+
+impl Inner {
+    /// Writes the stanza to each resource's mailbox. A full mailbox is back-pressure on the
+    /// sender (an error), never unbounded memory or a blocked router.
+    fn push(&self, entries: Vec<SessionEntry>, stanza: &Routed) -> Pushed {
+        let (mut delivered, mut full) = (false, false);
+        for entry in entries {
+            match entry.push(stanza.el.clone()) {
+                Pushed::Delivered => delivered = true,
+                Pushed::Full => full = true,
+                Pushed::Gone => {}
+            }
+        }
+        match (delivered, full) {
+            (true, _) => Pushed::Delivered,
+            (false, true) => Pushed::Full,
+            (false, false) => Pushed::Gone,
+        }
+    }
+
+    /// A local account that no resource takes the stanza for: its webhook when it has no
+    /// session at all, else what the routing rules say.
+    async fn unavailable(&self, user: &str, then: Then, stanza: Routed) -> Outcome {
+        let ctx = &self.ctx;
+        let stanza = match self.divert(user, stanza).await {
+            Ok(outcome) => return outcome,
+            Err(stanza) => stanza,
+        };
+        match (then, &self.handlers.offline) {
+            (Then::Store, Some(offline)) => offline.handle(ctx, stanza).await,
+            (Then::Store | Then::Bounce, _) => {
+                ctx.bounce(
+                    &stanza,
+                    ErrorType::Cancel,
+                    DefinedCondition::ServiceUnavailable,
+                    None,
+                )
+                .await
+            }
+            (Then::Drop, _) => Outcome::Dropped,
+        }
+    }
+
+    /// Offers a stanza for an account without any session to its webhook.
+    async fn divert(&self, user: &str, stanza: Routed) -> Result<Outcome, Routed> {
+        match &self.handlers.divert {
+            Some(divert) if !self.ctx.sessions().is_bound(user) => {
+                divert.divert(&self.ctx, user, stanza).await
+            }
+            _ => Err(stanza),
+        }
+    }
+
+    /// Handled by the server on behalf of an account (RFC 6121 §8.5.2.1.3, §3, §4).
+    async fn account(&self, user: &str, stanza: Routed) -> Outcome {
+        let stanza = match self.divert(user, stanza).await {
+            Ok(outcome) => return outcome,
+            Err(stanza) => stanza,
+        };
+        let handler = match stanza.kind {
+            StanzaKind::Presence => self.handlers.presence.as_ref(),
+            StanzaKind::Iq if is_request(&stanza) => match stanza::iq_payload(&stanza.el) {
+                Some(payload) => self.handlers.account_iq_for(&payload.ns()),
+                None => None,
+            },
+            // Results and errors (roster push acknowledgements…) need no answer.
+            _ => return Outcome::Dropped,
+        };
+        match handler {
+            Some(handler) => handler.handle(&self.ctx, stanza).await,
+            None if stanza.kind == StanzaKind::Iq => {
+                self.ctx
+                    .bounce(
+                        &stanza,
+                        ErrorType::Cancel,
+                        DefinedCondition::ServiceUnavailable,
+                        None,
+                    )
+                    .await
+            }
+            None => Outcome::Dropped,
+        }
+    }
+
+    /// A stanza to the served domain itself.
+    async fn server(&self, stanza: Routed) -> Outcome {
+        let ctx = &self.ctx;
+        match stanza.kind {
+            StanzaKind::Iq if is_request(&stanza) => {
+                let Some(payload) = stanza::iq_payload(&stanza.el) else {
+                    return ctx
+                        .bounce(
+                            &stanza,
+                            ErrorType::Modify,
+                            DefinedCondition::BadRequest,
+                            Some("iq without payload"),
+                        )
+                        .await;
+                };
+                match self.handlers.server_iq_for(&payload.ns()) {
+                    Some(handler) => handler.handle(ctx, stanza).await,
+                    None => {
+                        ctx.bounce(
+                            &stanza,
+                            ErrorType::Cancel,
+                            DefinedCondition::ServiceUnavailable,
+                            None,
+                        )
+                        .await
+                    }
+                }
+            }
+            StanzaKind::Message => {
+                ctx.bounce(
+                    &stanza,
+                    ErrorType::Cancel,
+                    DefinedCondition::ServiceUnavailable,
+                    Some("The server does not accept messages"),
+                )
+                .await
+            }
+            // Directed presence to the server, iq results and errors need no answer.
+            _ => Outcome::Dropped,
+        }
+    }
+}
+
+fn is_request(stanza: &Routed) -> bool {
+    matches!(stanza.type_(), "get" | "set")
+}
+
+#[async_trait]
+impl Dispatch for Inner {
+    async fn route(&self, stanza: Routed) -> Outcome {
+        let ctx = &self.ctx;
+        // An HTTP request waiting for this reply takes it before any session does.
+        if let Some(to) = stanza.to.as_ref().filter(|to| to.resource().is_some())
+            && ctx.waiters().capture(to, &stanza.el)
+        {
+            return Outcome::Delivered;
+        }
+        let resolution = resolve(
+            stanza.kind,
+            stanza.type_(),
+            stanza.to.as_ref(),
+            &stanza.from,
+            &self.domains,
+            ctx.sessions().as_ref(),
+        );
+        match resolution {
+            Resolution::Deliver(entries) => match self.push(entries, &stanza) {
+                Pushed::Delivered => Outcome::Delivered,
+                Pushed::Full => {
+                    ctx.bounce(
+                        &stanza,
+                        ErrorType::Wait,
+                        DefinedCondition::ResourceConstraint,
+                        Some("Recipient is not keeping up"),
+                    )
+                    .await
+                }
+                // As if the session had never been there: a message is kept for later.
+                Pushed::Gone => match (stanza.kind, stanza.type_(), stanza_user(&stanza, ctx)) {
+                    (StanzaKind::Message, "" | "normal" | "chat", Some(user)) => {
+                        self.unavailable(&user, Then::Store, stanza).await
+                    }
+                    _ => Outcome::Dropped,
+                },
+            },
+            Resolution::Unavailable { user, then } => self.unavailable(&user, then, stanza).await,
+            Resolution::Account(user) => self.account(&user, stanza).await,
+            Resolution::Server => self.server(stanza).await,
+            Resolution::Hosted(domain) => match self.handlers.hosted_for(&domain) {
+                Some(handler) => handler.handle(ctx, stanza).await,
+                None => Outcome::Dropped,
+            },
+            Resolution::Bounce(DefinedCondition::RemoteServerNotFound) => {
+                ctx.bounce(
+                    &stanza,
+                    ErrorType::Cancel,
+                    DefinedCondition::RemoteServerNotFound,
+                    Some("Server-to-server federation is not enabled"),
+                )
+                .await
+            }
+            Resolution::Bounce(condition) => {
+                ctx.bounce(&stanza, ErrorType::Cancel, condition, None)
+                    .await
+            }
+            Resolution::Drop => Outcome::Dropped,
+        }
+    }
+}
+
+/// The local account a stanza is addressed to (its own, when it has no `to`).
+fn stanza_user(stanza: &Routed, ctx: &Ctx) -> Option<String> {
+    ctx.local_user(stanza.to.as_ref().unwrap_or(&stanza.from))
+}
