@@ -21,7 +21,8 @@ use crate::http::{self, AppState};
 use crate::router::{Handlers, Router};
 use crate::services::{commands, component, disco, offline, ping, presence, roster, version};
 use crate::sessions::LocalSessions;
-use crate::storage::{SqliteStore, StoreError};
+use crate::storage::StoreError;
+use crate::storage::sqlite::SqliteStore;
 use crate::tls::{self, TlsError};
 use crate::webhook::Webhooks;
 use switchboard_xmpp::ns;
@@ -101,7 +102,7 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
 
     let shutdown = CancellationToken::new();
     let tasks = TaskTracker::new();
-    webhooks.spawn(server.clone(), shutdown.clone(), &tasks);
+    crate::webhook::spawn(&webhooks, server.clone(), shutdown.clone(), &tasks);
     let ctx = Arc::new(C2sContext::new(
         &config,
         server.clone(),

@@ -168,7 +168,7 @@ fn token_digest(token: &str) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::storage::SqliteStore;
+    use crate::storage::sqlite::SqliteStore;
 
     async fn accounts() -> Accounts {
         Accounts::new(

@@ -7,8 +7,7 @@ use minidom::Element;
 use switchboard_xmpp::framing::StreamEvent;
 use switchboard_xmpp::ns;
 
-use super::session::End;
-use super::{C2sContext, Security, Transport};
+use super::{C2sContext, End, Security, Transport};
 use crate::auth::scram::{self, Mechanism, ScramServer};
 
 /// Mechanisms offered on a channel: SCRAM-*-PLUS only with a known channel binding.

@@ -13,44 +13,11 @@ use switchboard_xmpp::sender::{FromError, Principal};
 use switchboard_xmpp::stanza::{self, DefinedCondition, ErrorType, StanzaKind, StreamCondition};
 use tokio::sync::mpsc;
 
-use super::{C2sContext, Security, Transport, TransportError, sasl};
+use super::{C2sContext, End, Security, Transport, sasl};
 use crate::ids::random_id;
 use crate::routed::{Origin, Refused, Routed};
 use crate::services;
 use crate::sessions::{Registration, SessionMsg};
-
-/// Why a stream ends.
-#[derive(Debug)]
-pub enum End {
-    /// Close with this stream error.
-    Error(StreamCondition, Option<String>),
-    /// The peer closed its stream (`</stream:stream>` or `<close/>`): answer in kind.
-    PeerClosed,
-    /// The connection is gone (I/O error, EOF): nothing more can be written.
-    Gone,
-}
-
-impl End {
-    fn error(condition: StreamCondition, text: &str) -> End {
-        End::Error(condition, Some(text.to_owned()))
-    }
-}
-
-impl From<TransportError> for End {
-    fn from(e: TransportError) -> End {
-        match e {
-            TransportError::Framing(f) => End::Error(f.condition(), Some(f.to_string())),
-            TransportError::Io(_) => End::Gone,
-            TransportError::Protocol(what) => End::error(StreamCondition::BadFormat, what),
-        }
-    }
-}
-
-impl From<std::io::Error> for End {
-    fn from(_: std::io::Error) -> End {
-        End::Gone
-    }
-}
 
 /// Where negotiation stands. Each variant is waiting for a new stream header.
 enum Stage {

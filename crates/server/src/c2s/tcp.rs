@@ -8,7 +8,7 @@ use std::sync::Arc;
 use minidom::Element;
 use switchboard_xmpp::framing::{StreamEvent, StreamParser};
 use switchboard_xmpp::stanza;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_rustls::TlsAcceptor;
 use tokio_rustls::server::TlsStream;
@@ -18,15 +18,20 @@ use super::{C2sContext, Security, Transport, TransportError, is_loopback, sessio
 
 const READ_CHUNK: usize = 4096;
 
-enum Conn {
-    Plain(TcpStream),
-    Tls(Box<TlsStream<TcpStream>>),
+/// The byte streams a c2s connection runs on: a TCP socket in production, an in-memory
+/// duplex in tests.
+pub trait Io: AsyncRead + AsyncWrite + Unpin + Send + 'static {}
+impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> Io for S {}
+
+enum Conn<S> {
+    Plain(S),
+    Tls(Box<TlsStream<S>>),
     /// Only while the TLS handshake owns the socket, or after it failed.
     Gone,
 }
 
-pub struct TcpTransport {
-    conn: Conn,
+pub struct TcpTransport<S = TcpStream> {
+    conn: Conn<S>,
     parser: StreamParser,
     ctx_limits: switchboard_xmpp::framing::Limits,
     buf: Vec<u8>,
@@ -35,8 +40,14 @@ pub struct TcpTransport {
     plaintext_sasl: bool,
 }
 
-impl TcpTransport {
-    fn new(conn: Conn, ctx: &C2sContext, peer_local: bool) -> TcpTransport {
+impl<S: Io> TcpTransport<S> {
+    /// A connection that starts without TLS (STARTTLS may follow). `sasl_allowed` says whether
+    /// authentication may happen without TLS (loopback, or the operator opted in).
+    pub fn plain(stream: S, ctx: &C2sContext, sasl_allowed: bool) -> TcpTransport<S> {
+        TcpTransport::new(Conn::Plain(stream), ctx, sasl_allowed)
+    }
+
+    fn new(conn: Conn<S>, ctx: &C2sContext, peer_local: bool) -> TcpTransport<S> {
         TcpTransport {
             conn,
             parser: StreamParser::new(ctx.limits),
@@ -74,7 +85,7 @@ impl TcpTransport {
     }
 }
 
-impl Transport for TcpTransport {
+impl<S: Io> Transport for TcpTransport<S> {
     async fn next_event(&mut self) -> Result<Option<StreamEvent>, TransportError> {
         loop {
             if let Some(event) = self.parser.next_event() {
@@ -214,7 +225,7 @@ async fn handle(
             }
         }
     } else {
-        TcpTransport::new(Conn::Plain(socket), &ctx, local)
+        TcpTransport::plain(socket, &ctx, local)
     };
     session::run(transport, ctx, peer).await;
 }

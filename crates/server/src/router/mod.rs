@@ -249,3 +249,143 @@ impl Dispatch for Inner {
 fn stanza_user(stanza: &Routed, ctx: &Ctx) -> Option<String> {
     ctx.local_user(stanza.to.as_ref().unwrap_or(&stanza.from))
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use jid::{BareJid, Jid};
+    use minidom::Element;
+    use switchboard_xmpp::sender::Principal;
+    use tokio::sync::mpsc;
+
+    use super::*;
+    use crate::auth::Accounts;
+    use crate::config::Config;
+    use crate::routed::Origin;
+    use crate::services::{offline::Offline, ping::ServerPing};
+    use crate::sessions::{LocalSessions, Registration, SessionMsg};
+    use crate::storage::sqlite::SqliteStore;
+
+    async fn router() -> Router {
+        let store = Arc::new(SqliteStore::in_memory().await.unwrap());
+        let accounts = Accounts::new(store, "localhost", 4096);
+        accounts.add_user("bob", "pw").await.unwrap();
+        let ctx = Ctx::new(
+            Arc::new(Config::default()),
+            accounts,
+            Arc::new(LocalSessions::default()),
+        );
+        let handlers = Handlers::default()
+            .server_iq(switchboard_xmpp::ns::PING, Arc::new(ServerPing))
+            .offline(Arc::new(Offline));
+        Router::new(ctx, handlers)
+    }
+
+    fn from_http(xml: &str) -> Routed {
+        let el: Element = xml.parse().unwrap();
+        let alice = Principal::Account(BareJid::new("alice@localhost").unwrap());
+        Routed::accept(&alice, el, Origin::Http).unwrap()
+    }
+
+    fn bounce_condition(outcome: Outcome) -> String {
+        match outcome {
+            Outcome::Bounced(Some(error)) => {
+                let error = error
+                    .get_child("error", switchboard_xmpp::ns::CLIENT)
+                    .unwrap();
+                error.children().next().unwrap().name().to_owned()
+            }
+            other => panic!("not an inline bounce: {other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn http_senders_get_errors_back_instead_of_routed() {
+        let r = router().await;
+        let ctx = r.ctx();
+        let groupchat = from_http(
+            "<message xmlns='jabber:client' to='bob@localhost' type='groupchat'><body>x</body></message>",
+        );
+        assert_eq!(
+            bounce_condition(ctx.deliver(groupchat).await),
+            "service-unavailable"
+        );
+        let remote = from_http(
+            "<message xmlns='jabber:client' to='x@elsewhere.example'><body>x</body></message>",
+        );
+        assert_eq!(
+            bounce_condition(ctx.deliver(remote).await),
+            "remote-server-not-found"
+        );
+        let empty = from_http("<iq xmlns='jabber:client' to='localhost' type='get' id='1'/>");
+        assert_eq!(bounce_condition(ctx.deliver(empty).await), "bad-request");
+        let unknown = from_http(
+            "<iq xmlns='jabber:client' to='localhost' type='get' id='2'><q xmlns='urn:x'/></iq>",
+        );
+        assert_eq!(
+            bounce_condition(ctx.deliver(unknown).await),
+            "service-unavailable"
+        );
+        let nobody = from_http(
+            "<message xmlns='jabber:client' to='ghost@localhost' type='chat'><body>x</body></message>",
+        );
+        assert_eq!(
+            bounce_condition(ctx.deliver(nobody).await),
+            "service-unavailable"
+        );
+    }
+
+    #[tokio::test]
+    async fn messages_for_an_absent_account_are_stored() {
+        let r = router().await;
+        let chat = from_http(
+            "<message xmlns='jabber:client' to='bob@localhost' type='chat'><body>x</body></message>",
+        );
+        assert_eq!(r.ctx().deliver(chat).await, Outcome::Stored);
+        assert_eq!(r.ctx().store().offline_list("bob").await.unwrap().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_waiting_request_takes_its_reply_before_the_session() {
+        let r = router().await;
+        let ctx = r.ctx();
+        let (tx, mut session) = mpsc::channel(4);
+        let _bound = Registration::bind(ctx.sessions().clone(), "alice", "rest-1", tx);
+        let me = Jid::new("alice@localhost/rest-1").unwrap();
+        let (_guard, mut waiter) = ctx.waiters().wait_for_reply(&me, "p1", None).unwrap();
+        let ping = from_http(
+            "<iq xmlns='jabber:client' from='alice@localhost/rest-1' to='localhost' type='get' id='p1'><ping xmlns='urn:xmpp:ping'/></iq>",
+        );
+        assert_eq!(ctx.deliver(ping).await, Outcome::Handled);
+        let reply = waiter.try_recv().unwrap();
+        assert_eq!(reply.attr("type"), Some("result"));
+        assert_eq!(reply.attr("from"), Some("localhost"));
+        assert!(session.try_recv().is_err(), "the session saw nothing");
+    }
+
+    #[tokio::test]
+    async fn a_session_that_ended_is_skipped() {
+        let r = router().await;
+        let ctx = r.ctx();
+        let (tx, rx) = mpsc::channel::<SessionMsg>(4);
+        let bound = Registration::bind(ctx.sessions().clone(), "bob", "desk", tx);
+        bound.update(|e| e.available = true);
+        drop(rx);
+        let chat = from_http(
+            "<message xmlns='jabber:client' to='bob@localhost' type='chat'><body>x</body></message>",
+        );
+        assert_eq!(ctx.deliver(chat).await, Outcome::Stored);
+    }
+
+    #[tokio::test]
+    async fn no_deliveries_after_the_router_is_gone() {
+        let r = router().await;
+        let ctx = r.ctx().clone();
+        drop(r);
+        let chat = from_http(
+            "<message xmlns='jabber:client' to='bob@localhost' type='chat'><body>x</body></message>",
+        );
+        assert_eq!(ctx.deliver(chat).await, Outcome::Dropped);
+    }
+}

@@ -1,12 +1,10 @@
 //! Persistent state behind one trait, so that SQLite (embedded default) and PostgreSQL can both
 //! serve it; implementations live in a file each and run the same test suite.
 
-mod sqlite;
+pub mod sqlite;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-
-pub use sqlite::SqliteStore;
 
 use crate::auth::scram::StoredCredentials;
 

@@ -12,7 +12,7 @@ use rustls_pki_types::CertificateDer;
 use rustls_pki_types::pem::PemObject;
 use switchboard_xmpp::rest_codec::MediaType;
 
-use super::WebhookError;
+use super::error::WebhookError;
 use super::sign;
 
 /// What Switchboard reads in a callback's answer, as mod_rest lists it (§5.3).

@@ -16,9 +16,10 @@ use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use super::callback::Callback;
 use super::delivery::{self, Request};
+use super::hooks::{Webhooks, now_ms, principal};
 use super::reply::{self, GaveUp};
-use super::{Callback, Webhooks, now_ms};
 use crate::ctx::Ctx;
 use crate::routed::{Origin, Routed};
 use crate::storage::OutboxEntry;
@@ -320,7 +321,7 @@ impl Entry {
     /// Routes what the callback answered (or the error about it) as the callback's owner:
     /// the same `from` rule as every other surface.
     async fn send(&self, reply: Element) {
-        let Some(principal) = super::principal(self.owner()) else {
+        let Some(principal) = principal(self.owner()) else {
             tracing::error!(callback = %self.owner(), "callback owner is not a JID");
             return;
         };
