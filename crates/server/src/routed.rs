@@ -46,18 +46,27 @@ pub struct Routed {
 impl Routed {
     /// A stanza from an authenticated surface: `from` stamped and checked by the one rule
     /// ([`Principal::stamp`]), `to` parsed once.
-    pub fn accept(
-        principal: &Principal,
-        mut el: Element,
-        origin: Origin,
-    ) -> Result<Routed, Refused> {
-        let kind = StanzaKind::of(&el).ok_or_else(|| Refused::NotAStanza(el.name().to_owned()))?;
-        let from = principal.stamp(&mut el)?;
+    pub fn accept(principal: &Principal, el: Element, origin: Origin) -> Result<Routed, Refused> {
+        if StanzaKind::of(&el).is_none() {
+            return Err(Refused::NotAStanza(el.name().to_owned()));
+        }
         let to = match el.attr("to").map(Jid::new) {
             None => None,
             Some(Ok(to)) => Some(to),
             Some(Err(_)) => return Err(Refused::To(Box::new(el))),
         };
+        Routed::addressed(principal, el, to, origin)
+    }
+
+    /// [`Routed::accept`] for a surface that already parsed (and checked) the `to` attribute.
+    pub fn addressed(
+        principal: &Principal,
+        mut el: Element,
+        to: Option<Jid>,
+        origin: Origin,
+    ) -> Result<Routed, Refused> {
+        let kind = StanzaKind::of(&el).ok_or_else(|| Refused::NotAStanza(el.name().to_owned()))?;
+        let from = principal.stamp(&mut el)?;
         Ok(Routed {
             kind,
             to,

@@ -212,36 +212,44 @@ async fn handle(
     };
     let stanza =
         rest_codec::decode_request(request_type, &bytes, path.as_ref(), source.query, limits)?;
-    let (kind, stanza) = normalise(stanza)?;
-    let to = stanza.attr("to").and_then(|t| Jid::new(t).ok());
+    let (kind, to, mut stanza) = normalise(stanza)?;
     caller
         .rules
         .check_stanza(kind, to.as_ref(), &caller.jid)
         .map_err(|denied| fail_with(RestError::Forbidden, format!("refused by {}", denied.0)))?;
-    check_from(&caller, &stanza)?;
+    // The one `from` rule, before anything is sent (or echoed).
+    caller
+        .principal()
+        .stamp(&mut stanza)
+        .map_err(from_refusal)?;
     if mode == Mode::Echo {
-        return Ok(Reply::Stanzas(vec![stamped(&caller, stanza)]));
+        return Ok(Reply::Stanzas(vec![stanza]));
     }
     if kind != StanzaKind::Iq {
-        return send_with_bounce(app, &caller, kind, stanza).await;
+        return send_with_bounce(app, &caller, to, stanza).await;
     }
     let timeout = iq_timeout(app, headers);
-    send_iq(app, &caller, stanza, timeout)
+    send_iq(app, &caller, to, stanza, timeout)
         .await
         .map(Reply::Stanzas)
 }
 
-/// Validates the stanza and keeps only the attributes a sender may set (mod_rest §3).
-fn normalise(stanza: Element) -> Result<(StanzaKind, Element), Refusal> {
+/// Validates the stanza and keeps only the attributes a sender may set (mod_rest §3); `to` is
+/// parsed here, once.
+fn normalise(stanza: Element) -> Result<(StanzaKind, Option<Jid>, Element), Refusal> {
     if stanza.ns() != ns::CLIENT {
         return Err(fail(RestError::Xmlns));
     }
     let kind = StanzaKind::from_name(stanza.name()).ok_or(fail(RestError::Name))?;
     let mut clean = Element::bare(stanza.name(), ns::CLIENT);
-    if let Some(to) = stanza.attr("to") {
-        let to = Jid::new(to).map_err(|_| fail(RestError::To))?;
-        stanza::set_attr(&mut clean, "to", &to.to_string());
-    }
+    let to = match stanza.attr("to") {
+        Some(to) => {
+            let to = Jid::new(to).map_err(|_| fail(RestError::To))?;
+            stanza::set_attr(&mut clean, "to", to.as_str());
+            Some(to)
+        }
+        None => None,
+    };
     if let Some(from) = stanza.attr("from") {
         let from = Jid::new(from).map_err(|_| fail(RestError::From))?;
         stanza::set_attr(&mut clean, "from", &from.to_string());
@@ -266,15 +274,7 @@ fn normalise(stanza: Element) -> Result<(StanzaKind, Element), Refusal> {
             return Err(fail(RestError::IqTags));
         }
     }
-    Ok((kind, clean))
-}
-
-/// Refuses a `from` the caller may not use before anything is sent (or echoed).
-fn check_from(caller: &Caller, stanza: &Element) -> Result<(), Refusal> {
-    match stanza.attr("from").and_then(|f| Jid::new(f).ok()) {
-        Some(from) if !caller.principal().owns(&from) => Err(fail(RestError::FromAuth)),
-        _ => Ok(()),
-    }
+    Ok((kind, to, clean))
 }
 
 /// Sends a message or presence: 202, or 200 with the error the server answered it with at
@@ -282,30 +282,33 @@ fn check_from(caller: &Caller, stanza: &Element) -> Result<(), Refusal> {
 async fn send_with_bounce(
     app: &AppState,
     caller: &Caller,
-    kind: StanzaKind,
+    to: Option<Jid>,
     stanza: Element,
 ) -> Result<Reply, Refusal> {
-    debug_assert_ne!(kind, StanzaKind::Iq);
-    match submit(app, caller, stanza).await? {
+    match submit(app, caller, to, stanza).await? {
         Outcome::Bounced(Some(bounce)) => Ok(Reply::Stanzas(vec![*bounce])),
         _ => Ok(Reply::Accepted),
     }
 }
 
-/// The stanza as the router would stamp it, for `/rest/echo`.
-fn stamped(caller: &Caller, mut stanza: Element) -> Element {
-    if stanza.attr("from").is_none() {
-        stanza::set_attr(&mut stanza, "from", &caller.jid.to_string());
+/// Routes the stanza as the caller (the one `from` rule) and reports what became of it.
+fn from_refusal(e: FromError) -> Refusal {
+    match e {
+        FromError::Spoofed => fail(RestError::FromAuth),
+        FromError::Malformed => fail(RestError::From),
     }
-    stanza
 }
 
 /// Routes the stanza as the caller (the one `from` rule) and reports what became of it.
-async fn submit(app: &AppState, caller: &Caller, stanza: Element) -> Result<Outcome, Refusal> {
+async fn submit(
+    app: &AppState,
+    caller: &Caller,
+    to: Option<Jid>,
+    stanza: Element,
+) -> Result<Outcome, Refusal> {
     let stanza =
-        Routed::accept(&caller.principal(), stanza, Origin::Http).map_err(|e| match e {
-            Refused::From(FromError::Spoofed) => fail(RestError::FromAuth),
-            Refused::From(FromError::Malformed) => fail(RestError::From),
+        Routed::addressed(&caller.principal(), stanza, to, Origin::Http).map_err(|e| match e {
+            Refused::From(e) => from_refusal(e),
             Refused::To(_) => fail(RestError::To),
             Refused::NotAStanza(_) => fail(RestError::Name),
         })?;
@@ -330,6 +333,7 @@ fn iq_timeout(app: &AppState, headers: &HeaderMap) -> Duration {
 async fn send_iq(
     app: &AppState,
     caller: &Caller,
+    to: Option<Jid>,
     mut iq: Element,
     timeout: Duration,
 ) -> Result<Vec<Element>, Refusal> {
@@ -350,7 +354,7 @@ async fn send_iq(
         .waiters()
         .wait_for_reply(&from, &id, queryid.as_deref())
         .ok_or(fail(RestError::ResourceInUse))?;
-    if let Outcome::Bounced(Some(bounce)) = submit(app, caller, iq).await? {
+    if let Outcome::Bounced(Some(bounce)) = submit(app, caller, to, iq).await? {
         return Ok(vec![*bounce]);
     }
     let mut collected = Vec::new();
@@ -388,7 +392,7 @@ mod tests {
             "<message xmlns='jabber:client' to='a@localhost' foo='bar'><body>x</body></message>"
                 .parse()
                 .unwrap();
-        let (kind, clean) = normalise(el).unwrap();
+        let (kind, _, clean) = normalise(el).unwrap();
         assert_eq!(kind, StanzaKind::Message);
         assert_eq!(clean.attr("foo"), None);
         assert!(clean.attr("id").is_some());
