@@ -10,7 +10,7 @@ use clap::{Parser, Subcommand};
 use switchboard_server::auth::Accounts;
 use switchboard_server::config::Config;
 use switchboard_server::server;
-use switchboard_server::storage::Store;
+use switchboard_server::storage::OutboxStore;
 use switchboard_server::webhook;
 use tracing_subscriber::EnvFilter;
 

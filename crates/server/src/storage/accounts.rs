@@ -1,0 +1,30 @@
+//! Accounts and their credentials: SCRAM keys per account and hashed bearer tokens.
+//! Backends implement [`AccountStore`]; each is run through the same tests.
+
+use async_trait::async_trait;
+
+use super::error::StoreError;
+use crate::auth::scram::StoredCredentials;
+
+#[async_trait]
+pub trait AccountStore: Send + Sync {
+    async fn create_user(&self, user: &str, creds: &StoredCredentials) -> Result<(), StoreError>;
+
+    async fn delete_user(&self, user: &str) -> Result<bool, StoreError>;
+
+    async fn list_users(&self) -> Result<Vec<String>, StoreError>;
+
+    async fn credentials(&self, user: &str) -> Result<Option<StoredCredentials>, StoreError>;
+
+    async fn set_credentials(
+        &self,
+        user: &str,
+        creds: &StoredCredentials,
+    ) -> Result<bool, StoreError>;
+
+    async fn create_token(&self, user: &str, token_hash: &[u8]) -> Result<(), StoreError>;
+
+    async fn revoke_token(&self, token_hash: &[u8]) -> Result<bool, StoreError>;
+
+    async fn token_owner(&self, token_hash: &[u8]) -> Result<Option<String>, StoreError>;
+}

@@ -1,0 +1,141 @@
+//! Accounts, SCRAM credentials and bearer tokens, in SQLite.
+
+use async_trait::async_trait;
+use sqlx::Row;
+use sqlx::sqlite::SqliteRow;
+
+use super::{SqliteStore, is_unique_violation, now};
+use crate::auth::scram::{ScramKeys, StoredCredentials};
+use crate::storage::accounts::AccountStore;
+use crate::storage::error::StoreError;
+
+fn keys_from_row(row: &SqliteRow, prefix: &str) -> Result<ScramKeys, StoreError> {
+    let iterations: i64 = row.try_get(format!("{prefix}_iterations").as_str())?;
+    Ok(ScramKeys {
+        salt: row.try_get(format!("{prefix}_salt").as_str())?,
+        iterations: u32::try_from(iterations)
+            .map_err(|_| StoreError::Corrupt(format!("{prefix}_iterations out of range")))?,
+        stored_key: row.try_get(format!("{prefix}_stored_key").as_str())?,
+        server_key: row.try_get(format!("{prefix}_server_key").as_str())?,
+    })
+}
+
+type SqliteQuery<'q> =
+    sqlx::query::Query<'q, sqlx::Sqlite, <sqlx::Sqlite as sqlx::Database>::Arguments>;
+
+/// Binds both SCRAM key sets in the column order `users` declares them.
+fn bind_keys<'q>(query: SqliteQuery<'q>, creds: &'q StoredCredentials) -> SqliteQuery<'q> {
+    query
+        .bind(&creds.sha1.salt)
+        .bind(i64::from(creds.sha1.iterations))
+        .bind(&creds.sha1.stored_key)
+        .bind(&creds.sha1.server_key)
+        .bind(&creds.sha256.salt)
+        .bind(i64::from(creds.sha256.iterations))
+        .bind(&creds.sha256.stored_key)
+        .bind(&creds.sha256.server_key)
+}
+
+#[async_trait]
+impl AccountStore for SqliteStore {
+    async fn create_user(&self, user: &str, creds: &StoredCredentials) -> Result<(), StoreError> {
+        let query = sqlx::query(
+            "INSERT INTO users (username, sha1_salt, sha1_iterations, sha1_stored_key, sha1_server_key,
+                sha256_salt, sha256_iterations, sha256_stored_key, sha256_server_key, created_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(user);
+        let result = bind_keys(query, creds)
+            .bind(now())
+            .execute(&self.pool)
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) if is_unique_violation(&e) => Err(StoreError::Conflict),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    async fn delete_user(&self, user: &str) -> Result<bool, StoreError> {
+        let done = sqlx::query("DELETE FROM users WHERE username = ?")
+            .bind(user)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn list_users(&self) -> Result<Vec<String>, StoreError> {
+        let rows = sqlx::query("SELECT username FROM users ORDER BY username")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| r.try_get("username").map_err(StoreError::from))
+            .collect()
+    }
+
+    async fn credentials(&self, user: &str) -> Result<Option<StoredCredentials>, StoreError> {
+        let row = sqlx::query("SELECT * FROM users WHERE username = ?")
+            .bind(user)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|row| {
+            Ok(StoredCredentials {
+                sha1: keys_from_row(&row, "sha1")?,
+                sha256: keys_from_row(&row, "sha256")?,
+            })
+        })
+        .transpose()
+    }
+
+    async fn set_credentials(
+        &self,
+        user: &str,
+        creds: &StoredCredentials,
+    ) -> Result<bool, StoreError> {
+        let query = sqlx::query(
+            "UPDATE users SET sha1_salt = ?, sha1_iterations = ?, sha1_stored_key = ?, sha1_server_key = ?,
+                sha256_salt = ?, sha256_iterations = ?, sha256_stored_key = ?, sha256_server_key = ?
+             WHERE username = ?",
+        )
+        ;
+        let done = bind_keys(query, creds)
+            .bind(user)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn create_token(&self, user: &str, token_hash: &[u8]) -> Result<(), StoreError> {
+        let result =
+            sqlx::query("INSERT INTO tokens (token_hash, username, created_at) VALUES (?, ?, ?)")
+                .bind(token_hash)
+                .bind(user)
+                .bind(now())
+                .execute(&self.pool)
+                .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(sqlx::Error::Database(db)) if db.is_foreign_key_violation() => {
+                Err(StoreError::NoSuchUser)
+            }
+            Err(e) if is_unique_violation(&e) => Err(StoreError::Conflict),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    async fn revoke_token(&self, token_hash: &[u8]) -> Result<bool, StoreError> {
+        let done = sqlx::query("DELETE FROM tokens WHERE token_hash = ?")
+            .bind(token_hash)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn token_owner(&self, token_hash: &[u8]) -> Result<Option<String>, StoreError> {
+        let row = sqlx::query("SELECT username FROM tokens WHERE token_hash = ?")
+            .bind(token_hash)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(|r| r.try_get("username")).transpose()?)
+    }
+}
