@@ -1,28 +1,39 @@
 //! The `/rest` routes of Prosody's mod_rest on our router: a stanza per request (body, path or
 //! query string), sent as the caller; messages and presence answer 202, an iq waits for its reply.
 
-use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use axum::body::Body;
-use axum::extract::{ConnectInfo, OriginalUri, State};
-use axum::http::header::{ACCEPT, CONTENT_TYPE, WWW_AUTHENTICATE};
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::extract::{OriginalUri, State};
+use axum::http::StatusCode;
+use axum::http::header::{CONTENT_TYPE, HeaderMap};
 use axum::response::{IntoResponse, Response};
+use axum::routing::post;
 use jid::Jid;
 use minidom::Element;
 use switchboard_xmpp::framing::Limits;
 use switchboard_xmpp::ns;
-use switchboard_xmpp::rest_codec::{self, MediaType, RequestError, RestPath};
+use switchboard_xmpp::rest_codec::{self, MediaType, RestPath};
 use switchboard_xmpp::rest_error::RestError;
 use switchboard_xmpp::stanza::{self, StanzaKind};
 
-use super::AppState;
-use super::gate::{Caller, Refusal};
+use super::body::read_body;
+use super::error::HttpError;
+use super::gate::Caller;
+use super::state::AppState;
+use super::surface::reply_media;
 use crate::router::{RouteError, random_id};
 
 /// Per-request override of the iq timeout, as mod_rest names it.
 const TIMEOUT_HEADER: &str = "prosody-rest-timeout";
+
+pub fn routes() -> axum::Router<AppState> {
+    axum::Router::new()
+        .route("/rest", post(post_root))
+        .route("/rest/", post(post_root))
+        .route("/rest/echo", post(post_echo))
+        .route("/rest/{*path}", post(post_path).get(get_path))
+}
 
 /// What to do with the stanza once it is built and checked.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -45,49 +56,51 @@ const BODY_ONLY: Source<'static> = Source {
     query: None,
 };
 
-pub async fn post_root(
+// The caller is extracted first: mod_rest's order is credentials, size, then parsing.
+
+async fn post_root(
     State(app): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    caller: Caller,
     headers: HeaderMap,
     body: Body,
-) -> Response {
-    respond(&app, peer.ip(), &headers, BODY_ONLY, body, Mode::Send).await
+) -> Result<Response, HttpError> {
+    respond(&app, &caller, &headers, BODY_ONLY, body, Mode::Send).await
 }
 
-pub async fn post_echo(
+async fn post_echo(
     State(app): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    caller: Caller,
     headers: HeaderMap,
     body: Body,
-) -> Response {
-    respond(&app, peer.ip(), &headers, BODY_ONLY, body, Mode::Echo).await
+) -> Result<Response, HttpError> {
+    respond(&app, &caller, &headers, BODY_ONLY, body, Mode::Echo).await
 }
 
-pub async fn post_path(
+async fn post_path(
     State(app): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    caller: Caller,
     OriginalUri(uri): OriginalUri,
     headers: HeaderMap,
     body: Body,
-) -> Response {
+) -> Result<Response, HttpError> {
     let source = Source {
         path: Some(raw_path(uri.path())),
         query: None,
     };
-    respond(&app, peer.ip(), &headers, source, body, Mode::Send).await
+    respond(&app, &caller, &headers, source, body, Mode::Send).await
 }
 
-pub async fn get_path(
+async fn get_path(
     State(app): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    caller: Caller,
     OriginalUri(uri): OriginalUri,
     headers: HeaderMap,
-) -> Response {
+) -> Result<Response, HttpError> {
     let source = Source {
         path: Some(raw_path(uri.path())),
         query: Some(uri.query().unwrap_or("")),
     };
-    respond(&app, peer.ip(), &headers, source, Body::empty(), Mode::Send).await
+    respond(&app, &caller, &headers, source, Body::empty(), Mode::Send).await
 }
 
 /// The still percent-encoded remainder after `/rest/`: the codec decodes it per segment, so
@@ -98,31 +111,21 @@ fn raw_path(path: &str) -> &str {
 
 async fn respond(
     app: &AppState,
-    peer: IpAddr,
+    caller: &Caller,
     headers: &HeaderMap,
     source: Source<'_>,
     body: Body,
     mode: Mode,
-) -> Response {
-    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
-    let content_type = header(CONTENT_TYPE.as_str());
-    let request_type = content_type.and_then(MediaType::from_content_type);
-    let reply_type = rest_codec::negotiate(header(ACCEPT.as_str()), request_type);
-    let result = handle(
-        app,
-        peer,
-        headers,
-        &source,
-        content_type,
-        request_type,
-        body,
-        mode,
-    )
-    .await;
-    match result.and_then(|reply| reply.into_response(reply_type)) {
-        Ok(response) => response,
-        Err(refusal) => error_response(app, refusal, reply_type),
-    }
+) -> Result<Response, HttpError> {
+    let reply = handle(app, caller, headers, &source, body, mode).await?;
+    let media = reply_media(headers);
+    Ok(match reply {
+        Reply::Accepted => StatusCode::ACCEPTED.into_response(),
+        Reply::Stanzas(stanzas) => {
+            let body = rest_codec::encode_stanzas(media, &stanzas)?;
+            (StatusCode::OK, [(CONTENT_TYPE, media.mime())], body).into_response()
+        }
+    })
 }
 
 /// A successful outcome before encoding.
@@ -131,79 +134,47 @@ enum Reply {
     Stanzas(Vec<Element>),
 }
 
-impl Reply {
-    fn into_response(self, media: MediaType) -> Result<Response, Refusal> {
-        match self {
-            Reply::Accepted => Ok(StatusCode::ACCEPTED.into_response()),
-            Reply::Stanzas(stanzas) => {
-                let body = rest_codec::encode_stanzas(media, &stanzas)?;
-                Ok((StatusCode::OK, [(CONTENT_TYPE, media.mime())], body).into_response())
-            }
-        }
+/// A body sent without a usable `Content-Type` (curl's `-d` says form-encoded) that is plainly
+/// a JSON or XML stanza: the format it looks like, so that the client is told to say so
+/// instead of having the text sent as a chat message to itself.
+fn mistyped(media: Option<MediaType>, body: &[u8]) -> Option<MediaType> {
+    if !matches!(media, None | Some(MediaType::Form)) {
+        return None;
+    }
+    match body.trim_ascii_start().first() {
+        Some(b'{') => Some(MediaType::Json),
+        Some(b'<') => Some(MediaType::Xml),
+        _ => None,
     }
 }
 
-fn error_response(app: &AppState, refusal: Refusal, media: MediaType) -> Response {
-    let error = refusal.error;
-    let status = StatusCode::from_u16(error.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    let body = rest_codec::encode_error(media, error, refusal.detail.as_deref());
-    let mut response = (status, [(CONTENT_TYPE, media.mime())], body).into_response();
-    let headers = response.headers_mut();
-    if status == StatusCode::UNAUTHORIZED
-        && let Ok(value) = HeaderValue::from_str(&app.gate.challenge(app.router.domain()))
-    {
-        headers.insert(WWW_AUTHENTICATE, value);
-    }
-    refusal.set_retry_after(headers);
-    response
-}
-
-fn fail(error: RestError) -> Refusal {
-    Refusal::from(error)
-}
-
-fn fail_with(error: RestError, detail: String) -> Refusal {
-    Refusal {
-        error,
-        detail: Some(detail),
-        retry_after: None,
-    }
-}
-
-impl From<RequestError> for Refusal {
-    fn from(e: RequestError) -> Refusal {
-        Refusal {
-            error: e.error,
-            detail: e.detail,
-            retry_after: None,
-        }
-    }
-}
-
-#[allow(clippy::too_many_arguments)]
 async fn handle(
     app: &AppState,
-    peer: IpAddr,
+    caller: &Caller,
     headers: &HeaderMap,
     source: &Source<'_>,
-    content_type: Option<&str>,
-    request_type: Option<MediaType>,
     body: Body,
     mode: Mode,
-) -> Result<Reply, Refusal> {
-    // mod_rest's order: credentials, size, then parsing.
-    let caller = app
-        .gate
-        .admit(app.router.accounts(), app.router.domain(), headers, peer)
-        .await?;
-    let bytes = axum::body::to_bytes(body, app.rest.max_body_bytes)
-        .await
-        .map_err(|_| fail(RestError::Size))?;
+) -> Result<Reply, HttpError> {
+    let bytes = read_body(body, app.rest.max_body_bytes, app.body_timeout).await?;
+    let content_type = headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok());
+    let request_type = content_type.and_then(MediaType::from_content_type);
     // A Content-Type we do not know is refused even where a path alone could build a stanza.
     if content_type.is_some() && request_type.is_none() {
-        return Err(fail(RestError::MediaType));
+        return Err(RestError::MediaType.into());
     }
-    let path = source.path.map(RestPath::parse).transpose().map_err(fail)?;
+    if let Some(looks_like) = mistyped(request_type, &bytes) {
+        return Err(HttpError::from(RestError::MediaType).with_detail(format!(
+            "the body looks like {}: send it with 'Content-Type: {}'",
+            if looks_like == MediaType::Json {
+                "JSON"
+            } else {
+                "XML"
+            },
+            looks_like.mime()
+        )));
+    }
+    let path = source.path.map(RestPath::parse).transpose()?;
     let limits = Limits {
         max_stanza_bytes: app.rest.max_body_bytes,
         max_depth: app.c2s.limits.max_depth,
@@ -215,33 +186,35 @@ async fn handle(
     caller
         .rules
         .check_stanza(kind, to.as_ref(), &caller.jid)
-        .map_err(|denied| fail_with(RestError::Forbidden, format!("refused by {}", denied.0)))?;
-    check_from(&caller, &stanza)?;
+        .map_err(|denied| {
+            HttpError::from(RestError::Forbidden).with_detail(format!("refused by {}", denied.0))
+        })?;
+    check_from(caller, &stanza)?;
     if mode == Mode::Echo {
-        return Ok(Reply::Stanzas(vec![stamped(&caller, stanza)]));
+        return Ok(Reply::Stanzas(vec![stamped(caller, stanza)]));
     }
     if kind != StanzaKind::Iq {
-        return send_with_bounce(app, &caller, kind, stanza).await;
+        return send_with_bounce(app, caller, kind, stanza).await;
     }
     let timeout = iq_timeout(app, headers);
-    send_iq(app, &caller, stanza, timeout)
+    send_iq(app, caller, stanza, timeout)
         .await
         .map(Reply::Stanzas)
 }
 
 /// Validates the stanza and keeps only the attributes a sender may set (mod_rest §3).
-fn normalise(stanza: Element) -> Result<(StanzaKind, Element), Refusal> {
+fn normalise(stanza: Element) -> Result<(StanzaKind, Element), RestError> {
     if stanza.ns() != ns::CLIENT {
-        return Err(fail(RestError::Xmlns));
+        return Err(RestError::Xmlns);
     }
-    let kind = StanzaKind::from_name(stanza.name()).ok_or(fail(RestError::Name))?;
+    let kind = StanzaKind::from_name(stanza.name()).ok_or(RestError::Name)?;
     let mut clean = Element::bare(stanza.name(), ns::CLIENT);
     if let Some(to) = stanza.attr("to") {
-        let to = Jid::new(to).map_err(|_| fail(RestError::To))?;
+        let to = Jid::new(to).map_err(|_| RestError::To)?;
         stanza::set_attr(&mut clean, "to", &to.to_string());
     }
     if let Some(from) = stanza.attr("from") {
-        let from = Jid::new(from).map_err(|_| fail(RestError::From))?;
+        let from = Jid::new(from).map_err(|_| RestError::From)?;
         stanza::set_attr(&mut clean, "from", &from.to_string());
     }
     let id = stanza.attr("id").map_or_else(random_id, str::to_owned);
@@ -258,17 +231,17 @@ fn normalise(stanza: Element) -> Result<(StanzaKind, Element), Refusal> {
     }
     if kind == StanzaKind::Iq {
         if !matches!(clean.attr("type"), Some("get" | "set")) {
-            return Err(fail(RestError::IqType));
+            return Err(RestError::IqType);
         }
         if clean.children().count() != 1 {
-            return Err(fail(RestError::IqTags));
+            return Err(RestError::IqTags);
         }
     }
     Ok((kind, clean))
 }
 
 /// Refuses a `from` the caller may not use before anything is sent (or echoed).
-fn check_from(caller: &Caller, stanza: &Element) -> Result<(), Refusal> {
+fn check_from(caller: &Caller, stanza: &Element) -> Result<(), RestError> {
     let Some(from) = stanza.attr("from").and_then(|f| Jid::new(f).ok()) else {
         return Ok(());
     };
@@ -279,7 +252,7 @@ fn check_from(caller: &Caller, stanza: &Element) -> Result<(), Refusal> {
     if allowed {
         Ok(())
     } else {
-        Err(fail(RestError::FromAuth))
+        Err(RestError::FromAuth)
     }
 }
 
@@ -290,7 +263,7 @@ async fn send_with_bounce(
     caller: &Caller,
     kind: StanzaKind,
     stanza: Element,
-) -> Result<Reply, Refusal> {
+) -> Result<Reply, HttpError> {
     let from = stanza
         .attr("from")
         .and_then(|f| Jid::new(f).ok())
@@ -298,7 +271,7 @@ async fn send_with_bounce(
     let id = stanza.attr("id").unwrap_or_default().to_owned();
     // Another request with the same id from the same JID is already listening: that one
     // gets the bounce, this one answers 202.
-    let waiter = app.router.wait_for_bounce(&from.to_string(), &id, kind);
+    let waiter = app.wait_for_bounce(&from, &id, kind);
     submit(app, caller, stanza).await?;
     // Routing is done when submit returns, so a bounce from this server is already queued.
     match waiter.and_then(|(_guard, mut rx)| rx.try_recv().ok()) {
@@ -315,14 +288,11 @@ fn stamped(caller: &Caller, mut stanza: Element) -> Element {
     stanza
 }
 
-async fn submit(app: &AppState, caller: &Caller, stanza: Element) -> Result<(), Refusal> {
-    app.router
-        .submit(&caller.jid, stanza)
-        .await
-        .map_err(|e| match e {
-            RouteError::SpoofedFrom => fail(RestError::FromAuth),
-            RouteError::InvalidFrom => fail(RestError::From),
-        })
+async fn submit(app: &AppState, caller: &Caller, stanza: Element) -> Result<(), RestError> {
+    app.submit(&caller.jid, stanza).await.map_err(|e| match e {
+        RouteError::SpoofedFrom => RestError::FromAuth,
+        RouteError::InvalidFrom => RestError::From,
+    })
 }
 
 fn iq_timeout(app: &AppState, headers: &HeaderMap) -> Duration {
@@ -345,11 +315,11 @@ async fn send_iq(
     caller: &Caller,
     mut iq: Element,
     timeout: Duration,
-) -> Result<Vec<Element>, Refusal> {
+) -> Result<Vec<Element>, HttpError> {
     let from = match iq.attr("from").map(Jid::new) {
         Some(Ok(from)) if from.resource().is_some() => from,
         Some(Ok(from)) => with_rest_resource(app, &from)?,
-        Some(Err(_)) => return Err(fail(RestError::From)),
+        Some(Err(_)) => return Err(RestError::From.into()),
         None => with_rest_resource(app, &caller.jid)?,
     };
     stanza::set_attr(&mut iq, "from", &from.to_string());
@@ -359,9 +329,8 @@ async fn send_iq(
         .and_then(|q| q.attr("queryid"))
         .map(str::to_owned);
     let (guard, mut rx) = app
-        .router
-        .wait_for_reply(&from.to_string(), &id, queryid.as_deref())
-        .ok_or(fail(RestError::ResourceInUse))?;
+        .wait_for_reply(&from, &id, queryid.as_deref())
+        .ok_or(RestError::ResourceInUse)?;
     submit(app, caller, iq).await?;
     let mut collected = Vec::new();
     let outcome = tokio::time::timeout(timeout, async {
@@ -378,14 +347,14 @@ async fn send_iq(
     drop(guard);
     match outcome {
         Ok(true) => Ok(collected),
-        Ok(false) => Err(fail(RestError::Internal)),
-        Err(_) => Err(fail(RestError::Timeout)),
+        Ok(false) => Err(RestError::Internal.into()),
+        Err(_) => Err(RestError::Timeout.into()),
     }
 }
 
-fn with_rest_resource(app: &AppState, jid: &Jid) -> Result<Jid, Refusal> {
-    let full = format!("{}/{}", jid.to_bare(), app.router.fresh_resource("rest-"));
-    Jid::new(&full).map_err(|_| fail(RestError::Internal))
+fn with_rest_resource(app: &AppState, jid: &Jid) -> Result<Jid, RestError> {
+    let full = format!("{}/{}", jid.to_bare(), app.fresh_resource("rest-"));
+    Jid::new(&full).map_err(|_| RestError::Internal)
 }
 
 #[cfg(test)]
@@ -407,7 +376,7 @@ mod tests {
 
     #[test]
     fn normalise_checks_iq_shape() {
-        let error = |xml: &str| normalise(xml.parse().unwrap()).unwrap_err().error;
+        let error = |xml: &str| normalise(xml.parse().unwrap()).unwrap_err();
         assert_eq!(
             error("<iq xmlns='jabber:client' type='get'><a xmlns='x'/><b xmlns='x'/></iq>"),
             RestError::IqTags
@@ -422,6 +391,25 @@ mod tests {
             error("<message xmlns='jabber:client' to='@@'/>"),
             RestError::To
         );
+    }
+
+    #[test]
+    fn json_or_xml_without_their_content_type_is_spotted() {
+        let form = Some(MediaType::Form);
+        assert_eq!(
+            mistyped(form, br#"{"to":"bob@localhost"}"#),
+            Some(MediaType::Json)
+        );
+        assert_eq!(
+            mistyped(None, b" \n<message to='b@l'/>"),
+            Some(MediaType::Xml)
+        );
+        assert_eq!(mistyped(form, b"to=bob%40localhost&body=hi"), None);
+        assert_eq!(mistyped(form, b"just text"), None);
+        assert_eq!(mistyped(None, b""), None);
+        // A declared format is taken at its word.
+        assert_eq!(mistyped(Some(MediaType::Text), b"{not json}"), None);
+        assert_eq!(mistyped(Some(MediaType::Json), b"{}"), None);
     }
 
     #[test]
