@@ -137,8 +137,13 @@ async fn idle_keep_alive_connections_close_after_their_own_timeout() {
     tokio::time::sleep(Duration::from_millis(1500)).await;
     conn.write_all(request).await.unwrap();
     assert!(read_response(&mut conn).await.starts_with("HTTP/1.1 200"));
-    // Then silence: closed by the server.
+    // Then silence: closed by the server, which serves new connections as before.
     assert!(closed_by_server(&mut conn).await);
+    assert!(
+        health_from("127.0.0.1", &server)
+            .await
+            .starts_with("HTTP/1.1 200")
+    );
     server.stop().await;
 }
 

@@ -56,7 +56,8 @@ const BODY_ONLY: Source<'static> = Source {
     query: None,
 };
 
-// The caller is extracted first: mod_rest's order is credentials, size, then parsing.
+// The caller passes the gate (an extractor) before the body is read: mod_rest's order is
+// credentials, size, then parsing.
 
 async fn post_root(
     State(app): State<AppState>,
