@@ -4,7 +4,7 @@
 //! elsewhere). One test per checklist item or small group, named `item_NN_…`.
 //!
 //! Items 40–54 (webhooks) are tested in `tests/webhooks.rs`; 80 (demo mode) is only checked to
-//! be absent, 81 (CORS) is out of scope. Where Switchboard deliberately differs from the
+//! be absent, 81 (CORS) is tested with the rest of the HTTP edge in `tests/http_edge.rs`. Where Switchboard deliberately differs from the
 //! reference (docs/rest.md, docs/compatibility.md), the test asserts our behaviour and says so in
 //! a comment starting with "Divergence".
 
@@ -3392,7 +3392,7 @@ async fn item_79_unknown_keys_and_children() {
 
 // =============================================================================================
 // Item 80: demo mode (Swagger UI, `/rest/demo/openapi.yaml`) is not provided; our OpenAPI
-// document is `/rest/openapi.json` (docs/compatibility.md). Item 81 (CORS) is out of scope.
+// document is `/rest/openapi.json` (docs/compatibility.md). Item 81 (CORS): tests/http_edge.rs.
 
 #[tokio::test]
 async fn item_80_no_demo_mode() {

@@ -262,3 +262,29 @@ async fn shutdown_sends_close_over_websocket() {
     stop.await.unwrap();
     drop(dir);
 }
+
+#[tokio::test]
+async fn a_websocket_session_outlives_the_http_timeouts_and_caps() {
+    let server = TestServer::start_with(|c| {
+        c.http.request_timeout_secs = 1;
+        c.http.header_read_timeout_secs = 1;
+        c.http.keepalive_timeout_secs = 1;
+        c.http.max_connections_per_ip = 1;
+    })
+    .await;
+    let mut ws = login(&server, "alice", "browser").await;
+    // Longer than every HTTP timeout: the upgraded connection is a session, not a request.
+    tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
+    send(
+        &mut ws,
+        "<iq xmlns='jabber:client' type='get' id='late' to='localhost'><ping xmlns='urn:xmpp:ping'/></iq>",
+    )
+    .await;
+    let pong = recv_named(&mut ws, "iq").await;
+    assert_eq!(pong.attr("id"), Some("late"));
+    assert_eq!(pong.attr("type"), Some("result"));
+    // It no longer holds the address's only HTTP connection.
+    let health = http().get(server.url("/health")).send().await.unwrap();
+    assert_eq!(health.status(), 200);
+    server.stop().await;
+}

@@ -140,6 +140,25 @@ pub struct HttpConfig {
     pub addr: SocketAddr,
     /// Serve plain `http://`/`ws://` on a non-loopback address (behind a TLS-terminating proxy).
     pub allow_plaintext: bool,
+    /// Seconds a client has to send a request's headers, from its first byte (or from connect).
+    pub header_read_timeout_secs: u64,
+    /// Seconds a keep-alive connection may stay idle between requests.
+    pub keepalive_timeout_secs: u64,
+    /// Seconds a request may take to be answered, not counting the wait of an iq sent over
+    /// `/rest` (bounded by `rest.iq_max_timeout_secs`).
+    pub request_timeout_secs: u64,
+    /// Seconds a client has to send a request's body.
+    pub body_timeout_secs: u64,
+    /// Concurrent HTTP connections (WebSocket sessions count under `limits.max_connections`).
+    pub max_connections: usize,
+    /// Concurrent HTTP connections from one client address (`rest.trusted_proxies` are exempt).
+    pub max_connections_per_ip: usize,
+    /// Requests handled at once; beyond, 503 with `Retry-After`.
+    pub max_concurrent_requests: usize,
+    /// Origins allowed to call `/rest` and `/msg` from a browser (CORS); `"*"` for any.
+    pub cors_origins: Vec<String>,
+    /// Client addresses or CIDR blocks that may read `/metrics`; empty allows every address.
+    pub metrics_allowed_ips: Vec<String>,
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
@@ -251,6 +270,15 @@ impl Default for HttpConfig {
         HttpConfig {
             addr: SocketAddr::from(([127, 0, 0, 1], 5280)),
             allow_plaintext: false,
+            header_read_timeout_secs: 10,
+            keepalive_timeout_secs: 60,
+            request_timeout_secs: 30,
+            body_timeout_secs: 30,
+            max_connections: 10_000,
+            max_connections_per_ip: 256,
+            max_concurrent_requests: 1024,
+            cors_origins: vec!["*".into()],
+            metrics_allowed_ips: vec!["127.0.0.0/8".into(), "::1".into()],
         }
     }
 }
@@ -311,6 +339,36 @@ pub const ENV_KEYS: &[(&str, &str)] = &[
     ("SWITCHBOARD_LOG", "log"),
     ("SWITCHBOARD_HTTP_ADDR", "http.addr"),
     ("SWITCHBOARD_HTTP_ALLOW_PLAINTEXT", "http.allow_plaintext"),
+    (
+        "SWITCHBOARD_HTTP_HEADER_READ_TIMEOUT_SECS",
+        "http.header_read_timeout_secs",
+    ),
+    (
+        "SWITCHBOARD_HTTP_KEEPALIVE_TIMEOUT_SECS",
+        "http.keepalive_timeout_secs",
+    ),
+    (
+        "SWITCHBOARD_HTTP_REQUEST_TIMEOUT_SECS",
+        "http.request_timeout_secs",
+    ),
+    (
+        "SWITCHBOARD_HTTP_BODY_TIMEOUT_SECS",
+        "http.body_timeout_secs",
+    ),
+    ("SWITCHBOARD_HTTP_MAX_CONNECTIONS", "http.max_connections"),
+    (
+        "SWITCHBOARD_HTTP_MAX_CONNECTIONS_PER_IP",
+        "http.max_connections_per_ip",
+    ),
+    (
+        "SWITCHBOARD_HTTP_MAX_CONCURRENT_REQUESTS",
+        "http.max_concurrent_requests",
+    ),
+    ("SWITCHBOARD_HTTP_CORS_ORIGINS", "http.cors_origins"),
+    (
+        "SWITCHBOARD_HTTP_METRICS_ALLOWED_IPS",
+        "http.metrics_allowed_ips",
+    ),
     ("SWITCHBOARD_C2S_ADDR", "c2s.addr"),
     ("SWITCHBOARD_C2S_DIRECT_TLS_ADDR", "c2s.direct_tls_addr"),
     ("SWITCHBOARD_C2S_ALLOW_PLAINTEXT", "c2s.allow_plaintext"),

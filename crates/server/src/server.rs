@@ -7,7 +7,6 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::serve::ListenerExt;
 use rand::RngCore;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -17,7 +16,10 @@ use crate::auth::Accounts;
 use crate::c2s::{self, C2sContext, is_loopback};
 use crate::config::Config;
 use crate::ctx::Ctx;
-use crate::http::{self, AppState};
+use crate::http::cors::Cors;
+use crate::http::gate::Gate;
+use crate::http::listener::{self, Bounds};
+use crate::http::state::AppState;
 use crate::router::{Handlers, Router};
 use crate::services::{commands, component, disco, offline, ping, presence, roster, version};
 use crate::sessions::LocalSessions;
@@ -86,7 +88,10 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
     if !is_loopback(&config.http.addr) && !config.http.allow_plaintext {
         return Err(StartError::PlaintextHttp(config.http.addr));
     }
-    let gate = http::gate::Gate::new(&config).map_err(StartError::Config)?;
+    let gate = Gate::new(&config).map_err(StartError::Config)?;
+    let cors = Cors::new(&config.http.cors_origins).map_err(StartError::Config)?;
+    let bounds =
+        Bounds::new(&config.http, gate.trusted_proxies().to_vec()).map_err(StartError::Config)?;
     let store = Arc::new(open_store(&config.data_dir).await?);
     let accounts = Accounts::new(store.clone(), &config.domain, config.auth.scram_iterations);
     let webhooks = Webhooks::new(&config, store).await?;
@@ -140,27 +145,23 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
             addr: config.http.addr,
             source,
         })?;
-    let app = http::app(AppState {
+    let state = AppState::new(
         server,
         webhooks,
-        c2s: ctx,
-        rest: config.rest.clone(),
-        gate: Arc::new(gate),
-    });
-    let http_shutdown = shutdown.clone();
-    tasks.spawn(async move {
-        let service = app.into_make_service_with_connect_info::<SocketAddr>();
-        // Small XMPP frames must not wait for Nagle's algorithm (~40 ms per stream start).
-        let listener = http_listener.tap_io(|tcp| {
-            let _ = tcp.set_nodelay(true);
-        });
-        let served = axum::serve(listener, service)
-            .with_graceful_shutdown(async move { http_shutdown.cancelled().await })
-            .await;
-        if let Err(e) = served {
-            tracing::error!(error = %e, "HTTP server failed");
-        }
-    });
+        ctx,
+        config.rest.clone(),
+        gate,
+        cors,
+        Duration::from_secs(config.http.body_timeout_secs),
+    );
+    let app = crate::http::app(state, &config.http).map_err(StartError::Config)?;
+    tasks.spawn(listener::serve(
+        http_listener,
+        app,
+        bounds,
+        shutdown.clone(),
+        tasks.clone(),
+    ));
 
     Ok(RunningServer {
         http_addr,

@@ -308,6 +308,36 @@ impl StreamParser {
     }
 }
 
+/// The bytes after an XML declaration (`<?xml version='1.0'?>`) at the very start of `data`, or
+/// all of `data` when it starts with none. rxml checks the declaration (version 1.0, UTF-8 only);
+/// any other processing instruction (`<?xml-stylesheet …?>`) stays for the parser to refuse.
+pub fn without_xml_declaration(data: &[u8]) -> Result<&[u8], FramingError> {
+    let declares = data.starts_with(b"<?xml")
+        && data
+            .get(5)
+            .is_some_and(|b| b.is_ascii_whitespace() || *b == b'?');
+    if !declares {
+        return Ok(data);
+    }
+    let end = data
+        .windows(2)
+        .position(|pair| pair == b"?>")
+        .map(|at| at + 2)
+        .ok_or_else(|| FramingError::NotWellFormed("unterminated XML declaration".into()))?;
+    let (declaration, rest) = data.split_at(end);
+    let mut input = declaration;
+    match RawParser::new().parse(&mut input, false) {
+        Ok(Some(RawEvent::XmlDeclaration(..))) => Ok(rest),
+        Err(EndOrError::Error(rxml::Error::RestrictedXml(what))) => {
+            Err(FramingError::RestrictedXml(what.to_string()))
+        }
+        Err(EndOrError::Error(other)) => Err(FramingError::NotWellFormed(other.to_string())),
+        Ok(_) | Err(EndOrError::NeedMoreData) => Err(FramingError::NotWellFormed(
+            "invalid XML declaration".into(),
+        )),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -369,6 +399,23 @@ mod tests {
         }
         assert!(matches!(&events[2], StreamEvent::Element(el) if el.is("iq", ns::CLIENT)));
         assert_eq!(events[3], StreamEvent::Close);
+    }
+
+    #[test]
+    fn a_leading_xml_declaration_is_skipped() {
+        let rest = without_xml_declaration(b"<?xml version='1.0' encoding='UTF-8'?><m/>");
+        assert_eq!(rest, Ok(&b"<m/>"[..]));
+        assert_eq!(without_xml_declaration(b"<m/>"), Ok(&b"<m/>"[..]));
+        // Other processing instructions are not declarations: the parser refuses them later.
+        let pi = b"<?xml-stylesheet href='a'?><m/>";
+        assert_eq!(without_xml_declaration(pi), Ok(&pi[..]));
+        for bad in [
+            &b"<?xml version='1.0' encoding='ISO-8859-1'?><m/>"[..],
+            b"<?xml version='1.0'",
+            b"<?xml foo='1'?><m/>",
+        ] {
+            assert!(without_xml_declaration(bad).is_err(), "{bad:?}");
+        }
     }
 
     #[test]

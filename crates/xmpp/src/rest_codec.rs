@@ -4,7 +4,7 @@
 use minidom::Element;
 use serde_json::{Map, Number, Value};
 
-use crate::framing::{FramingError, Limits, StreamParser};
+use crate::framing::{FramingError, Limits, StreamParser, without_xml_declaration};
 use crate::json::{self, JsonMapError};
 use crate::ns;
 use crate::rest_error::RestError;
@@ -305,13 +305,16 @@ fn parse_xml(body: &[u8], limits: Limits) -> Result<Element, RequestError> {
         ..limits
     };
     let mut parser = StreamParser::new_fragments(limits);
-    let element = parser.feed_message(body).map_err(|err| {
-        let error = match err {
-            FramingError::StanzaTooBig { .. } => RestError::Size,
-            _ => RestError::Parse,
-        };
-        RequestError::with(error, err.to_string())
-    })?;
+    // Clients often start with an XML declaration; Prosody accepts and ignores it.
+    let element = without_xml_declaration(body)
+        .and_then(|body| parser.feed_message(body))
+        .map_err(|err| {
+            let error = match err {
+                FramingError::StanzaTooBig { .. } => RestError::Size,
+                _ => RestError::Parse,
+            };
+            RequestError::with(error, err.to_string())
+        })?;
     // The framing layer already dropped any prefix declarations that could not re-serialise.
     Ok(element)
 }
@@ -794,7 +797,9 @@ mod tests {
             "<!DOCTYPE message><message/>",
             "<message><!-- hi --></message>",
             "<message><?pi x?></message>",
-            "<?xml version='1.0'?><message/>",
+            "<?xml-stylesheet href='x'?><message/>",
+            " <?xml version='1.0'?><message/>",
+            "<?xml version='1.0' encoding='latin1'?><message/>",
             "<message/><message/>",
             "<message>",
             "",
@@ -805,6 +810,17 @@ mod tests {
                 RestError::Parse,
                 "{body}"
             );
+        }
+    }
+
+    #[test]
+    fn a_leading_xml_declaration_is_ignored() {
+        for body in [
+            "<?xml version='1.0'?><message to='a@b'/>",
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<message to='a@b'/>",
+        ] {
+            let stanza = post(Some(MediaType::Xml), body, None).unwrap();
+            assert_eq!(stanza.attr("to"), Some("a@b"), "{body}");
         }
     }
 

@@ -27,7 +27,11 @@ pub enum RestError {
     RateLimited,
     MediaType,
     Size,
+    /// The request body did not arrive within the server's body timeout.
+    BodyTimeout,
     Timeout,
+    /// The server is at a limit (concurrent requests, connections) or took too long.
+    Unavailable,
     Internal,
 }
 
@@ -55,9 +59,11 @@ impl RestError {
             RestError::RateLimited => 429,
             RestError::MediaType => 415,
             RestError::Size => 413,
+            RestError::BodyTimeout => 408,
             // mod_rest answers 500 on an iq timeout; a gateway timeout is what it is.
             RestError::Timeout => 504,
             RestError::Internal => 500,
+            RestError::Unavailable => 503,
         }
     }
 
@@ -72,7 +78,10 @@ impl RestError {
             RestError::MediaType | RestError::ResourceInUse => "cancel",
             RestError::Forbidden => "auth",
             RestError::RateLimited => "wait",
-            RestError::Timeout | RestError::Internal => "wait",
+            RestError::Timeout
+            | RestError::Internal
+            | RestError::BodyTimeout
+            | RestError::Unavailable => "wait",
             _ => "modify",
         }
     }
@@ -99,6 +108,8 @@ impl RestError {
             RestError::Forbidden => "forbidden",
             RestError::RateLimited => "policy-violation",
             RestError::Timeout => "remote-server-timeout",
+            RestError::BodyTimeout => "connection-timeout",
+            RestError::Unavailable => "resource-constraint",
             RestError::Internal => "internal-server-error",
         }
     }
@@ -126,7 +137,9 @@ impl RestError {
             RestError::RateLimited => "Too many requests",
             RestError::MediaType => "Unsupported media type",
             RestError::Size => "Payload too large",
+            RestError::BodyTimeout => "Request body not received in time",
             RestError::Timeout => "IQ stanza timed out",
+            RestError::Unavailable => "Service unavailable",
             RestError::Internal => "Internal server error",
         }
     }
@@ -179,6 +192,9 @@ mod tests {
         assert_eq!(RestError::MediaType.status(), 415);
         assert_eq!(RestError::IqTags.status(), 422);
         assert_eq!(RestError::Timeout.status(), 504);
+        assert_eq!(RestError::BodyTimeout.status(), 408);
+        assert_eq!(RestError::Unavailable.status(), 503);
+        assert_eq!(RestError::Unavailable.error_type(), "wait");
     }
 
     #[test]

@@ -117,22 +117,30 @@ impl Accounts {
     }
 
     /// Checks a plaintext password (SASL PLAIN, HTTP Basic). Unknown users cost the same work
-    /// as known ones, so timing does not reveal which accounts exist.
+    /// as known ones, so timing does not reveal which accounts exist. The key derivation runs
+    /// on the blocking pool: it takes milliseconds of CPU that must not stall async workers.
     pub async fn check_password(&self, user: &str, password: &str) -> Result<bool, AccountError> {
         let creds = self.store.credentials(user).await?;
-        let ok = match creds {
-            Some(creds) => creds.verify_password(password),
+        let password = password.to_owned();
+        let decoy = self.decoy.clone();
+        let iterations = self.iterations;
+        let derive = move || match creds {
+            Some(creds) => creds.verify_password(&password),
             None => {
-                let decoy = self
-                    .decoy
-                    .get_or_init(|| StoredCredentials::derive("decoy", self.iterations).ok());
+                let decoy =
+                    decoy.get_or_init(|| StoredCredentials::derive("decoy", iterations).ok());
                 if let Some(decoy) = decoy {
-                    let _ = decoy.verify_password(password);
+                    let _ = decoy.verify_password(&password);
                 }
                 false
             }
         };
-        Ok(ok)
+        match tokio::task::spawn_blocking(derive).await {
+            Ok(ok) => Ok(ok),
+            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+            // Only while the runtime shuts down: nobody is let in any more.
+            Err(_) => Ok(false),
+        }
     }
 
     /// Issues a new bearer token for `user`; only its SHA-256 digest is stored.

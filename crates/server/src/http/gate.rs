@@ -1,14 +1,12 @@
-//! The door of the stanza API: who is calling (an account, or a REST component by its static
-//! credential), from where (`allowed_ips`), and how often (a token bucket per credential).
+//! The door every HTTP route passes, in one order: the IP rule of the claimed caller, then its
+//! credentials (an account, or a REST component by its static credential), then its rate limit.
 
 use std::net::IpAddr;
 use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::http::HeaderMap;
-use axum::http::header::AUTHORIZATION;
-use base64::Engine;
+use axum::http::{HeaderMap, HeaderValue};
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use ipnet::IpNet;
@@ -18,11 +16,12 @@ use switchboard_xmpp::rest_error::RestError;
 use switchboard_xmpp::sender::Principal;
 
 use super::access::{AccessRules, client_ip, parse_net};
-use super::auth;
-use crate::auth::Accounts;
-use crate::config::{ComponentConfig, Config};
+use super::credentials::{self, Authorization};
+use super::error::HttpError;
+use crate::auth::{AccountError, Accounts};
+use crate::config::{AccessConfig, ComponentConfig, Config};
 
-/// An admitted caller of the stanza API.
+/// An admitted caller.
 #[derive(Clone, Debug)]
 pub struct Caller {
     /// A bare account JID, or a component's domain: any JID under it may be used as `from`.
@@ -42,52 +41,57 @@ impl Caller {
     }
 }
 
-/// Why a request was turned away.
-#[derive(Debug, PartialEq, Eq)]
-pub struct Refusal {
-    pub error: RestError,
-    pub detail: Option<String>,
-    pub retry_after: Option<Duration>,
-}
-
-impl Refusal {
-    /// Adds `Retry-After` for a rate-limited refusal: whole seconds, rounded up, so that a
-    /// client never retries before the bucket has refilled.
-    pub fn set_retry_after(&self, headers: &mut axum::http::HeaderMap) {
-        if let Some(wait) = self.retry_after {
-            let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
-            headers.insert(
-                axum::http::header::RETRY_AFTER,
-                axum::http::HeaderValue::from(secs.max(1)),
-            );
-        }
-    }
-}
-
-impl From<RestError> for Refusal {
-    fn from(error: RestError) -> Refusal {
-        Refusal {
-            error,
-            detail: None,
-            retry_after: None,
-        }
-    }
+/// Which credentials a route takes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Policy {
+    /// `/rest` and the admin APIs: `rest.auth_mechanisms`, accounts and REST components.
+    Rest,
+    /// `/msg`: HTTP Basic with an account's password, as mod_post_msg.
+    PostMsg,
 }
 
 struct Component {
-    domain: String,
+    domain: Jid,
     /// `(scheme, credentials)` of the configured Authorization value.
     credentials: Option<(String, String)>,
     secret: Option<String>,
     rules: Arc<AccessRules>,
 }
 
+/// Who the credentials say the caller is, before they are verified.
+enum Claim<'a> {
+    /// A component's static `rest_credentials`, which are verified by matching them.
+    Component(&'a Component),
+    /// HTTP Basic `domain:component_secret`.
+    ComponentSecret(&'a Component, String),
+    /// HTTP Basic with an account's localpart or JID.
+    Password { user: String, password: String },
+    /// A bearer token from `switchboard token create`.
+    Token(String),
+}
+
+impl Claim<'_> {
+    fn rules<'g>(&'g self, gate: &'g Gate) -> &'g Arc<AccessRules> {
+        match self {
+            Claim::Component(c) | Claim::ComponentSecret(c, _) => &c.rules,
+            Claim::Password { .. } | Claim::Token(_) => &gate.account_rules,
+        }
+    }
+}
+
 pub struct Gate {
+    domain: String,
+    /// Lower-case scheme names of `rest.auth_mechanisms`.
     mechanisms: Vec<String>,
     components: Vec<Component>,
     account_rules: Arc<AccessRules>,
+    metrics_rules: AccessRules,
     trusted: Vec<IpNet>,
     limiter: Option<DefaultKeyedRateLimiter<String>>,
+    /// The pause before answering a wrong password, as after a failed XMPP login.
+    failure_delay: Duration,
+    rest_challenge: Option<HeaderValue>,
+    post_msg_challenge: Option<HeaderValue>,
 }
 
 fn split_scheme(value: &str) -> Option<(&str, &str)> {
@@ -99,35 +103,36 @@ fn secret_eq(a: &str, b: &str) -> bool {
     a.as_bytes().ct_eq(b.as_bytes()).into()
 }
 
+fn component(c: &ComponentConfig) -> Result<Component, String> {
+    let credentials = match &c.rest_credentials {
+        Some(value) => Some(
+            split_scheme(value)
+                .map(|(s, c)| (s.to_ascii_lowercase(), c.to_owned()))
+                .ok_or_else(|| {
+                    format!(
+                        "component {}: rest_credentials must look like \"Bearer SECRET\"",
+                        c.domain
+                    )
+                })?,
+        ),
+        None => None,
+    };
+    Ok(Component {
+        domain: Jid::new(&c.domain).map_err(|e| format!("component {}: {e}", c.domain))?,
+        credentials,
+        secret: c.component_secret.clone(),
+        rules: Arc::new(
+            AccessRules::compile(&c.access).map_err(|e| format!("component {}: {e}", c.domain))?,
+        ),
+    })
+}
+
 impl Gate {
     pub fn new(config: &Config) -> Result<Gate, String> {
         let components = config
             .component
             .iter()
-            .map(|c: &ComponentConfig| {
-                let credentials = match &c.rest_credentials {
-                    Some(value) => Some(
-                        split_scheme(value)
-                            .map(|(s, c)| (s.to_ascii_lowercase(), c.to_owned()))
-                            .ok_or_else(|| {
-                                format!(
-                                    "component {}: rest_credentials must look like \"Bearer SECRET\"",
-                                    c.domain
-                                )
-                            })?,
-                    ),
-                    None => None,
-                };
-                Ok(Component {
-                    domain: c.domain.clone(),
-                    credentials,
-                    secret: c.component_secret.clone(),
-                    rules: Arc::new(
-                        AccessRules::compile(&c.access)
-                            .map_err(|e| format!("component {}: {e}", c.domain))?,
-                    ),
-                })
-            })
+            .map(component)
             .collect::<Result<_, String>>()?;
         let limiter = match (
             config.rest.rate_per_second > 0.0,
@@ -142,17 +147,30 @@ impl Gate {
             }
             _ => None,
         };
+        let mechanisms: Vec<String> = config
+            .rest
+            .auth_mechanisms
+            .iter()
+            .map(|m| m.to_ascii_lowercase())
+            .collect();
+        let metrics_rules = AccessRules::compile(&AccessConfig {
+            allowed_ips: config.http.metrics_allowed_ips.clone(),
+            ..AccessConfig::default()
+        })
+        .map_err(|e| format!("http.metrics_{e}"))?;
         Ok(Gate {
-            mechanisms: config
-                .rest
-                .auth_mechanisms
-                .iter()
-                .map(|m| m.to_ascii_lowercase())
-                .collect(),
+            rest_challenge: credentials::challenge(&mechanisms, &format!("{}/rest", config.domain)),
+            post_msg_challenge: credentials::challenge(
+                &["basic".to_owned()],
+                &format!("{}/post_msg", config.domain),
+            ),
+            domain: config.domain.clone(),
+            mechanisms,
             components,
             account_rules: Arc::new(
                 AccessRules::compile(&config.rest.access).map_err(|e| format!("rest: {e}"))?,
             ),
+            metrics_rules,
             trusted: config
                 .rest
                 .trusted_proxies
@@ -160,140 +178,168 @@ impl Gate {
                 .map(|p| parse_net(p).map_err(|e| format!("rest.trusted_proxies: {e}")))
                 .collect::<Result<_, _>>()?,
             limiter,
+            failure_delay: Duration::from_millis(config.auth.failure_delay_ms),
         })
     }
 
-    /// `WWW-Authenticate` for 401 answers, listing the accepted schemes.
-    pub fn challenge(&self, domain: &str) -> String {
-        self.mechanisms
-            .iter()
-            .map(|m| {
-                let mut name = m.clone();
-                if let Some(first) = name.get_mut(0..1) {
-                    first.make_ascii_uppercase();
-                }
-                format!("{name} realm=\"{domain}/rest\"")
-            })
-            .collect::<Vec<_>>()
-            .join(", ")
+    /// `WWW-Authenticate` for a 401 under `policy`.
+    pub fn challenge(&self, policy: Policy) -> Option<&HeaderValue> {
+        match policy {
+            Policy::Rest => self.rest_challenge.as_ref(),
+            Policy::PostMsg => self.post_msg_challenge.as_ref(),
+        }
     }
 
-    /// Authenticates the request, then applies `allowed_ips` and the rate limit.
+    /// The client's address: the peer, or the one a trusted proxy forwarded for.
+    pub fn client_ip(&self, peer: IpAddr, headers: &HeaderMap) -> IpAddr {
+        client_ip(peer, headers, &self.trusted)
+    }
+
+    /// Proxies in `rest.trusted_proxies`, which speak for many clients.
+    pub fn trusted_proxies(&self) -> &[IpNet] {
+        &self.trusted
+    }
+
+    /// The door: the IP rule of whoever the credentials claim to be (checked before anything
+    /// secret, so that a refused address learns nothing about them), then the credentials,
+    /// then the caller's rate limit.
     pub async fn admit(
         &self,
         accounts: &Accounts,
-        domain: &str,
-        headers: &HeaderMap,
-        peer: IpAddr,
-    ) -> Result<Caller, Refusal> {
-        let caller = self.authenticate(accounts, domain, headers).await?;
-        self.screen(caller, headers, peer)
+        policy: Policy,
+        presented: Result<Authorization, RestError>,
+        client: IpAddr,
+    ) -> Result<Caller, HttpError> {
+        let claim = presented.and_then(|auth| self.claim(policy, auth));
+        let rules = match &claim {
+            Ok(claim) => claim.rules(self),
+            Err(_) => &self.account_rules,
+        };
+        check_ip(rules, client)?;
+        let rules = rules.clone();
+        let jid = self.verify(accounts, claim?).await?;
+        self.limit(&jid)?;
+        Ok(Caller { jid, rules })
     }
 
-    /// An account authenticated by another route (`/msg`), under the account rules.
-    pub fn account(&self, jid: Jid) -> Caller {
-        Caller {
-            jid,
-            rules: self.account_rules.clone(),
-        }
+    /// The door of `/metrics`: its IP rule only (a scraper has no credentials).
+    pub fn admit_monitor(&self, client: IpAddr) -> Result<(), HttpError> {
+        check_ip(&self.metrics_rules, client)
     }
 
-    /// `allowed_ips` and the rate limit for an authenticated caller.
-    pub fn screen(
-        &self,
-        caller: Caller,
-        headers: &HeaderMap,
-        peer: IpAddr,
-    ) -> Result<Caller, Refusal> {
-        let ip = client_ip(peer, headers, &self.trusted);
-        caller.rules.check_ip(ip).map_err(|denied| Refusal {
-            error: RestError::Forbidden,
-            detail: Some(format!("{} does not include {ip}", denied.0)),
-            retry_after: None,
-        })?;
-        if let Some(limiter) = &self.limiter
-            && let Err(not_until) = limiter.check_key(&caller.jid.to_string())
-        {
-            let wait = not_until.wait_time_from(DefaultClock::default().now());
-            return Err(Refusal {
-                error: RestError::RateLimited,
-                detail: Some(format!("retry in {} ms", wait.as_millis())),
-                retry_after: Some(wait),
-            });
-        }
-        Ok(caller)
-    }
-
-    async fn authenticate(
-        &self,
-        accounts: &Accounts,
-        domain: &str,
-        headers: &HeaderMap,
-    ) -> Result<Caller, RestError> {
-        let value = headers
-            .get(AUTHORIZATION)
-            .ok_or(RestError::NoAuthz)?
-            .to_str()
-            .map_err(|_| RestError::MalformAuthz)?;
-        let (scheme, credentials) = split_scheme(value).ok_or(RestError::NoAuthz)?;
-        let scheme = scheme.to_ascii_lowercase();
-        if !self.mechanisms.contains(&scheme) {
+    /// Reads who the credentials claim to be. Only a static component credential is compared
+    /// here (in constant time): it is a long random secret that names the component itself.
+    fn claim(&self, policy: Policy, auth: Authorization) -> Result<Claim<'_>, RestError> {
+        let allowed = match policy {
+            Policy::Rest => self.mechanisms.iter().any(|m| m == auth.scheme()),
+            Policy::PostMsg => auth.scheme() == "basic",
+        };
+        if !allowed {
             return Err(RestError::NoAuthz);
         }
-        if let Some(component) = self.component_for(&scheme, credentials)? {
-            let jid = Jid::new(&component.domain).map_err(|_| RestError::Internal)?;
-            return Ok(Caller {
-                jid,
-                rules: component.rules.clone(),
-            });
+        if policy == Policy::Rest
+            && let Some(component) = self.components.iter().find(|c| {
+                c.credentials.as_ref().is_some_and(|(scheme, secret)| {
+                    scheme == auth.scheme() && secret_eq(secret, auth.value())
+                })
+            })
+        {
+            return Ok(Claim::Component(component));
         }
-        let identity = auth::authenticate(accounts, domain, headers).await?;
-        Ok(self.account(identity.jid))
+        match auth.scheme() {
+            "basic" => {
+                let (user, password) = auth.decode_basic()?;
+                let component = self
+                    .components
+                    .iter()
+                    .find(|c| policy == Policy::Rest && c.domain.as_str() == user);
+                Ok(match component {
+                    Some(component) => Claim::ComponentSecret(component, password),
+                    None => Claim::Password { user, password },
+                })
+            }
+            "bearer" if policy == Policy::Rest => Ok(Claim::Token(auth.value().to_owned())),
+            _ => Err(RestError::NoAuthz),
+        }
     }
 
-    /// The component a credential belongs to: its static `rest_credentials`, or HTTP Basic
-    /// `domain:component_secret`. Secrets are compared in constant time.
-    fn component_for(
-        &self,
-        scheme: &str,
-        credentials: &str,
-    ) -> Result<Option<&Component>, RestError> {
-        let by_static = self.components.iter().find(|c| {
-            c.credentials
-                .as_ref()
-                .is_some_and(|(s, secret)| s == scheme && secret_eq(secret, credentials))
-        });
-        if by_static.is_some() || scheme != "basic" {
-            return Ok(by_static);
-        }
-        let Some(decoded) = base64::engine::general_purpose::STANDARD
-            .decode(credentials)
-            .ok()
-            .and_then(|d| String::from_utf8(d).ok())
-        else {
-            return Ok(None);
-        };
-        let Some((user, secret)) = decoded.split_once(':') else {
-            return Ok(None);
-        };
-        match self.components.iter().find(|c| c.domain == user) {
-            Some(component) => match &component.secret {
-                Some(expected) if secret_eq(expected, secret) => Ok(Some(component)),
-                _ => Err(RestError::Unauthz),
+    /// Verifies claimed credentials: the one place that does, where a credential cache fits.
+    async fn verify(&self, accounts: &Accounts, claim: Claim<'_>) -> Result<Jid, RestError> {
+        match claim {
+            Claim::Component(component) => Ok(component.domain.clone()),
+            Claim::ComponentSecret(component, password) => {
+                let matches = component
+                    .secret
+                    .as_ref()
+                    .is_some_and(|secret| secret_eq(secret, &password));
+                if matches {
+                    Ok(component.domain.clone())
+                } else {
+                    self.refuse().await
+                }
+            }
+            Claim::Password { user, password } => {
+                let user = accounts.username(&user).map_err(|e| match e {
+                    AccountError::WrongDomain(_) => RestError::Unauthz,
+                    _ => RestError::PrepAuthz,
+                })?;
+                match accounts.check_password(&user, &password).await {
+                    Ok(true) => self.account_jid(&user),
+                    Ok(false) => self.refuse().await,
+                    Err(_) => Err(RestError::Internal),
+                }
+            }
+            Claim::Token(token) => match accounts.token_owner(&token).await {
+                Ok(Some(user)) => self.account_jid(&user),
+                Ok(None) => Err(RestError::Unauthz),
+                Err(_) => Err(RestError::Internal),
             },
-            None => Ok(None),
         }
     }
+
+    /// A wrong password or secret, answered after the pause a failed XMPP login gets
+    /// (`auth.failure_delay_ms`), to slow guessing down.
+    async fn refuse(&self) -> Result<Jid, RestError> {
+        tokio::time::sleep(self.failure_delay).await;
+        Err(RestError::Unauthz)
+    }
+
+    fn account_jid(&self, user: &str) -> Result<Jid, RestError> {
+        Jid::new(&format!("{user}@{}", self.domain)).map_err(|_| RestError::PrepAuthz)
+    }
+
+    /// The token bucket of a verified caller.
+    fn limit(&self, jid: &Jid) -> Result<(), HttpError> {
+        let Some(limiter) = &self.limiter else {
+            return Ok(());
+        };
+        limiter.check_key(&jid.to_string()).map_err(|not_until| {
+            let wait = not_until.wait_time_from(DefaultClock::default().now());
+            HttpError::from(RestError::RateLimited)
+                .with_detail(format!("retry in {} ms", wait.as_millis()))
+                .retry_after(wait)
+        })
+    }
+}
+
+fn check_ip(rules: &AccessRules, client: IpAddr) -> Result<(), HttpError> {
+    rules.check_ip(client).map_err(|denied| {
+        HttpError::from(RestError::Forbidden)
+            .with_detail(format!("{} does not include {client}", denied.0))
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::storage::sqlite::SqliteStore;
+
+    const SEED: &str = "dmVyeSBzZWNyZXQgdG9rZW4K";
 
     fn gate(extra: &str) -> Gate {
         let config = Config::from_sources(
             &format!(
-                "[rest]\nrate_per_second = 1.0\nrate_burst = 2\n{extra}\n[[component]]\ndomain = 'rest.localhost'\nrest_credentials = 'Bearer dmVyeSBzZWNyZXQgdG9rZW4K'\ncomponent_secret = 'pw'\n"
+                "[auth]\nfailure_delay_ms = 1\n[rest]\n{extra}\n[[component]]\ndomain = 'rest.localhost'\nrest_credentials = 'Bearer {SEED}'\ncomponent_secret = 'pw'\n"
             ),
             Vec::new(),
         )
@@ -301,31 +347,224 @@ mod tests {
         Gate::new(&config).unwrap()
     }
 
-    #[test]
-    fn static_and_basic_component_credentials() {
+    async fn accounts() -> Accounts {
+        let store = Arc::new(SqliteStore::in_memory().await.unwrap());
+        let accounts = Accounts::new(store, "localhost", 4096);
+        accounts.add_user("alice", "wonderland").await.unwrap();
+        accounts
+    }
+
+    fn header(value: &str) -> Result<Authorization, RestError> {
+        Authorization::from_header(Some(&HeaderValue::from_str(value).unwrap()))
+    }
+
+    fn basic(user: &str, password: &str) -> Result<Authorization, RestError> {
+        Ok(Authorization::basic(user, password))
+    }
+
+    const HOME: IpAddr = IpAddr::V4(std::net::Ipv4Addr::LOCALHOST);
+
+    async fn admit(
+        gate: &Gate,
+        accounts: &Accounts,
+        policy: Policy,
+        presented: Result<Authorization, RestError>,
+    ) -> Result<String, HttpError> {
+        gate.admit(accounts, policy, presented, HOME)
+            .await
+            .map(|caller| caller.jid.to_string())
+    }
+
+    fn rest(error: RestError) -> HttpError {
+        HttpError::from(error)
+    }
+
+    #[tokio::test]
+    async fn every_scheme_and_its_failures() {
         let g = gate("");
+        let a = accounts().await;
+        let token = a.create_token("alice").await.unwrap();
+        let ok = |s: &str| Ok::<String, HttpError>(s.to_owned());
+        // Accounts: Basic with localpart or JID, Bearer with a token.
         assert_eq!(
-            g.component_for("bearer", "dmVyeSBzZWNyZXQgdG9rZW4K")
-                .unwrap()
-                .unwrap()
-                .domain,
-            "rest.localhost"
+            admit(&g, &a, Policy::Rest, basic("alice", "wonderland")).await,
+            ok("alice@localhost")
         );
-        assert!(g.component_for("bearer", "wrong").unwrap().is_none());
-        let basic = base64::engine::general_purpose::STANDARD.encode("rest.localhost:pw");
-        assert!(g.component_for("basic", &basic).unwrap().is_some());
-        let bad = base64::engine::general_purpose::STANDARD.encode("rest.localhost:nope");
         assert_eq!(
-            g.component_for("basic", &bad).err(),
-            Some(RestError::Unauthz)
+            admit(&g, &a, Policy::Rest, basic("alice@localhost", "wonderland")).await,
+            ok("alice@localhost")
         );
-        let user = base64::engine::general_purpose::STANDARD.encode("alice:pw");
-        assert!(g.component_for("basic", &user).unwrap().is_none());
+        assert_eq!(
+            admit(&g, &a, Policy::Rest, header(&format!("bearer {token}"))).await,
+            ok("alice@localhost")
+        );
+        assert_eq!(
+            admit(&g, &a, Policy::Rest, basic("alice", "wrong")).await,
+            Err(rest(RestError::Unauthz))
+        );
+        assert_eq!(
+            admit(&g, &a, Policy::Rest, basic("ghost", "wonderland")).await,
+            Err(rest(RestError::Unauthz))
+        );
+        assert_eq!(
+            admit(&g, &a, Policy::Rest, basic("alice@elsewhere", "wonderland")).await,
+            Err(rest(RestError::Unauthz))
+        );
+        assert_eq!(
+            admit(&g, &a, Policy::Rest, basic("a b", "x")).await,
+            Err(rest(RestError::PrepAuthz))
+        );
+        assert_eq!(
+            admit(&g, &a, Policy::Rest, header("Bearer sb_unknown")).await,
+            Err(rest(RestError::Unauthz))
+        );
+        assert_eq!(
+            admit(&g, &a, Policy::Rest, header("Basic !!")).await,
+            Err(rest(RestError::MalformAuthz))
+        );
+        assert_eq!(
+            admit(&g, &a, Policy::Rest, header("Digest x")).await,
+            Err(rest(RestError::NoAuthz))
+        );
+        assert_eq!(
+            admit(&g, &a, Policy::Rest, Err(RestError::NoAuthz)).await,
+            Err(rest(RestError::NoAuthz))
+        );
+        // Components: the static credential (any case of scheme) or Basic domain:secret.
+        assert_eq!(
+            admit(&g, &a, Policy::Rest, header(&format!("BEARER {SEED}"))).await,
+            ok("rest.localhost")
+        );
+        assert_eq!(
+            admit(&g, &a, Policy::Rest, basic("rest.localhost", "pw")).await,
+            ok("rest.localhost")
+        );
+        assert_eq!(
+            admit(&g, &a, Policy::Rest, basic("rest.localhost", "nope")).await,
+            Err(rest(RestError::Unauthz))
+        );
+    }
+
+    #[tokio::test]
+    async fn post_msg_takes_account_passwords_only() {
+        let g = gate("");
+        let a = accounts().await;
+        let token = a.create_token("alice").await.unwrap();
+        assert!(
+            admit(
+                &g,
+                &a,
+                Policy::PostMsg,
+                basic("alice@localhost", "wonderland")
+            )
+            .await
+            .is_ok()
+        );
+        assert_eq!(
+            admit(&g, &a, Policy::PostMsg, header(&format!("Bearer {token}"))).await,
+            Err(rest(RestError::NoAuthz))
+        );
+        assert_eq!(
+            admit(&g, &a, Policy::PostMsg, header(&format!("Bearer {SEED}"))).await,
+            Err(rest(RestError::NoAuthz))
+        );
+        // A component's domain is not an account.
+        assert_eq!(
+            admit(&g, &a, Policy::PostMsg, basic("rest.localhost", "pw")).await,
+            Err(rest(RestError::Unauthz))
+        );
+    }
+
+    #[tokio::test]
+    async fn mechanisms_restrict_schemes() {
+        let g = gate("auth_mechanisms = ['Bearer']");
+        let a = accounts().await;
+        assert_eq!(
+            admit(&g, &a, Policy::Rest, basic("alice", "wonderland")).await,
+            Err(rest(RestError::NoAuthz))
+        );
+        assert_eq!(
+            g.challenge(Policy::Rest).unwrap(),
+            "Bearer realm=\"localhost/rest\""
+        );
+        assert_eq!(
+            g.challenge(Policy::PostMsg).unwrap(),
+            "Basic realm=\"localhost/post_msg\""
+        );
+    }
+
+    /// The IP rule comes first: from a refused address, right and wrong (or missing)
+    /// credentials get the same answer, and no password is checked.
+    #[tokio::test]
+    async fn ip_rule_is_checked_before_credentials() {
+        let g = gate("allowed_ips = ['10.0.0.0/8']");
+        let a = accounts().await;
+        let blocked: IpAddr = "192.0.2.7".parse().unwrap();
+        let answer = |presented| g.admit(&a, Policy::Rest, presented, blocked);
+        let right = answer(basic("alice", "wonderland")).await.unwrap_err();
+        let wrong = answer(basic("alice", "wrong")).await.unwrap_err();
+        let missing = answer(Err(RestError::NoAuthz)).await.unwrap_err();
+        let malformed = answer(header("Basic !!")).await.unwrap_err();
+        assert_eq!(
+            right.kind(),
+            crate::http::error::Kind::Rest(RestError::Forbidden)
+        );
+        assert_eq!(right, wrong);
+        assert_eq!(right, missing);
+        assert_eq!(right, malformed);
+        // The component has its own (empty) rules: its credential is let in from there.
+        assert!(
+            g.admit(&a, Policy::Rest, header(&format!("Bearer {SEED}")), blocked)
+                .await
+                .is_ok()
+        );
+        let inside: IpAddr = "10.1.2.3".parse().unwrap();
+        assert!(
+            g.admit(&a, Policy::Rest, basic("alice", "wonderland"), inside)
+                .await
+                .is_ok()
+        );
+    }
+
+    #[tokio::test]
+    async fn rate_limit_comes_last_per_caller() {
+        let g = gate("rate_per_second = 1.0\nrate_burst = 2");
+        let a = accounts().await;
+        for _ in 0..2 {
+            assert!(
+                admit(&g, &a, Policy::Rest, basic("alice", "wonderland"))
+                    .await
+                    .is_ok()
+            );
+        }
+        let limited = admit(&g, &a, Policy::Rest, basic("alice", "wonderland"))
+            .await
+            .unwrap_err();
+        assert_eq!(
+            limited.kind(),
+            crate::http::error::Kind::Rest(RestError::RateLimited)
+        );
+        // Wrong credentials do not spend the account's tokens, and others have their own bucket.
+        assert_eq!(
+            admit(&g, &a, Policy::Rest, basic("alice", "wrong")).await,
+            Err(rest(RestError::Unauthz))
+        );
+        assert!(
+            admit(&g, &a, Policy::Rest, basic("rest.localhost", "pw"))
+                .await
+                .is_ok()
+        );
     }
 
     #[test]
-    fn challenge_lists_mechanisms() {
-        let g = gate("auth_mechanisms = ['bearer']");
-        assert_eq!(g.challenge("localhost"), "Bearer realm=\"localhost/rest\"");
+    fn metrics_has_its_own_ip_rule() {
+        let g = gate("");
+        assert!(g.admit_monitor(HOME).is_ok());
+        assert!(g.admit_monitor("::1".parse().unwrap()).is_ok());
+        let far: IpAddr = "203.0.113.5".parse().unwrap();
+        assert_eq!(
+            g.admit_monitor(far).unwrap_err().kind(),
+            crate::http::error::Kind::Rest(RestError::Forbidden)
+        );
     }
 }

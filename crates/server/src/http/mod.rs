@@ -1,51 +1,66 @@
-//! The HTTP surface on one axum router: `/rest` (stanzas over HTTP, mod_rest), `/msg`
-//! (mod_post_msg), the admin API, `/xmpp-websocket` (RFC 7395) and `/health`.
+//! The HTTP side: `/rest` (stanzas over HTTP, mod_rest), `/msg` (mod_post_msg), the admin API,
+//! `/metrics`, `/xmpp-websocket` (RFC 7395) and `/health`, behind one edge.
+//!
+//! The edge: [`listener`] bounds connections; [`layers`] wraps every route (span, timeouts,
+//! concurrency, panics, masked credentials); [`surface`] gives each API its CORS headers and
+//! error style ([`error`]); every caller passes the [`gate`] through the extractors of [`caller`].
 
 pub mod access;
 pub mod admin;
-pub mod auth;
+pub mod body;
+pub mod caller;
+pub mod cors;
+pub mod credentials;
+pub mod error;
 pub mod gate;
+pub mod layers;
+pub mod listener;
 pub mod openapi;
 pub mod post_msg;
 pub mod rest;
+pub mod state;
+pub mod surface;
 pub mod webhooks;
 
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::time::Duration;
 
-use axum::Router as HttpRouter;
+use axum::Router;
 use axum::extract::{ConnectInfo, State, WebSocketUpgrade};
 use axum::response::Response;
-use axum::routing::{get, post};
+use axum::routing::get;
 
-use crate::c2s::{C2sContext, websocket};
-use crate::config::RestConfig;
-use crate::ctx::Ctx;
-use crate::webhook::Webhooks;
+use crate::c2s::websocket;
+use crate::config::HttpConfig;
+use state::AppState;
 
-#[derive(Clone)]
-pub struct AppState {
-    /// The server's narrow context: delivery, accounts, sessions, configuration.
-    pub server: Ctx,
-    pub webhooks: Webhooks,
-    pub c2s: Arc<C2sContext>,
-    pub rest: RestConfig,
-    pub gate: Arc<gate::Gate>,
-}
-
-pub fn app(state: AppState) -> HttpRouter {
-    HttpRouter::new()
-        .route("/rest", post(rest::post_root))
-        .route("/rest/", post(rest::post_root))
-        .route("/rest/echo", post(rest::post_echo))
+/// The whole HTTP app. Requests time out after `http.request_timeout_secs`, except that an iq
+/// sent over `/rest` may also wait up to `rest.iq_max_timeout_secs` for its reply.
+pub fn app(state: AppState, http: &HttpConfig) -> Result<Router, String> {
+    if http.request_timeout_secs == 0 || http.body_timeout_secs == 0 {
+        return Err(
+            "http.request_timeout_secs and http.body_timeout_secs must be at least 1".into(),
+        );
+    }
+    if http.max_concurrent_requests == 0 {
+        return Err("http.max_concurrent_requests must be at least 1".into());
+    }
+    let request_timeout = Duration::from_secs(http.request_timeout_secs);
+    let iq_wait = Duration::from_secs(state.rest.iq_max_timeout_secs);
+    let stanzas = layers::timeout(rest::routes(), request_timeout + iq_wait);
+    let others = Router::new()
         .route("/rest/openapi.json", get(openapi::serve))
-        .route("/rest/{*path}", post(rest::post_path).get(rest::get_path))
-        .route("/xmpp-websocket", get(ws))
         .route("/health", get(|| async { "ok" }))
         .merge(post_msg::routes())
         .merge(admin::routes())
-        .merge(webhooks::routes())
-        .with_state(state)
+        .merge(webhooks::routes());
+    // The upgrade is answered at once; the WebSocket session then lives outside any request.
+    let upgrades = Router::new().route("/xmpp-websocket", get(ws));
+    let routes = Router::new()
+        .merge(stanzas)
+        .merge(layers::timeout(others, request_timeout))
+        .merge(upgrades);
+    Ok(layers::around(routes, state.edge(), http.max_concurrent_requests).with_state(state))
 }
 
 async fn ws(

@@ -1,30 +1,41 @@
 //! The `/rest` routes of Prosody's mod_rest on our router: a stanza per request (body, path or
 //! query string), sent as the caller; messages and presence answer 202, an iq waits for its reply.
 
-use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use axum::body::Body;
-use axum::extract::{ConnectInfo, OriginalUri, State};
-use axum::http::header::{ACCEPT, CONTENT_TYPE, WWW_AUTHENTICATE};
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::extract::{OriginalUri, State};
+use axum::http::StatusCode;
+use axum::http::header::{CONTENT_TYPE, HeaderMap};
 use axum::response::{IntoResponse, Response};
+use axum::routing::post;
 use jid::Jid;
 use minidom::Element;
 use switchboard_xmpp::framing::Limits;
 use switchboard_xmpp::ns;
-use switchboard_xmpp::rest_codec::{self, MediaType, RequestError, RestPath};
+use switchboard_xmpp::rest_codec::{self, MediaType, RestPath};
 use switchboard_xmpp::rest_error::RestError;
 use switchboard_xmpp::stanza::{self, StanzaKind};
 
-use super::AppState;
-use super::gate::{Caller, Refusal};
+use super::body::read_body;
+use super::error::HttpError;
+use super::gate::Caller;
+use super::state::AppState;
+use super::surface::reply_media;
 use crate::ids::random_id;
-use crate::routed::{Origin, Outcome, Refused, Routed};
+use crate::routed::{Outcome, Refused};
 use switchboard_xmpp::sender::FromError;
 
 /// Per-request override of the iq timeout, as mod_rest names it.
 const TIMEOUT_HEADER: &str = "prosody-rest-timeout";
+
+pub fn routes() -> axum::Router<AppState> {
+    axum::Router::new()
+        .route("/rest", post(post_root))
+        .route("/rest/", post(post_root))
+        .route("/rest/echo", post(post_echo))
+        .route("/rest/{*path}", post(post_path).get(get_path))
+}
 
 /// What to do with the stanza once it is built and checked.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -47,49 +58,52 @@ const BODY_ONLY: Source<'static> = Source {
     query: None,
 };
 
-pub async fn post_root(
+// The caller passes the gate (an extractor) before the body is read: mod_rest's order is
+// credentials, size, then parsing.
+
+async fn post_root(
     State(app): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    caller: Caller,
     headers: HeaderMap,
     body: Body,
-) -> Response {
-    respond(&app, peer.ip(), &headers, BODY_ONLY, body, Mode::Send).await
+) -> Result<Response, HttpError> {
+    respond(&app, &caller, &headers, BODY_ONLY, body, Mode::Send).await
 }
 
-pub async fn post_echo(
+async fn post_echo(
     State(app): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    caller: Caller,
     headers: HeaderMap,
     body: Body,
-) -> Response {
-    respond(&app, peer.ip(), &headers, BODY_ONLY, body, Mode::Echo).await
+) -> Result<Response, HttpError> {
+    respond(&app, &caller, &headers, BODY_ONLY, body, Mode::Echo).await
 }
 
-pub async fn post_path(
+async fn post_path(
     State(app): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    caller: Caller,
     OriginalUri(uri): OriginalUri,
     headers: HeaderMap,
     body: Body,
-) -> Response {
+) -> Result<Response, HttpError> {
     let source = Source {
         path: Some(raw_path(uri.path())),
         query: None,
     };
-    respond(&app, peer.ip(), &headers, source, body, Mode::Send).await
+    respond(&app, &caller, &headers, source, body, Mode::Send).await
 }
 
-pub async fn get_path(
+async fn get_path(
     State(app): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    caller: Caller,
     OriginalUri(uri): OriginalUri,
     headers: HeaderMap,
-) -> Response {
+) -> Result<Response, HttpError> {
     let source = Source {
         path: Some(raw_path(uri.path())),
         query: Some(uri.query().unwrap_or("")),
     };
-    respond(&app, peer.ip(), &headers, source, Body::empty(), Mode::Send).await
+    respond(&app, &caller, &headers, source, Body::empty(), Mode::Send).await
 }
 
 /// The still percent-encoded remainder after `/rest/`: the codec decodes it per segment, so
@@ -100,31 +114,21 @@ fn raw_path(path: &str) -> &str {
 
 async fn respond(
     app: &AppState,
-    peer: IpAddr,
+    caller: &Caller,
     headers: &HeaderMap,
     source: Source<'_>,
     body: Body,
     mode: Mode,
-) -> Response {
-    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
-    let content_type = header(CONTENT_TYPE.as_str());
-    let request_type = content_type.and_then(MediaType::from_content_type);
-    let reply_type = rest_codec::negotiate(header(ACCEPT.as_str()), request_type);
-    let result = handle(
-        app,
-        peer,
-        headers,
-        &source,
-        content_type,
-        request_type,
-        body,
-        mode,
-    )
-    .await;
-    match result.and_then(|reply| reply.into_response(reply_type)) {
-        Ok(response) => response,
-        Err(refusal) => error_response(app, refusal, reply_type),
-    }
+) -> Result<Response, HttpError> {
+    let reply = handle(app, caller, headers, &source, body, mode).await?;
+    let media = reply_media(headers);
+    Ok(match reply {
+        Reply::Accepted => StatusCode::ACCEPTED.into_response(),
+        Reply::Stanzas(stanzas) => {
+            let body = rest_codec::encode_stanzas(media, &stanzas)?;
+            (StatusCode::OK, [(CONTENT_TYPE, media.mime())], body).into_response()
+        }
+    })
 }
 
 /// A successful outcome before encoding.
@@ -133,79 +137,47 @@ enum Reply {
     Stanzas(Vec<Element>),
 }
 
-impl Reply {
-    fn into_response(self, media: MediaType) -> Result<Response, Refusal> {
-        match self {
-            Reply::Accepted => Ok(StatusCode::ACCEPTED.into_response()),
-            Reply::Stanzas(stanzas) => {
-                let body = rest_codec::encode_stanzas(media, &stanzas)?;
-                Ok((StatusCode::OK, [(CONTENT_TYPE, media.mime())], body).into_response())
-            }
-        }
+/// A body sent without a usable `Content-Type` (curl's `-d` says form-encoded) that is plainly
+/// a JSON or XML stanza: the format it looks like, so that the client is told to say so
+/// instead of having the text sent as a chat message to itself.
+fn mistyped(media: Option<MediaType>, body: &[u8]) -> Option<MediaType> {
+    if !matches!(media, None | Some(MediaType::Form)) {
+        return None;
+    }
+    match body.trim_ascii_start().first() {
+        Some(b'{') => Some(MediaType::Json),
+        Some(b'<') => Some(MediaType::Xml),
+        _ => None,
     }
 }
 
-fn error_response(app: &AppState, refusal: Refusal, media: MediaType) -> Response {
-    let error = refusal.error;
-    let status = StatusCode::from_u16(error.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    let body = rest_codec::encode_error(media, error, refusal.detail.as_deref());
-    let mut response = (status, [(CONTENT_TYPE, media.mime())], body).into_response();
-    let headers = response.headers_mut();
-    if status == StatusCode::UNAUTHORIZED
-        && let Ok(value) = HeaderValue::from_str(&app.gate.challenge(app.server.domain()))
-    {
-        headers.insert(WWW_AUTHENTICATE, value);
-    }
-    refusal.set_retry_after(headers);
-    response
-}
-
-fn fail(error: RestError) -> Refusal {
-    Refusal::from(error)
-}
-
-fn fail_with(error: RestError, detail: String) -> Refusal {
-    Refusal {
-        error,
-        detail: Some(detail),
-        retry_after: None,
-    }
-}
-
-impl From<RequestError> for Refusal {
-    fn from(e: RequestError) -> Refusal {
-        Refusal {
-            error: e.error,
-            detail: e.detail,
-            retry_after: None,
-        }
-    }
-}
-
-#[allow(clippy::too_many_arguments)]
 async fn handle(
     app: &AppState,
-    peer: IpAddr,
+    caller: &Caller,
     headers: &HeaderMap,
     source: &Source<'_>,
-    content_type: Option<&str>,
-    request_type: Option<MediaType>,
     body: Body,
     mode: Mode,
-) -> Result<Reply, Refusal> {
-    // mod_rest's order: credentials, size, then parsing.
-    let caller = app
-        .gate
-        .admit(app.server.accounts(), app.server.domain(), headers, peer)
-        .await?;
-    let bytes = axum::body::to_bytes(body, app.rest.max_body_bytes)
-        .await
-        .map_err(|_| fail(RestError::Size))?;
+) -> Result<Reply, HttpError> {
+    let bytes = read_body(body, app.rest.max_body_bytes, app.body_timeout).await?;
+    let content_type = headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok());
+    let request_type = content_type.and_then(MediaType::from_content_type);
     // A Content-Type we do not know is refused even where a path alone could build a stanza.
     if content_type.is_some() && request_type.is_none() {
-        return Err(fail(RestError::MediaType));
+        return Err(RestError::MediaType.into());
     }
-    let path = source.path.map(RestPath::parse).transpose().map_err(fail)?;
+    if let Some(looks_like) = mistyped(request_type, &bytes) {
+        return Err(HttpError::from(RestError::MediaType).with_detail(format!(
+            "the body looks like {}: send it with 'Content-Type: {}'",
+            if looks_like == MediaType::Json {
+                "JSON"
+            } else {
+                "XML"
+            },
+            looks_like.mime()
+        )));
+    }
+    let path = source.path.map(RestPath::parse).transpose()?;
     let limits = Limits {
         max_stanza_bytes: app.rest.max_body_bytes,
         max_depth: app.c2s.limits.max_depth,
@@ -216,7 +188,9 @@ async fn handle(
     caller
         .rules
         .check_stanza(kind, to.as_ref(), &caller.jid)
-        .map_err(|denied| fail_with(RestError::Forbidden, format!("refused by {}", denied.0)))?;
+        .map_err(|denied| {
+            HttpError::from(RestError::Forbidden).with_detail(format!("refused by {}", denied.0))
+        })?;
     // The one `from` rule, before anything is sent (or echoed).
     caller
         .principal()
@@ -226,32 +200,32 @@ async fn handle(
         return Ok(Reply::Stanzas(vec![stanza]));
     }
     if kind != StanzaKind::Iq {
-        return send_with_bounce(app, &caller, to, stanza).await;
+        return send_with_bounce(app, caller, to, stanza).await;
     }
     let timeout = iq_timeout(app, headers);
-    send_iq(app, &caller, to, stanza, timeout)
+    send_iq(app, caller, to, stanza, timeout)
         .await
         .map(Reply::Stanzas)
 }
 
 /// Validates the stanza and keeps only the attributes a sender may set (mod_rest §3); `to` is
 /// parsed here, once.
-fn normalise(stanza: Element) -> Result<(StanzaKind, Option<Jid>, Element), Refusal> {
+fn normalise(stanza: Element) -> Result<(StanzaKind, Option<Jid>, Element), RestError> {
     if stanza.ns() != ns::CLIENT {
-        return Err(fail(RestError::Xmlns));
+        return Err(RestError::Xmlns);
     }
-    let kind = StanzaKind::from_name(stanza.name()).ok_or(fail(RestError::Name))?;
+    let kind = StanzaKind::from_name(stanza.name()).ok_or(RestError::Name)?;
     let mut clean = Element::bare(stanza.name(), ns::CLIENT);
     let to = match stanza.attr("to") {
         Some(to) => {
-            let to = Jid::new(to).map_err(|_| fail(RestError::To))?;
+            let to = Jid::new(to).map_err(|_| RestError::To)?;
             stanza::set_attr(&mut clean, "to", to.as_str());
             Some(to)
         }
         None => None,
     };
     if let Some(from) = stanza.attr("from") {
-        let from = Jid::new(from).map_err(|_| fail(RestError::From))?;
+        let from = Jid::new(from).map_err(|_| RestError::From)?;
         stanza::set_attr(&mut clean, "from", &from.to_string());
     }
     let id = stanza.attr("id").map_or_else(random_id, str::to_owned);
@@ -268,13 +242,20 @@ fn normalise(stanza: Element) -> Result<(StanzaKind, Option<Jid>, Element), Refu
     }
     if kind == StanzaKind::Iq {
         if !matches!(clean.attr("type"), Some("get" | "set")) {
-            return Err(fail(RestError::IqType));
+            return Err(RestError::IqType);
         }
         if clean.children().count() != 1 {
-            return Err(fail(RestError::IqTags));
+            return Err(RestError::IqTags);
         }
     }
     Ok((kind, to, clean))
+}
+
+fn from_refusal(e: FromError) -> RestError {
+    match e {
+        FromError::Spoofed => RestError::FromAuth,
+        FromError::Malformed => RestError::From,
+    }
 }
 
 /// Sends a message or presence: 202, or 200 with the error the server answered it with at
@@ -284,35 +265,27 @@ async fn send_with_bounce(
     caller: &Caller,
     to: Option<Jid>,
     stanza: Element,
-) -> Result<Reply, Refusal> {
+) -> Result<Reply, HttpError> {
     match submit(app, caller, to, stanza).await? {
         Outcome::Bounced(Some(bounce)) => Ok(Reply::Stanzas(vec![*bounce])),
         _ => Ok(Reply::Accepted),
     }
 }
 
-/// Routes the stanza as the caller (the one `from` rule) and reports what became of it.
-fn from_refusal(e: FromError) -> Refusal {
-    match e {
-        FromError::Spoofed => fail(RestError::FromAuth),
-        FromError::Malformed => fail(RestError::From),
-    }
-}
-
-/// Routes the stanza as the caller (the one `from` rule) and reports what became of it.
+/// Routes the stanza as the caller and reports what became of it.
 async fn submit(
     app: &AppState,
     caller: &Caller,
     to: Option<Jid>,
     stanza: Element,
-) -> Result<Outcome, Refusal> {
-    let stanza =
-        Routed::addressed(&caller.principal(), stanza, to, Origin::Http).map_err(|e| match e {
+) -> Result<Outcome, RestError> {
+    app.submit(&caller.principal(), to, stanza)
+        .await
+        .map_err(|e| match e {
             Refused::From(e) => from_refusal(e),
-            Refused::To(_) => fail(RestError::To),
-            Refused::NotAStanza(_) => fail(RestError::Name),
-        })?;
-    Ok(app.server.deliver(stanza).await)
+            Refused::To(_) => RestError::To,
+            Refused::NotAStanza(_) => RestError::Name,
+        })
 }
 
 fn iq_timeout(app: &AppState, headers: &HeaderMap) -> Duration {
@@ -336,11 +309,11 @@ async fn send_iq(
     to: Option<Jid>,
     mut iq: Element,
     timeout: Duration,
-) -> Result<Vec<Element>, Refusal> {
+) -> Result<Vec<Element>, HttpError> {
     let from = match iq.attr("from").map(Jid::new) {
         Some(Ok(from)) if from.resource().is_some() => from,
         Some(Ok(from)) => with_rest_resource(&from)?,
-        Some(Err(_)) => return Err(fail(RestError::From)),
+        Some(Err(_)) => return Err(RestError::From.into()),
         None => with_rest_resource(&caller.jid)?,
     };
     stanza::set_attr(&mut iq, "from", &from.to_string());
@@ -350,10 +323,8 @@ async fn send_iq(
         .and_then(|q| q.attr("queryid"))
         .map(str::to_owned);
     let (guard, mut rx) = app
-        .server
-        .waiters()
         .wait_for_reply(&from, &id, queryid.as_deref())
-        .ok_or(fail(RestError::ResourceInUse))?;
+        .ok_or(RestError::ResourceInUse)?;
     if let Outcome::Bounced(Some(bounce)) = submit(app, caller, to, iq).await? {
         return Ok(vec![*bounce]);
     }
@@ -372,14 +343,14 @@ async fn send_iq(
     drop(guard);
     match outcome {
         Ok(true) => Ok(collected),
-        Ok(false) => Err(fail(RestError::Internal)),
-        Err(_) => Err(fail(RestError::Timeout)),
+        Ok(false) => Err(RestError::Internal.into()),
+        Err(_) => Err(RestError::Timeout.into()),
     }
 }
 
-fn with_rest_resource(jid: &Jid) -> Result<Jid, Refusal> {
+fn with_rest_resource(jid: &Jid) -> Result<Jid, RestError> {
     let full = format!("{}/rest-{}", jid.to_bare(), random_id());
-    Jid::new(&full).map_err(|_| fail(RestError::Internal))
+    Jid::new(&full).map_err(|_| RestError::Internal)
 }
 
 #[cfg(test)]
@@ -401,7 +372,7 @@ mod tests {
 
     #[test]
     fn normalise_checks_iq_shape() {
-        let error = |xml: &str| normalise(xml.parse().unwrap()).unwrap_err().error;
+        let error = |xml: &str| normalise(xml.parse().unwrap()).unwrap_err();
         assert_eq!(
             error("<iq xmlns='jabber:client' type='get'><a xmlns='x'/><b xmlns='x'/></iq>"),
             RestError::IqTags
@@ -416,6 +387,25 @@ mod tests {
             error("<message xmlns='jabber:client' to='@@'/>"),
             RestError::To
         );
+    }
+
+    #[test]
+    fn json_or_xml_without_their_content_type_is_spotted() {
+        let form = Some(MediaType::Form);
+        assert_eq!(
+            mistyped(form, br#"{"to":"bob@localhost"}"#),
+            Some(MediaType::Json)
+        );
+        assert_eq!(
+            mistyped(None, b" \n<message to='b@l'/>"),
+            Some(MediaType::Xml)
+        );
+        assert_eq!(mistyped(form, b"to=bob%40localhost&body=hi"), None);
+        assert_eq!(mistyped(form, b"just text"), None);
+        assert_eq!(mistyped(None, b""), None);
+        // A declared format is taken at its word.
+        assert_eq!(mistyped(Some(MediaType::Text), b"{not json}"), None);
+        assert_eq!(mistyped(Some(MediaType::Json), b"{}"), None);
     }
 
     #[test]

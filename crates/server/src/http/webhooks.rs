@@ -1,5 +1,6 @@
 //! Webhook administration over HTTP for the accounts listed under `admins` (dead letters and
-//! their re-drive, account callbacks), and `/metrics` in the Prometheus text format.
+//! their re-drive, account callbacks), and `/metrics` in the Prometheus text format (gated by
+//! `http.metrics_allowed_ips` alone: scrapers have no credentials).
 //!
 //! * `GET /rest/admin/webhooks/dead-letters`
 //! * `POST /rest/admin/webhooks/dead-letters/{delivery_id}/redrive`
@@ -10,15 +11,16 @@
 use axum::Json;
 use axum::body::Body;
 use axum::extract::{Path, State};
-use axum::http::header::{CONTENT_TYPE, WWW_AUTHENTICATE};
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::http::StatusCode;
+use axum::http::header::CONTENT_TYPE;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use serde_json::{Value, json};
-use switchboard_xmpp::rest_error::RestError;
 
-use super::AppState;
-use super::auth;
+use super::body::read_body;
+use super::caller::{Admin, Monitor};
+use super::error::{HttpError, Kind};
+use super::state::AppState;
 use crate::storage::OutboxEntry;
 use crate::webhook::{UserCallbackRequest, WebhookError, Webhooks};
 
@@ -40,78 +42,23 @@ pub fn routes() -> axum::Router<AppState> {
         )
 }
 
-/// Why a request was refused; rendered like the other admin errors.
-#[derive(Debug)]
-enum Failure {
-    Auth(RestError),
-    NotAdmin,
-    NotFound(String),
-    BadRequest(String),
-    Conflict(String),
-    Internal,
-}
-
-impl Failure {
-    fn response(self, domain: &str) -> Response {
-        let (status, condition, text) = match self {
-            Failure::Auth(e) => (e.status(), e.condition(), e.text().to_owned()),
-            Failure::NotAdmin => (
-                403,
-                "forbidden",
-                "Webhook administration is for the accounts listed under 'admins'".to_owned(),
-            ),
-            Failure::NotFound(text) => (404, "item-not-found", text),
-            Failure::BadRequest(text) => (400, "bad-request", text),
-            Failure::Conflict(text) => (409, "conflict", text),
-            Failure::Internal => (
-                500,
-                "internal-server-error",
-                "Internal server error".to_owned(),
-            ),
-        };
-        let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        let body = json!({
-            "type": "error",
-            "error": {"condition": condition, "text": text, "source": "switchboard"},
-            "code": status.as_u16(),
-        });
-        let mut response = (status, Json(body)).into_response();
-        if status == StatusCode::UNAUTHORIZED
-            && let Ok(value) = HeaderValue::from_str(&auth::challenge(domain))
-        {
-            response.headers_mut().insert(WWW_AUTHENTICATE, value);
-        }
-        response
-    }
-}
-
-impl From<WebhookError> for Failure {
+impl From<WebhookError> for HttpError {
     fn from(e: WebhookError) -> Self {
         match e {
-            WebhookError::Invalid(text) => Failure::BadRequest(text),
-            WebhookError::NoSuchUser => Failure::NotFound("No such account".into()),
-            e @ WebhookError::Configured(_) => Failure::Conflict(e.to_string()),
+            WebhookError::Invalid(text) => HttpError::bad_request(text),
+            WebhookError::NoSuchUser => HttpError::not_found("No such account"),
+            e @ WebhookError::Configured(_) => HttpError::new(Kind::Conflict, e.to_string()),
             e => {
                 tracing::error!(error = %e, "webhook administration failed");
-                Failure::Internal
+                HttpError::internal()
             }
         }
     }
 }
 
-/// The caller must be an admin; the server must have its webhooks (it always has once started).
-async fn admin(app: &AppState, headers: &HeaderMap) -> Result<Webhooks, Failure> {
-    let identity = auth::authenticate(app.server.accounts(), app.server.domain(), headers)
-        .await
-        .map_err(Failure::Auth)?;
-    if !app.server.is_admin(&identity.jid) {
-        return Err(Failure::NotAdmin);
-    }
-    Ok(app.webhooks.clone())
-}
-
-fn respond(app: &AppState, result: Result<Response, Failure>) -> Response {
-    result.unwrap_or_else(|failure| failure.response(app.server.domain()))
+/// The server's webhooks.
+fn hooks(app: &AppState) -> Result<&Webhooks, HttpError> {
+    Ok(app.webhooks())
 }
 
 fn entry_json(entry: &OutboxEntry) -> Value {
@@ -130,8 +77,9 @@ fn entry_json(entry: &OutboxEntry) -> Value {
     })
 }
 
-async fn metrics(State(app): State<AppState>) -> Response {
-    let text = app.webhooks.metrics_text().await;
+/// `/metrics` in the Prometheus text format, for the addresses in `http.metrics_allowed_ips`.
+async fn metrics(State(app): State<AppState>, _: Monitor) -> Response {
+    let text = app.webhooks().metrics_text().await;
     (
         [(CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
         text,
@@ -139,83 +87,58 @@ async fn metrics(State(app): State<AppState>) -> Response {
         .into_response()
 }
 
-async fn dead_letters(State(app): State<AppState>, headers: HeaderMap) -> Response {
-    let result = async {
-        let hooks = admin(&app, &headers).await?;
-        let letters = hooks
-            .dead_letters(DEAD_LETTER_PAGE)
-            .await
-            .map_err(|e| Failure::from(WebhookError::from(e)))?;
-        let list: Vec<Value> = letters.iter().map(entry_json).collect();
-        Ok(Json(json!({ "dead_letters": list })).into_response())
-    }
-    .await;
-    respond(&app, result)
+async fn dead_letters(State(app): State<AppState>, _: Admin) -> Result<Response, HttpError> {
+    let letters = hooks(&app)?
+        .dead_letters(DEAD_LETTER_PAGE)
+        .await
+        .map_err(WebhookError::from)?;
+    let list: Vec<Value> = letters.iter().map(entry_json).collect();
+    Ok(Json(json!({ "dead_letters": list })).into_response())
 }
 
 async fn redrive(
     State(app): State<AppState>,
+    _: Admin,
     Path(id): Path<String>,
-    headers: HeaderMap,
-) -> Response {
-    let result = async {
-        let hooks = admin(&app, &headers).await?;
-        let done = hooks
-            .redrive(&id)
-            .await
-            .map_err(|e| Failure::from(WebhookError::from(e)))?;
-        if !done {
-            return Err(Failure::NotFound(format!("No dead letter with id '{id}'")));
-        }
-        Ok(Json(json!({ "redriven": id })).into_response())
+) -> Result<Response, HttpError> {
+    let done = hooks(&app)?
+        .redrive(&id)
+        .await
+        .map_err(WebhookError::from)?;
+    if !done {
+        return Err(HttpError::not_found(format!(
+            "No dead letter with id '{id}'"
+        )));
     }
-    .await;
-    respond(&app, result)
+    Ok(Json(json!({ "redriven": id })).into_response())
 }
 
-async fn list_users(State(app): State<AppState>, headers: HeaderMap) -> Response {
-    let result = async {
-        let hooks = admin(&app, &headers).await?;
-        Ok(Json(json!({ "users": hooks.user_registrations() })).into_response())
-    }
-    .await;
-    respond(&app, result)
+async fn list_users(State(app): State<AppState>, _: Admin) -> Result<Response, HttpError> {
+    Ok(Json(json!({ "users": hooks(&app)?.user_registrations() })).into_response())
 }
 
 async fn register(
     State(app): State<AppState>,
+    _: Admin,
     Path(jid): Path<String>,
-    headers: HeaderMap,
     body: Body,
-) -> Response {
-    let result = async {
-        let hooks = admin(&app, &headers).await?;
-        let bytes = axum::body::to_bytes(body, app.rest.max_body_bytes)
-            .await
-            .map_err(|_| Failure::BadRequest("Payload too large".into()))?;
-        let request: UserCallbackRequest = serde_json::from_slice(&bytes)
-            .map_err(|e| Failure::BadRequest(format!("Invalid JSON: {e}")))?;
-        let secret = hooks.register_user(&jid, request).await?;
-        Ok(Json(json!({ "jid": jid, "secret": secret })).into_response())
-    }
-    .await;
-    respond(&app, result)
+) -> Result<Response, HttpError> {
+    let bytes = read_body(body, app.rest.max_body_bytes, app.body_timeout).await?;
+    let request: UserCallbackRequest = serde_json::from_slice(&bytes)
+        .map_err(|e| HttpError::bad_request(format!("Invalid JSON: {e}")))?;
+    let secret = hooks(&app)?.register_user(&jid, request).await?;
+    Ok(Json(json!({ "jid": jid, "secret": secret })).into_response())
 }
 
 async fn unregister(
     State(app): State<AppState>,
+    _: Admin,
     Path(jid): Path<String>,
-    headers: HeaderMap,
-) -> Response {
-    let result = async {
-        let hooks = admin(&app, &headers).await?;
-        if !hooks.unregister_user(&jid).await? {
-            return Err(Failure::NotFound(format!(
-                "{jid} has no registered callback"
-            )));
-        }
-        Ok(StatusCode::NO_CONTENT.into_response())
+) -> Result<Response, HttpError> {
+    if !hooks(&app)?.unregister_user(&jid).await? {
+        return Err(HttpError::not_found(format!(
+            "{jid} has no registered callback"
+        )));
     }
-    .await;
-    respond(&app, result)
+    Ok(StatusCode::NO_CONTENT.into_response())
 }

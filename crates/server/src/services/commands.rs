@@ -186,37 +186,6 @@ pub enum CommandError {
     Internal,
 }
 
-impl CommandError {
-    /// The HTTP status of the REST admin API.
-    pub fn http_status(&self) -> u16 {
-        match self {
-            CommandError::Forbidden(_) => 403,
-            CommandError::UnknownCommand(_)
-            | CommandError::UnknownHost(_)
-            | CommandError::NoSuchUser(_) => 404,
-            CommandError::MissingArgument(_) => 400,
-            CommandError::Exists(_) => 409,
-            CommandError::InvalidUser(_) | CommandError::BadPassword(_) => 422,
-            CommandError::Internal => 500,
-        }
-    }
-
-    /// The stanza error condition name, for error bodies.
-    pub fn condition(&self) -> &'static str {
-        match self {
-            CommandError::Forbidden(_) => "forbidden",
-            CommandError::UnknownCommand(_)
-            | CommandError::UnknownHost(_)
-            | CommandError::NoSuchUser(_) => "item-not-found",
-            CommandError::MissingArgument(_) => "bad-request",
-            CommandError::Exists(_) => "conflict",
-            CommandError::InvalidUser(_) => "jid-malformed",
-            CommandError::BadPassword(_) => "not-acceptable",
-            CommandError::Internal => "internal-server-error",
-        }
-    }
-}
-
 /// Runs `command` for `requester` (admin-only commands refuse everyone else).
 pub async fn run(
     ctx: &Ctx,

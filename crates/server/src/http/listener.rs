@@ -1,0 +1,646 @@
+//! The HTTP listener: our own accept loop over hyper's HTTP/1.1 connections, bounded in number
+//! (in total and per client address) and in time (request headers, keep-alive idle).
+//!
+//! hyper's header-read timer also runs while a keep-alive connection waits for its next
+//! request, which would make the idle timeout equal to the header timeout; a small watchdog
+//! per connection keeps the two apart. Accept errors (out of file descriptors) back off.
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::future::Future;
+use std::io;
+use std::net::{IpAddr, SocketAddr};
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use axum::body::{Body, Bytes};
+use axum::extract::ConnectInfo;
+use axum::http::{Request, Response};
+use axum::response::IntoResponse;
+use http_body::{Frame, SizeHint};
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper_util::rt::TokioIo;
+use ipnet::IpNet;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{Notify, Semaphore};
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tower::ServiceExt;
+
+use super::error::HttpError;
+use crate::config::HttpConfig;
+
+/// Connections being refused at once; beyond, an excess connection is closed without a word.
+const MAX_REFUSALS: usize = 64;
+/// What a refused client is told to wait.
+const REFUSAL_RETRY: Duration = Duration::from_secs(1);
+
+/// The listener's limits, from `[http]`.
+#[derive(Clone, Debug)]
+pub struct Bounds {
+    pub header_read: Duration,
+    pub keepalive: Duration,
+    pub max_connections: usize,
+    pub max_connections_per_ip: usize,
+    /// Proxies, which speak for many clients: not held to the per-address cap.
+    pub exempt: Vec<IpNet>,
+}
+
+impl Bounds {
+    pub fn new(http: &HttpConfig, exempt: Vec<IpNet>) -> Result<Bounds, String> {
+        for (key, value) in [
+            (
+                "header_read_timeout_secs",
+                http.header_read_timeout_secs as usize,
+            ),
+            (
+                "keepalive_timeout_secs",
+                http.keepalive_timeout_secs as usize,
+            ),
+            ("max_connections", http.max_connections),
+            ("max_connections_per_ip", http.max_connections_per_ip),
+        ] {
+            if value == 0 {
+                return Err(format!("http.{key} must be at least 1"));
+            }
+        }
+        Ok(Bounds {
+            header_read: Duration::from_secs(http.header_read_timeout_secs),
+            keepalive: Duration::from_secs(http.keepalive_timeout_secs),
+            max_connections: http.max_connections,
+            max_connections_per_ip: http.max_connections_per_ip,
+            exempt,
+        })
+    }
+}
+
+/// Serves `app` on `listener` until `shutdown`; connections are tracked by `tasks` and close
+/// gracefully (in-flight requests finish) on shutdown.
+pub async fn serve(
+    listener: TcpListener,
+    app: axum::Router,
+    bounds: Bounds,
+    shutdown: CancellationToken,
+    tasks: TaskTracker,
+) {
+    let bounds = Arc::new(bounds);
+    let slots = Arc::new(Slots::new(&bounds));
+    let refusals = Arc::new(Semaphore::new(MAX_REFUSALS));
+    let mut backoff = AcceptBackoff::default();
+    loop {
+        let accepted = tokio::select! {
+            accepted = listener.accept() => accepted,
+            () = shutdown.cancelled() => return,
+        };
+        let (tcp, peer) = match accepted {
+            Ok(accepted) => {
+                backoff.succeeded();
+                accepted
+            }
+            // The client gave up between connect and accept: nothing to do.
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::ConnectionAborted
+                        | io::ErrorKind::ConnectionReset
+                        | io::ErrorKind::Interrupted
+                ) =>
+            {
+                continue;
+            }
+            Err(e) => {
+                let (pause, report) = backoff.failed(Instant::now());
+                if let Some(failures) = report {
+                    let cause = if is_out_of_descriptors(&e) {
+                        "out of file descriptors"
+                    } else {
+                        "accept failed"
+                    };
+                    tracing::warn!(error = %e, failures, "HTTP listener: {cause}, backing off");
+                }
+                tokio::select! {
+                    () = tokio::time::sleep(pause) => continue,
+                    () = shutdown.cancelled() => return,
+                }
+            }
+        };
+        // Small XMPP frames must not wait for Nagle's algorithm (~40 ms per stream start).
+        let _ = tcp.set_nodelay(true);
+        match slots.take(peer.ip()) {
+            Ok(slot) => {
+                let connection = connection(
+                    tcp,
+                    peer,
+                    slot,
+                    app.clone(),
+                    bounds.clone(),
+                    shutdown.clone(),
+                );
+                tasks.spawn(connection);
+            }
+            Err(full) => {
+                tracing::debug!(%peer, reason = full.reason(), "HTTP connection refused");
+                if let Ok(permit) = refusals.clone().try_acquire_owned() {
+                    let header_read = bounds.header_read;
+                    tasks.spawn(async move {
+                        refuse(tcp, full.reason(), header_read).await;
+                        drop(permit);
+                    });
+                }
+            }
+        }
+    }
+}
+
+fn is_out_of_descriptors(e: &io::Error) -> bool {
+    matches!(e.raw_os_error(), Some(libc::EMFILE | libc::ENFILE))
+}
+
+/// One connection: hyper serves it while the watchdog enforces the header-read and
+/// keep-alive timeouts. Once upgraded (WebSocket) the connection leaves hyper, and this task
+/// ends: the WebSocket session holds a client connection slot of its own.
+async fn connection(
+    tcp: TcpStream,
+    peer: SocketAddr,
+    _slot: Slot,
+    app: axum::Router,
+    bounds: Arc<Bounds>,
+    shutdown: CancellationToken,
+) {
+    let activity = Arc::new(Activity::new(Instant::now()));
+    let io = TokioIo::new(Watched {
+        inner: tcp,
+        activity: activity.clone(),
+    });
+    let service = ConnService {
+        app,
+        peer,
+        activity: activity.clone(),
+    };
+    let conn = http1::Builder::new()
+        .serve_connection(io, service)
+        .with_upgrades();
+    tokio::pin!(conn);
+    let mut draining = false;
+    loop {
+        let deadline = activity.deadline(&bounds);
+        tokio::select! {
+            done = conn.as_mut() => {
+                if let Err(e) = done {
+                    tracing::debug!(%peer, error = %e, "HTTP connection ended");
+                }
+                return;
+            }
+            () = activity.changed.notified() => {}
+            () = sleep_until(deadline) => {
+                if activity.deadline(&bounds).is_some_and(|d| d <= Instant::now()) {
+                    tracing::debug!(%peer, "HTTP connection closed: header or keep-alive timeout");
+                    return;
+                }
+            }
+            () = shutdown.cancelled(), if !draining => {
+                conn.as_mut().graceful_shutdown();
+                draining = true;
+            }
+        }
+    }
+}
+
+async fn sleep_until(deadline: Option<Instant>) {
+    match deadline {
+        Some(deadline) => tokio::time::sleep_until(deadline).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Answers a connection over a cap with 503 and closes it.
+async fn refuse(tcp: TcpStream, reason: &'static str, header_read: Duration) {
+    let service = hyper::service::service_fn(move |_: Request<Incoming>| async move {
+        Ok::<_, Infallible>(HttpError::unavailable(reason, REFUSAL_RETRY).into_response())
+    });
+    let conn = http1::Builder::new()
+        .keep_alive(false)
+        .serve_connection(TokioIo::new(tcp), service);
+    let _ = tokio::time::timeout(header_read, conn).await;
+}
+
+/// Which cap a connection ran into.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Full {
+    Total,
+    PerIp,
+}
+
+impl Full {
+    fn reason(self) -> &'static str {
+        match self {
+            Full::Total => "too many open connections",
+            Full::PerIp => "too many open connections from your address",
+        }
+    }
+}
+
+#[derive(Default)]
+struct Counts {
+    open: usize,
+    per_ip: HashMap<IpAddr, usize>,
+}
+
+/// Open connections, counted in total and per client address.
+struct Slots {
+    counts: Mutex<Counts>,
+    max_total: usize,
+    max_per_ip: usize,
+    exempt: Vec<IpNet>,
+}
+
+/// A counted connection; dropping it frees its place.
+struct Slot {
+    slots: Arc<Slots>,
+    ip: IpAddr,
+}
+
+impl Slots {
+    fn new(bounds: &Bounds) -> Slots {
+        Slots {
+            counts: Mutex::new(Counts::default()),
+            max_total: bounds.max_connections,
+            max_per_ip: bounds.max_connections_per_ip,
+            exempt: bounds.exempt.clone(),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Counts> {
+        self.counts
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn take(self: &Arc<Self>, ip: IpAddr) -> Result<Slot, Full> {
+        let mut counts = self.lock();
+        if counts.open >= self.max_total {
+            return Err(Full::Total);
+        }
+        let exempt = self.exempt.iter().any(|net| net.contains(&ip));
+        let from_ip = counts.per_ip.entry(ip).or_default();
+        if !exempt && *from_ip >= self.max_per_ip {
+            return Err(Full::PerIp);
+        }
+        *from_ip += 1;
+        counts.open += 1;
+        Ok(Slot {
+            slots: self.clone(),
+            ip,
+        })
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        let mut counts = self.slots.lock();
+        counts.open -= 1;
+        if let Some(from_ip) = counts.per_ip.get_mut(&self.ip) {
+            *from_ip -= 1;
+            if *from_ip == 0 {
+                counts.per_ip.remove(&self.ip);
+            }
+        }
+    }
+}
+
+/// Where a connection is between requests.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Phase {
+    /// Waiting for the next request since this instant.
+    Idle(Instant),
+    /// A request's headers have been arriving since this instant (or the connection opened).
+    Head(Instant),
+    /// Requests being answered: their own timeouts apply.
+    Busy(usize),
+}
+
+/// The phase of one connection, fed by its reads and requests, read by its watchdog.
+struct Activity {
+    phase: Mutex<Phase>,
+    /// Whether the phase is `Idle`: reads during a request need not take the lock.
+    idle: AtomicBool,
+    changed: Notify,
+}
+
+impl Activity {
+    fn new(now: Instant) -> Activity {
+        Activity {
+            phase: Mutex::new(Phase::Head(now)),
+            idle: AtomicBool::new(false),
+            changed: Notify::new(),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Phase> {
+        self.phase
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Bytes arrived: on an idle connection, the next request's headers have begun.
+    fn read(&self) {
+        if !self.idle.load(Ordering::Acquire) {
+            return;
+        }
+        let mut phase = self.lock();
+        if let Phase::Idle(_) = *phase {
+            *phase = Phase::Head(Instant::now());
+            self.idle.store(false, Ordering::Release);
+            self.changed.notify_one();
+        }
+    }
+
+    fn begin(&self) {
+        let mut phase = self.lock();
+        *phase = match *phase {
+            Phase::Busy(n) => Phase::Busy(n + 1),
+            Phase::Idle(_) | Phase::Head(_) => Phase::Busy(1),
+        };
+        self.idle.store(false, Ordering::Release);
+    }
+
+    fn end(&self) {
+        let mut phase = self.lock();
+        *phase = match *phase {
+            Phase::Busy(n) if n > 1 => Phase::Busy(n - 1),
+            _ => {
+                self.idle.store(true, Ordering::Release);
+                Phase::Idle(Instant::now())
+            }
+        };
+        self.changed.notify_one();
+    }
+
+    /// When the connection is to be closed unless something happens first.
+    fn deadline(&self, bounds: &Bounds) -> Option<Instant> {
+        match *self.lock() {
+            Phase::Idle(since) => Some(since + bounds.keepalive),
+            Phase::Head(since) => Some(since + bounds.header_read),
+            Phase::Busy(_) => None,
+        }
+    }
+}
+
+/// The connection's socket, reporting reads to its [`Activity`].
+struct Watched {
+    inner: TcpStream,
+    activity: Arc<Activity>,
+}
+
+impl AsyncRead for Watched {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let before = buf.filled().len();
+        let polled = Pin::new(&mut self.inner).poll_read(cx, buf);
+        if matches!(polled, Poll::Ready(Ok(()))) && buf.filled().len() > before {
+            self.activity.read();
+        }
+        polled
+    }
+}
+
+impl AsyncWrite for Watched {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        data: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write(cx, data)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+}
+
+/// A request being answered, from the call until its response body is done with.
+struct InFlight(Arc<Activity>);
+
+impl InFlight {
+    fn begin(activity: &Arc<Activity>) -> InFlight {
+        activity.begin();
+        InFlight(activity.clone())
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.end();
+    }
+}
+
+/// A response body that ends its request's [`InFlight`] when hyper drops it.
+struct TrackedBody {
+    inner: Body,
+    _in_flight: InFlight,
+}
+
+impl http_body::Body for TrackedBody {
+    type Data = Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, axum::Error>>> {
+        Pin::new(&mut self.inner).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+/// The app as hyper sees it on one connection: the peer address for `ConnectInfo`, and the
+/// request's life reported to the watchdog.
+#[derive(Clone)]
+struct ConnService {
+    app: axum::Router,
+    peer: SocketAddr,
+    activity: Arc<Activity>,
+}
+
+impl hyper::service::Service<Request<Incoming>> for ConnService {
+    type Response = Response<TrackedBody>;
+    type Error = Infallible;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Infallible>> + Send>>;
+
+    fn call(&self, request: Request<Incoming>) -> Self::Future {
+        let in_flight = InFlight::begin(&self.activity);
+        let mut request = request.map(Body::new);
+        request.extensions_mut().insert(ConnectInfo(self.peer));
+        let app = self.app.clone();
+        Box::pin(async move {
+            let Ok(response) = app.oneshot(request).await;
+            Ok(response.map(|inner| TrackedBody {
+                inner,
+                _in_flight: in_flight,
+            }))
+        })
+    }
+}
+
+/// Pauses after failed accepts, doubling up to a second, and reports failures at most once
+/// per interval (with how many there were) so that a descriptor shortage cannot flood the log.
+#[derive(Default)]
+struct AcceptBackoff {
+    pause: Duration,
+    last_report: Option<Instant>,
+    unreported: u64,
+}
+
+impl AcceptBackoff {
+    const FIRST_PAUSE: Duration = Duration::from_millis(10);
+    const MAX_PAUSE: Duration = Duration::from_secs(1);
+    const REPORT_EVERY: Duration = Duration::from_secs(10);
+
+    /// How long to pause, and the number of failures to report now, if it is time to.
+    fn failed(&mut self, now: Instant) -> (Duration, Option<u64>) {
+        self.pause = if self.pause.is_zero() {
+            Self::FIRST_PAUSE
+        } else {
+            (self.pause * 2).min(Self::MAX_PAUSE)
+        };
+        self.unreported += 1;
+        let due = self
+            .last_report
+            .is_none_or(|last| now.duration_since(last) >= Self::REPORT_EVERY);
+        let report = due.then(|| {
+            self.last_report = Some(now);
+            std::mem::take(&mut self.unreported)
+        });
+        (self.pause, report)
+    }
+
+    fn succeeded(&mut self) {
+        self.pause = Duration::ZERO;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn bounds(total: usize, per_ip: usize, exempt: &[&str]) -> Bounds {
+        Bounds {
+            header_read: Duration::from_secs(10),
+            keepalive: Duration::from_secs(60),
+            max_connections: total,
+            max_connections_per_ip: per_ip,
+            exempt: exempt.iter().map(|e| e.parse().unwrap()).collect(),
+        }
+    }
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn slots_cap_each_address_and_the_total() {
+        let slots = Arc::new(Slots::new(&bounds(3, 2, &["10.0.0.0/8"])));
+        let a1 = slots.take(ip("192.0.2.1")).unwrap();
+        let _a2 = slots.take(ip("192.0.2.1")).unwrap();
+        assert_eq!(slots.take(ip("192.0.2.1")).err(), Some(Full::PerIp));
+        let _b = slots.take(ip("192.0.2.2")).unwrap();
+        assert_eq!(slots.take(ip("192.0.2.3")).err(), Some(Full::Total));
+        drop(a1);
+        let _a3 = slots.take(ip("192.0.2.1")).unwrap();
+        assert_eq!(slots.lock().open, 3);
+
+        // A trusted proxy is held to the total only.
+        let slots = Arc::new(Slots::new(&bounds(3, 1, &["10.0.0.0/8"])));
+        let held: Vec<Slot> = (0..3)
+            .map(|_| slots.take(ip("10.1.1.1")).unwrap())
+            .collect();
+        assert_eq!(slots.take(ip("10.1.1.1")).err(), Some(Full::Total));
+        drop(held);
+        assert_eq!(slots.lock().open, 0);
+        assert!(slots.lock().per_ip.is_empty());
+    }
+
+    #[test]
+    fn the_watchdog_deadline_follows_the_phase() {
+        let b = bounds(1, 1, &[]);
+        let start = Instant::now();
+        let activity = Activity::new(start);
+        assert_eq!(activity.deadline(&b), Some(start + b.header_read));
+        activity.begin();
+        assert_eq!(activity.deadline(&b), None);
+        activity.end();
+        let idle = activity.deadline(&b).unwrap();
+        assert!(
+            idle >= start + b.keepalive,
+            "idle connections get the keep-alive timeout"
+        );
+        activity.read();
+        let head = activity.deadline(&b).unwrap();
+        assert!(
+            head < idle,
+            "the next request's headers get the header timeout"
+        );
+        // Reads while a request is answered (its body) change nothing.
+        activity.begin();
+        activity.read();
+        assert_eq!(activity.deadline(&b), None);
+    }
+
+    #[test]
+    fn accept_failures_back_off_and_are_reported_once_per_interval() {
+        let mut backoff = AcceptBackoff::default();
+        let t0 = Instant::now();
+        assert_eq!(backoff.failed(t0), (AcceptBackoff::FIRST_PAUSE, Some(1)));
+        let (pause, report) = backoff.failed(t0 + Duration::from_millis(10));
+        assert_eq!((pause, report), (AcceptBackoff::FIRST_PAUSE * 2, None));
+        for _ in 0..20 {
+            backoff.failed(t0 + Duration::from_secs(1));
+        }
+        let (pause, report) = backoff.failed(t0 + AcceptBackoff::REPORT_EVERY);
+        assert_eq!(pause, AcceptBackoff::MAX_PAUSE);
+        assert_eq!(report, Some(22));
+        backoff.succeeded();
+        let (pause, report) = backoff.failed(t0 + AcceptBackoff::REPORT_EVERY);
+        assert_eq!((pause, report), (AcceptBackoff::FIRST_PAUSE, None));
+    }
+
+    #[test]
+    fn zero_bounds_are_refused() {
+        let mut http = HttpConfig::default();
+        assert!(Bounds::new(&http, Vec::new()).is_ok());
+        http.max_connections_per_ip = 0;
+        assert!(Bounds::new(&http, Vec::new()).is_err());
+    }
+}

@@ -1,0 +1,111 @@
+//! What every HTTP handler shares, and the few calls through which the HTTP side reaches the
+//! server: submitting stanzas, waiting for replies, accounts, admins, commands.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use jid::Jid;
+use minidom::Element;
+use switchboard_xmpp::sender::Principal;
+use tokio::sync::mpsc;
+
+use super::cors::Cors;
+use super::gate::Gate;
+use super::surface::Edge;
+use crate::auth::Accounts;
+use crate::c2s::C2sContext;
+use crate::config::RestConfig;
+use crate::ctx::Ctx;
+use crate::routed::{Origin, Outcome, Refused, Routed};
+use crate::services::commands::{self, Args, Command, CommandError};
+use crate::waiters::WaiterGuard;
+use crate::webhook::Webhooks;
+
+/// Cheap to clone: axum clones it for every request.
+#[derive(Clone)]
+pub struct AppState {
+    server: Ctx,
+    webhooks: Webhooks,
+    pub c2s: Arc<C2sContext>,
+    pub rest: Arc<RestConfig>,
+    pub gate: Arc<Gate>,
+    pub cors: Arc<Cors>,
+    /// How long a client may take to send a request body.
+    pub body_timeout: Duration,
+}
+
+/// A registered wait for stanzas addressed to an HTTP request, released when dropped.
+pub type Waiter = (WaiterGuard, mpsc::Receiver<Element>);
+
+impl AppState {
+    pub fn new(
+        server: Ctx,
+        webhooks: Webhooks,
+        c2s: Arc<C2sContext>,
+        rest: RestConfig,
+        gate: Gate,
+        cors: Cors,
+        body_timeout: Duration,
+    ) -> AppState {
+        AppState {
+            server,
+            webhooks,
+            c2s,
+            rest: Arc::new(rest),
+            gate: Arc::new(gate),
+            cors: Arc::new(cors),
+            body_timeout,
+        }
+    }
+
+    pub fn edge(&self) -> Edge {
+        Edge {
+            gate: self.gate.clone(),
+            cors: self.cors.clone(),
+        }
+    }
+
+    pub fn domain(&self) -> &str {
+        self.server.domain()
+    }
+
+    pub fn accounts(&self) -> &Accounts {
+        self.server.accounts()
+    }
+
+    pub fn is_admin(&self, jid: &Jid) -> bool {
+        self.server.is_admin(jid)
+    }
+
+    pub fn webhooks(&self) -> &Webhooks {
+        &self.webhooks
+    }
+
+    /// Routes `stanza` as sent by `principal` (the one `from` rule; `to` already parsed) and
+    /// reports what became of it: an immediate error comes back in the outcome.
+    pub async fn submit(
+        &self,
+        principal: &Principal,
+        to: Option<Jid>,
+        stanza: Element,
+    ) -> Result<Outcome, Refused> {
+        let stanza = Routed::addressed(principal, stanza, to, Origin::Http)?;
+        Ok(self.server.deliver(stanza).await)
+    }
+
+    /// Waits for the reply to the iq `id` from `from` (and MAM results for `queryid`); `None`
+    /// when an iq with the same id from the same JID is already waiting.
+    pub fn wait_for_reply(&self, from: &Jid, id: &str, queryid: Option<&str>) -> Option<Waiter> {
+        self.server.waiters().wait_for_reply(from, id, queryid)
+    }
+
+    /// Runs an admin command as `requester`.
+    pub async fn run_command(
+        &self,
+        requester: &Jid,
+        command: Command,
+        args: Args,
+    ) -> Result<commands::Outcome, CommandError> {
+        commands::run(&self.server, Some(requester), command, args).await
+    }
+}
