@@ -168,12 +168,16 @@ fn join(prefix: &str, rest: &str) -> String {
 }
 
 fn parent(path: &str) -> String {
-    path.rsplit_once("::").map_or(String::new(), |(p, _)| p.to_owned())
+    path.rsplit_once("::")
+        .map_or(String::new(), |(p, _)| p.to_owned())
 }
 
 /// The paths that follow `anchor` in `code` (`crate::a::b`, `super::{x, y::z}`…).
 fn paths_after(code: &str, anchor: &str) -> Vec<String> {
-    located_paths(code, anchor).into_iter().map(|(_, p)| p).collect()
+    located_paths(code, anchor)
+        .into_iter()
+        .map(|(_, p)| p)
+        .collect()
 }
 
 /// [`paths_after`] with the byte offset of each occurrence.
@@ -396,7 +400,9 @@ fn loops(graph: &BTreeMap<String, BTreeSet<String>>) -> Vec<Vec<String>> {
 }
 
 fn graph_of(krate: &str) -> BTreeMap<String, BTreeSet<String>> {
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join(krate).join("src");
+    let src = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join(krate)
+        .join("src");
     edges(&modules(&src))
 }
 

@@ -12,7 +12,7 @@ use switchboard_xmpp::stanza::{self, DefinedCondition, ErrorType};
 use crate::auth::Accounts;
 use crate::config::Config;
 use crate::routed::{Origin, Outcome, Routed};
-use crate::sessions::SessionTable;
+use crate::sessions::{SessionEntry, SessionTable};
 use crate::storage::Store;
 use crate::waiters::Waiters;
 
@@ -34,6 +34,41 @@ pub trait Service: Send + Sync {
 #[async_trait]
 pub trait Divert: Send + Sync {
     async fn divert(&self, ctx: &Ctx, user: &str, stanza: Routed) -> Result<Outcome, Routed>;
+}
+
+/// Whether a stanza goes on after a [`Filter`] saw it.
+#[derive(Debug, PartialEq)]
+pub enum Flow {
+    Continue,
+    /// The filter took care of it (dropped, refused, answered): routing ends with this outcome.
+    Stop(Outcome),
+}
+
+/// Sees the stanzas of local accounts on their way through the router, in registration order:
+/// the sender's side before routing, the recipient's side before delivery. Blocking, archiving
+/// and carbons are filters.
+#[async_trait]
+pub trait Filter: Send + Sync {
+    /// A stanza that local account `user` sent (from a client or over HTTP; stanzas the server
+    /// writes itself are not shown here).
+    async fn outbound(&self, ctx: &Ctx, user: &str, stanza: &mut Routed) -> Flow {
+        let _ = (ctx, user, stanza);
+        Flow::Continue
+    }
+
+    /// A stanza for local account `user`, about to be pushed to `targets` (its resources the
+    /// routing rules chose; empty when it is stored, diverted, handled for the account or
+    /// refused).
+    async fn inbound(
+        &self,
+        ctx: &Ctx,
+        user: &str,
+        stanza: &mut Routed,
+        targets: &[SessionEntry],
+    ) -> Flow {
+        let _ = (ctx, user, stanza, targets);
+        Flow::Continue
+    }
 }
 
 /// Cheap to clone; every clone shares the same server.

@@ -4,7 +4,7 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
-use crate::ctx::{Divert, Service};
+use crate::ctx::{Divert, Filter, Service};
 
 #[derive(Default)]
 pub struct Handlers {
@@ -14,6 +14,7 @@ pub struct Handlers {
     pub(super) offline: Option<Arc<dyn Service>>,
     hosted: HashMap<String, Arc<dyn Service>>,
     pub(super) divert: Option<Arc<dyn Divert>>,
+    pub(super) filters: Vec<Arc<dyn Filter>>,
 }
 
 impl Handlers {
@@ -50,6 +51,12 @@ impl Handlers {
     /// Stanzas for accounts with no session, offered before the routing rules apply.
     pub fn divert(mut self, divert: Arc<dyn Divert>) -> Self {
         self.divert = Some(divert);
+        self
+    }
+
+    /// Sees local accounts' stanzas on the way; filters run in the order they are added.
+    pub fn filter(mut self, filter: Arc<dyn Filter>) -> Self {
+        self.filters.push(filter);
         self
     }
 

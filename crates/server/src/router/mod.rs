@@ -14,8 +14,8 @@ use switchboard_xmpp::stanza::{self, DefinedCondition, ErrorType, StanzaKind};
 pub use handlers::Handlers;
 use resolve::{Domains, Resolution, Then, resolve};
 
-use crate::ctx::{Ctx, Dispatch};
-use crate::routed::{Outcome, Routed};
+use crate::ctx::{Ctx, Dispatch, Flow};
+use crate::routed::{Origin, Outcome, Routed};
 use crate::sessions::{Pushed, SessionEntry};
 
 /// Owns the dispatching; dropping the last `Router` ends deliveries through every [`Ctx`].
@@ -178,14 +178,40 @@ impl Inner {
     }
 }
 
+impl Inner {
+    async fn outbound(&self, user: &str, stanza: &mut Routed) -> Flow {
+        for filter in &self.handlers.filters {
+            if let Flow::Stop(outcome) = filter.outbound(&self.ctx, user, stanza).await {
+                return Flow::Stop(outcome);
+            }
+        }
+        Flow::Continue
+    }
+
+    async fn inbound(&self, user: &str, stanza: &mut Routed, targets: &[SessionEntry]) -> Flow {
+        for filter in &self.handlers.filters {
+            if let Flow::Stop(outcome) = filter.inbound(&self.ctx, user, stanza, targets).await {
+                return Flow::Stop(outcome);
+            }
+        }
+        Flow::Continue
+    }
+}
+
 fn is_request(stanza: &Routed) -> bool {
     matches!(stanza.type_(), "get" | "set")
 }
 
 #[async_trait]
 impl Dispatch for Inner {
-    async fn route(&self, stanza: Routed) -> Outcome {
+    async fn route(&self, mut stanza: Routed) -> Outcome {
         let ctx = &self.ctx;
+        if stanza.origin != Origin::Server
+            && let Some(user) = ctx.local_user(&stanza.from)
+            && let Flow::Stop(outcome) = self.outbound(&user, &mut stanza).await
+        {
+            return outcome;
+        }
         // An HTTP request waiting for this reply takes it before any session does.
         if let Some(to) = stanza.to.as_ref().filter(|to| to.resource().is_some())
             && ctx.waiters().capture(to, &stanza.el)
@@ -201,27 +227,46 @@ impl Dispatch for Inner {
             ctx.sessions().as_ref(),
         );
         match resolution {
-            Resolution::Deliver(entries) => match self.push(entries, &stanza) {
-                Pushed::Delivered => Outcome::Delivered,
-                Pushed::Full => {
-                    ctx.bounce(
-                        &stanza,
-                        ErrorType::Wait,
-                        DefinedCondition::ResourceConstraint,
-                        Some("Recipient is not keeping up"),
-                    )
-                    .await
+            Resolution::Deliver(entries) => {
+                if let Some(user) = stanza_user(&stanza, ctx)
+                    && let Flow::Stop(outcome) = self.inbound(&user, &mut stanza, &entries).await
+                {
+                    return outcome;
                 }
-                // As if the session had never been there: a message is kept for later.
-                Pushed::Gone => match (stanza.kind, stanza.type_(), stanza_user(&stanza, ctx)) {
-                    (StanzaKind::Message, "" | "normal" | "chat", Some(user)) => {
-                        self.unavailable(&user, Then::Store, stanza).await
+                match self.push(entries, &stanza) {
+                    Pushed::Delivered => Outcome::Delivered,
+                    Pushed::Full => {
+                        ctx.bounce(
+                            &stanza,
+                            ErrorType::Wait,
+                            DefinedCondition::ResourceConstraint,
+                            Some("Recipient is not keeping up"),
+                        )
+                        .await
                     }
-                    _ => Outcome::Dropped,
-                },
-            },
-            Resolution::Unavailable { user, then } => self.unavailable(&user, then, stanza).await,
-            Resolution::Account(user) => self.account(&user, stanza).await,
+                    // As if the session had never been there: a message is kept for later.
+                    Pushed::Gone => {
+                        match (stanza.kind, stanza.type_(), stanza_user(&stanza, ctx)) {
+                            (StanzaKind::Message, "" | "normal" | "chat", Some(user)) => {
+                                self.unavailable(&user, Then::Store, stanza).await
+                            }
+                            _ => Outcome::Dropped,
+                        }
+                    }
+                }
+            }
+            Resolution::Unavailable { user, then } => {
+                if let Flow::Stop(outcome) = self.inbound(&user, &mut stanza, &[]).await {
+                    return outcome;
+                }
+                self.unavailable(&user, then, stanza).await
+            }
+            Resolution::Account(user) => {
+                if let Flow::Stop(outcome) = self.inbound(&user, &mut stanza, &[]).await {
+                    return outcome;
+                }
+                self.account(&user, stanza).await
+            }
             Resolution::Server => self.server(stanza).await,
             Resolution::Hosted(domain) => match self.handlers.hosted_for(&domain) {
                 Some(handler) => handler.handle(ctx, stanza).await,
@@ -262,6 +307,7 @@ mod tests {
     use super::*;
     use crate::auth::Accounts;
     use crate::config::Config;
+    use crate::ctx::Filter;
     use crate::routed::Origin;
     use crate::services::{offline::Offline, ping::ServerPing};
     use crate::sessions::{LocalSessions, Registration, SessionMsg};
@@ -376,6 +422,80 @@ mod tests {
             "<message xmlns='jabber:client' to='bob@localhost' type='chat'><body>x</body></message>",
         );
         assert_eq!(ctx.deliver(chat).await, Outcome::Stored);
+    }
+
+    /// Records what it is shown and stops stanzas whose id starts with `stop`.
+    #[derive(Default)]
+    struct Recorder {
+        seen: std::sync::Mutex<Vec<String>>,
+    }
+
+    #[async_trait]
+    impl Filter for Recorder {
+        async fn outbound(&self, _: &Ctx, user: &str, stanza: &mut Routed) -> Flow {
+            self.seen
+                .lock()
+                .unwrap()
+                .push(format!("out:{user}:{}", stanza.id()));
+            if stanza.id().starts_with("stop") {
+                return Flow::Stop(Outcome::Dropped);
+            }
+            Flow::Continue
+        }
+
+        async fn inbound(
+            &self,
+            _: &Ctx,
+            user: &str,
+            stanza: &mut Routed,
+            targets: &[SessionEntry],
+        ) -> Flow {
+            let line = format!("in:{user}:{}:{}", stanza.id(), targets.len());
+            self.seen.lock().unwrap().push(line);
+            Flow::Continue
+        }
+    }
+
+    #[tokio::test]
+    async fn filters_see_both_sides_of_local_traffic() {
+        let recorder = Arc::new(Recorder::default());
+        let store = Arc::new(SqliteStore::in_memory().await.unwrap());
+        let accounts = Accounts::new(store, "localhost", 4096);
+        accounts.add_user("bob", "pw").await.unwrap();
+        let ctx = Ctx::new(
+            Arc::new(Config::default()),
+            accounts,
+            Arc::new(LocalSessions::default()),
+        );
+        let handlers = Handlers::default()
+            .offline(Arc::new(Offline))
+            .filter(recorder.clone());
+        let r = Router::new(ctx, handlers);
+        let (tx, _rx) = mpsc::channel(4);
+        let bound = Registration::bind(r.ctx().sessions().clone(), "bob", "desk", tx);
+        bound.update(|e| e.available = true);
+        let chat = |id: &str| {
+            from_http(&format!(
+                "<message xmlns='jabber:client' to='bob@localhost' type='chat' id='{id}'><body>x</body></message>"
+            ))
+        };
+        assert_eq!(r.ctx().deliver(chat("m1")).await, Outcome::Delivered);
+        assert_eq!(r.ctx().deliver(chat("stop1")).await, Outcome::Dropped);
+        let server_written: Element =
+            "<message xmlns='jabber:client' from='localhost' to='bob@localhost' id='s1'/>"
+                .parse()
+                .unwrap();
+        r.ctx().send(server_written).await;
+        assert_eq!(
+            *recorder.seen.lock().unwrap(),
+            vec![
+                "out:alice:m1",
+                "in:bob:m1:1",
+                "out:alice:stop1",
+                // The server's own stanzas skip the sender's side.
+                "in:bob:s1:1",
+            ]
+        );
     }
 
     #[tokio::test]
