@@ -52,3 +52,5 @@ pub const GATEWAY: &str = "jabber:iq:gateway";
 pub const REGISTER: &str = "jabber:iq:register";
 pub const BLOCKING: &str = "urn:xmpp:blocking";
 pub const REPORTING: &str = "urn:xmpp:reporting:1";
+/// XEP-0160's disco feature for offline storage (a feature name rather than a namespace).
+pub const MSGOFFLINE: &str = "msgoffline";

@@ -1,6 +1,7 @@
 //! Client-to-server connections: the transports (TCP with STARTTLS or direct TLS, and RFC 7395
 //! WebSocket) only frame; one negotiation state machine and session loop serve both.
 
+mod end;
 pub mod sasl;
 pub mod session;
 pub mod tcp;

@@ -8,46 +8,17 @@ use std::time::Duration;
 use jid::{FullJid, Jid};
 use minidom::Element;
 use switchboard_xmpp::framing::{StreamEvent, StreamHeader};
+use switchboard_xmpp::negotiation::{self, BindRequest, StreamFeatures};
 use switchboard_xmpp::ns;
+use switchboard_xmpp::sasl::{ClientNonza, SaslCondition};
 use switchboard_xmpp::stanza::{self, DefinedCondition, ErrorType, StanzaKind, StreamCondition};
 use tokio::sync::mpsc;
+use xmpp_parsers::starttls::StartTls;
 
-use super::{C2sContext, Security, Transport, TransportError, sasl};
+use super::end::End;
+use super::{C2sContext, Security, Transport, sasl};
 use crate::router::{Registration, SessionMsg, random_id};
 use crate::services;
-
-/// Why a stream ends.
-#[derive(Debug)]
-pub enum End {
-    /// Close with this stream error.
-    Error(StreamCondition, Option<String>),
-    /// The peer closed its stream (`</stream:stream>` or `<close/>`): answer in kind.
-    PeerClosed,
-    /// The connection is gone (I/O error, EOF): nothing more can be written.
-    Gone,
-}
-
-impl End {
-    fn error(condition: StreamCondition, text: &str) -> End {
-        End::Error(condition, Some(text.to_owned()))
-    }
-}
-
-impl From<TransportError> for End {
-    fn from(e: TransportError) -> End {
-        match e {
-            TransportError::Framing(f) => End::Error(f.condition(), Some(f.to_string())),
-            TransportError::Io(_) => End::Gone,
-            TransportError::Protocol(what) => End::error(StreamCondition::BadFormat, what),
-        }
-    }
-}
-
-impl From<std::io::Error> for End {
-    fn from(_: std::io::Error) -> End {
-        End::Gone
-    }
-}
 
 /// Where negotiation stands. Each variant is waiting for a new stream header.
 enum Stage {
@@ -207,43 +178,55 @@ async fn secure_and_authenticate<T: Transport>(
     } else {
         sasl::offered(&security)
     };
-    let mut features = stanza::stream_element("features");
-    if t.can_starttls() {
-        let mut starttls = Element::bare("starttls", ns::TLS);
-        if tls_required {
-            starttls.append_child(Element::bare("required", ns::TLS));
-        }
-        features.append_child(starttls);
-    }
-    if !offered.is_empty() {
-        features.append_child(sasl::mechanisms_element(&offered));
-    }
-    t.send(&features).await?;
+    let features = StreamFeatures {
+        starttls: t.can_starttls().then_some(StartTls {
+            required: tls_required,
+        }),
+        mechanisms: offered.clone(),
+        ..StreamFeatures::default()
+    };
+    t.send(&features.into()).await?;
     loop {
         let el = next_element(t).await?;
-        if el.is("starttls", ns::TLS) {
+        if negotiation::is_starttls_request(&el) {
             if !t.can_starttls() {
-                t.send(&Element::bare("failure", ns::TLS)).await?;
+                t.send(&negotiation::starttls_failure()).await?;
                 return Err(End::Gone);
             }
-            t.send(&Element::bare("proceed", ns::TLS)).await?;
+            t.send(&negotiation::starttls_proceed()).await?;
             t.starttls().await?;
             t.restart();
             return Ok(Stage::Unauthenticated { failures });
         }
-        if !el.is("auth", ns::SASL) {
-            return Err(End::error(
-                StreamCondition::NotAuthorized,
-                "Authenticate first",
-            ));
-        }
+        let auth = match ClientNonza::parse(&el) {
+            Some(Ok(ClientNonza::Auth {
+                mechanism,
+                initial_response,
+            })) => Ok((mechanism, initial_response)),
+            Some(Err(e)) => Err(e.condition()),
+            Some(Ok(_)) | None => {
+                return Err(End::error(
+                    StreamCondition::NotAuthorized,
+                    "Authenticate first",
+                ));
+            }
+        };
         if tls_required {
-            t.send(&sasl::failure("encryption-required")).await?;
+            t.send(&switchboard_xmpp::sasl::failure(
+                SaslCondition::EncryptionRequired,
+            ))
+            .await?;
             continue;
         }
-        match sasl::authenticate(t, ctx, &el, &offered).await? {
+        let outcome = match auth {
+            Ok((mechanism, initial_response)) => {
+                sasl::authenticate(t, ctx, mechanism, initial_response, &offered).await?
+            }
+            Err(condition) => Err(condition),
+        };
+        match outcome {
             Ok((user, additional)) => {
-                t.send(&sasl::success(additional.as_deref())).await?;
+                t.send(&switchboard_xmpp::sasl::success(additional)).await?;
                 t.restart();
                 return Ok(Stage::Authenticated { user });
             }
@@ -255,7 +238,7 @@ async fn secure_and_authenticate<T: Transport>(
                     .failure_delay_ms
                     .saturating_mul(u64::from(failures));
                 tokio::time::sleep(Duration::from_millis(delay)).await;
-                t.send(&sasl::failure(condition)).await?;
+                t.send(&switchboard_xmpp::sasl::failure(condition)).await?;
                 if failures >= ctx.auth.max_attempts {
                     return Err(End::error(
                         StreamCondition::PolicyViolation,
@@ -273,60 +256,41 @@ async fn bind<T: Transport>(
     ctx: &C2sContext,
     user: String,
 ) -> Result<(Bound, mpsc::Receiver<SessionMsg>), End> {
-    let mut features = stanza::stream_element("features");
-    features.append_child(Element::bare("bind", ns::BIND));
-    features.append_child(
-        Element::builder("session", ns::SESSION)
-            .append(Element::bare("optional", ns::SESSION))
-            .build(),
-    );
-    t.send(&features).await?;
+    let features = StreamFeatures {
+        bind: true,
+        legacy_session: true,
+        ..StreamFeatures::default()
+    };
+    t.send(&features.into()).await?;
     loop {
         let iq = next_element(t).await?;
-        let request = (StanzaKind::of(&iq) == Some(StanzaKind::Iq)
-            && iq.attr("type") == Some("set"))
-        .then(|| iq.get_child("bind", ns::BIND))
-        .flatten();
-        let Some(request) = request else {
+        let Some(request) = BindRequest::parse(&iq) else {
             return Err(End::error(
                 StreamCondition::NotAuthorized,
                 "Bind a resource first",
             ));
         };
-        let wanted = request
-            .get_child("resource", ns::BIND)
-            .map(|r| r.text())
-            .filter(|r| !r.is_empty());
-        let resource = match wanted {
-            Some(wanted) => match jid::ResourcePart::new(&wanted) {
-                Ok(r) => r.to_string(),
-                Err(_) => {
-                    let reply = stanza::error_reply(
-                        &iq,
-                        ErrorType::Modify,
-                        DefinedCondition::BadRequest,
-                        Some("Invalid resource"),
-                    );
-                    if let Some(reply) = reply {
-                        t.send(&reply).await?;
-                    }
-                    continue;
+        let resource = match request {
+            BindRequest::Resource(resource) => resource.to_string(),
+            BindRequest::ServerGenerated => ctx.router.fresh_resource(""),
+            BindRequest::InvalidResource => {
+                let reply = stanza::error_reply(
+                    &iq,
+                    ErrorType::Modify,
+                    DefinedCondition::BadRequest,
+                    Some("Invalid resource"),
+                );
+                if let Some(reply) = reply {
+                    t.send(&reply).await?;
                 }
-            },
-            None => ctx.router.fresh_resource(""),
+                continue;
+            }
         };
         let jid = FullJid::new(&format!("{user}@{}/{resource}", ctx.router.domain()))
             .map_err(|_| End::Error(StreamCondition::InternalServerError, None))?;
         let (tx, rx) = mpsc::channel(ctx.mailbox_size);
         let registration = ctx.router.register(&user, &resource, tx);
-        let payload = Element::builder("bind", ns::BIND)
-            .append(
-                Element::builder("jid", ns::BIND)
-                    .append(jid.to_string())
-                    .build(),
-            )
-            .build();
-        t.send(&stanza::iq_result(&iq, Some(payload))).await?;
+        t.send(&negotiation::bind_result(&iq, jid.clone())).await?;
         return Ok((
             Bound {
                 user,
@@ -393,7 +357,7 @@ async fn from_client<T: Transport>(
     let to_self = el.attr("to").is_none();
     match kind {
         StanzaKind::Presence if to_self => own_presence(t, ctx, bound, el).await,
-        StanzaKind::Iq if to_self && is_session_request(&el) => {
+        StanzaKind::Iq if to_self && negotiation::is_session_request(&el) => {
             t.send(&stanza::iq_result(&el, None)).await?;
             Ok(())
         }
@@ -402,10 +366,6 @@ async fn from_client<T: Transport>(
             Ok(())
         }
     }
-}
-
-fn is_session_request(iq: &Element) -> bool {
-    iq.attr("type") == Some("set") && iq.has_child("session", ns::SESSION)
 }
 
 /// Presence without `to`: availability of this resource, broadcast to the account's resources.

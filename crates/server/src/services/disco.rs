@@ -4,6 +4,9 @@ use jid::Jid;
 use minidom::Element;
 use switchboard_xmpp::ns;
 use switchboard_xmpp::stanza::{self, DefinedCondition, ErrorType};
+use xmpp_parsers::disco::{
+    DiscoInfoQuery, DiscoInfoResult, DiscoItemsQuery, DiscoItemsResult, Identity,
+};
 
 use super::{SOFTWARE, commands, reply};
 use crate::router::Router;
@@ -16,45 +19,57 @@ pub const SERVER_FEATURES: &[&str] = &[
     ns::VERSION,
     ns::ROSTER,
     ns::COMMANDS,
-    "msgoffline",
+    ns::MSGOFFLINE,
     ns::DELAY,
 ];
 
 type IqOutcome = Result<Option<Element>, (ErrorType, DefinedCondition)>;
 
-fn identity(category: &str, type_: &str, name: Option<&str>) -> Element {
-    let mut el = Element::bare("identity", ns::DISCO_INFO);
-    stanza::set_attr(&mut el, "category", category);
-    stanza::set_attr(&mut el, "type", type_);
-    if let Some(name) = name {
-        stanza::set_attr(&mut el, "name", name);
+const BAD_REQUEST: (ErrorType, DefinedCondition) =
+    (ErrorType::Modify, DefinedCondition::BadRequest);
+
+/// XEP-0030 §3.1: a named identity without a language.
+fn identity(category: &str, type_: &str, name: Option<&str>) -> Identity {
+    Identity {
+        category: category.to_owned(),
+        type_: type_.to_owned(),
+        lang: None,
+        name: name.map(str::to_owned),
     }
-    el
 }
 
-fn feature(var: &str) -> Element {
-    let mut el = Element::bare("feature", ns::DISCO_INFO);
-    stanza::set_attr(&mut el, "var", var);
-    el
+fn info(identities: Vec<Identity>, features: &[&str]) -> Element {
+    DiscoInfoResult {
+        node: None,
+        identities,
+        features: features.iter().map(|&var| var.to_owned()).collect(),
+        extensions: Vec::new(),
+    }
+    .into()
 }
 
 pub fn server_info(router: &Router, requester: Option<&Jid>, query: &Element) -> IqOutcome {
-    if let Some(node) = query.attr("node") {
-        return commands::disco_info(router, requester, node);
+    let query = DiscoInfoQuery::try_from(query.clone()).map_err(|_| BAD_REQUEST)?;
+    if let Some(node) = query.node {
+        return commands::disco_info(router, requester, &node);
     }
-    let mut info = Element::bare("query", ns::DISCO_INFO);
-    info.append_child(identity("server", "im", Some(SOFTWARE)));
-    for var in SERVER_FEATURES {
-        info.append_child(feature(var));
-    }
-    Ok(Some(info))
+    Ok(Some(info(
+        vec![identity("server", "im", Some(SOFTWARE))],
+        SERVER_FEATURES,
+    )))
 }
 
 pub fn server_items(router: &Router, requester: Option<&Jid>, query: &Element) -> IqOutcome {
-    if let Some(node) = query.attr("node") {
-        return commands::disco_items(router, requester, node);
+    let query = DiscoItemsQuery::try_from(query.clone()).map_err(|_| BAD_REQUEST)?;
+    if let Some(node) = query.node {
+        return commands::disco_items(router, requester, &node);
     }
-    Ok(Some(Element::bare("query", ns::DISCO_ITEMS)))
+    let items = DiscoItemsResult {
+        node: None,
+        items: Vec::new(),
+        rsm: None,
+    };
+    Ok(Some(items.into()))
 }
 
 /// disco#info on an account's bare JID: `account/registered` when it exists (XEP-0030 §3.1).
@@ -63,10 +78,11 @@ pub async fn account_info(router: &Router, user: &str, iq: Element) {
         router.accounts().store().credentials(user).await,
         Ok(Some(_))
     );
-    let node = stanza::iq_payload(&iq)
-        .and_then(|q| q.attr("node"))
-        .is_some();
-    if !exists || node || iq.attr("type") != Some("get") {
+    // Accounts have no nodes.
+    let plain_query = stanza::iq_payload(&iq)
+        .and_then(|q| DiscoInfoQuery::try_from(q.clone()).ok())
+        .is_some_and(|q| q.node.is_none());
+    if !exists || !plain_query || iq.attr("type") != Some("get") {
         router
             .bounce(
                 &iq,
@@ -77,8 +93,9 @@ pub async fn account_info(router: &Router, user: &str, iq: Element) {
             .await;
         return;
     }
-    let mut info = Element::bare("query", ns::DISCO_INFO);
-    info.append_child(identity("account", "registered", None));
-    info.append_child(feature(ns::DISCO_INFO));
+    let info = info(
+        vec![identity("account", "registered", None)],
+        &[ns::DISCO_INFO],
+    );
     reply(router, stanza::iq_result(&iq, Some(info))).await;
 }

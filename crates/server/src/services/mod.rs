@@ -12,6 +12,7 @@ use jid::Jid;
 use minidom::Element;
 use switchboard_xmpp::ns;
 use switchboard_xmpp::stanza::{self, DefinedCondition, ErrorType, StanzaKind};
+use xmpp_parsers::version::VersionResult;
 
 use crate::router::Router;
 
@@ -125,18 +126,12 @@ async fn server_iq(router: &Router, iq: Element) {
 
 /// XEP-0092 software version (the operating system is not disclosed).
 fn version() -> Element {
-    Element::builder("query", ns::VERSION)
-        .append(
-            Element::builder("name", ns::VERSION)
-                .append(SOFTWARE)
-                .build(),
-        )
-        .append(
-            Element::builder("version", ns::VERSION)
-                .append(VERSION)
-                .build(),
-        )
-        .build()
+    VersionResult {
+        name: SOFTWARE.to_owned(),
+        version: VERSION.to_owned(),
+        os: None,
+    }
+    .into()
 }
 
 /// Sends a server-originated reply, stamping the server as sender when the request had no `to`.

@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 
 pub use sqlite::SqliteStore;
 
-use crate::auth::scram::StoredCredentials;
+use switchboard_xmpp::sasl::StoredCredentials;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

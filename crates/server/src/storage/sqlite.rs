@@ -17,7 +17,7 @@ use super::{
     NewOutboxEntry, OfflineMessage, OutboxDepth, OutboxEntry, RosterItem, Store, StoreError,
     UserCallbackRow,
 };
-use crate::auth::scram::{ScramKeys, StoredCredentials};
+use switchboard_xmpp::sasl::{ScramKeys, StoredCredentials};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
