@@ -3,8 +3,8 @@
 
 use super::credentials::ScramHash;
 
-/// A server-side mechanism. New ones (EXTERNAL, OAUTHBEARER) join here and in
-/// [`super::ServerExchange`].
+/// A server-side mechanism. New ones (EXTERNAL, OAUTHBEARER) join here and in the exchange's
+/// state machine.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Mechanism {
     ScramSha1,
