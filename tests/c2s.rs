@@ -521,3 +521,40 @@ async fn legacy_session_request_is_answered() {
     assert!(out.contains("id='sess1'"), "{out}");
     server.stop().await;
 }
+
+#[tokio::test]
+async fn sasl_unknown_mechanism_abort_and_missing_initial_response() {
+    let server = TestServer::start().await;
+    let mut raw = RawTcp::connect(server.c2s).await;
+    raw.send(STREAM_HEADER).await;
+    raw.read_until("</stream:features>").await;
+    raw.send("<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='DIGEST-MD5'/>")
+        .await;
+    let out = raw.read_until("</failure>").await;
+    assert!(out.contains("<invalid-mechanism"), "{out}");
+    raw.send("<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>%%%</auth>")
+        .await;
+    let out = raw.read_until("</failure>").await;
+    assert!(out.contains("<incorrect-encoding"), "{out}");
+
+    // RFC 6120 §6.4.2: without an initial response the server asks with an empty challenge.
+    raw.send("<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='SCRAM-SHA-256'/>")
+        .await;
+    let out = raw.read_until("</challenge>").await;
+    assert!(out.contains("<challenge"), "{out}");
+    raw.send("<abort xmlns='urn:ietf:params:xml:ns:xmpp-sasl'/>")
+        .await;
+    let out = raw.read_until("</failure>").await;
+    assert!(out.contains("<aborted"), "{out}");
+
+    raw.send("<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'/>")
+        .await;
+    raw.read_until("</challenge>").await;
+    raw.send(&format!(
+        "<response xmlns='urn:ietf:params:xml:ns:xmpp-sasl'>{}</response>",
+        plain_auth("alice")
+    ))
+    .await;
+    raw.read_until("<success").await;
+    server.stop().await;
+}

@@ -1,12 +1,14 @@
-//! Switchboard's pure protocol layer: stream framing with limits, stanza helpers, the REST JSON
-//! mapping and error tables. No sockets, no async runtime, no storage: bytes and values in, values out.
+//! Switchboard's pure protocol layer: stream framing with limits, stanza helpers, negotiation and
+//! SASL, the REST JSON mapping and error tables. No sockets, no async runtime, no storage: bytes and values in, values out.
 
 pub mod callback_error;
 pub mod framing;
 pub mod json;
+pub mod negotiation;
 pub mod ns;
 pub mod rest_codec;
 pub mod rest_error;
+pub mod sasl;
 pub mod sender;
 pub mod stanza;
 

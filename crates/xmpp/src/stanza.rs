@@ -3,6 +3,7 @@
 
 use minidom::Element;
 pub use xmpp_parsers::stanza_error::{DefinedCondition, ErrorType, StanzaError};
+use xmpp_parsers::stream_error::{DefinedCondition as StreamErrorCondition, StreamError};
 
 use crate::ns;
 
@@ -61,24 +62,24 @@ pub enum StreamCondition {
     UnsupportedVersion,
 }
 
-impl StreamCondition {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            StreamCondition::BadFormat => "bad-format",
-            StreamCondition::Conflict => "conflict",
-            StreamCondition::ConnectionTimeout => "connection-timeout",
-            StreamCondition::HostUnknown => "host-unknown",
-            StreamCondition::InternalServerError => "internal-server-error",
-            StreamCondition::InvalidFrom => "invalid-from",
-            StreamCondition::InvalidNamespace => "invalid-namespace",
-            StreamCondition::NotAuthorized => "not-authorized",
-            StreamCondition::NotWellFormed => "not-well-formed",
-            StreamCondition::PolicyViolation => "policy-violation",
-            StreamCondition::ResourceConstraint => "resource-constraint",
-            StreamCondition::RestrictedXml => "restricted-xml",
-            StreamCondition::SystemShutdown => "system-shutdown",
-            StreamCondition::UnsupportedStanzaType => "unsupported-stanza-type",
-            StreamCondition::UnsupportedVersion => "unsupported-version",
+impl From<StreamCondition> for StreamErrorCondition {
+    fn from(condition: StreamCondition) -> StreamErrorCondition {
+        match condition {
+            StreamCondition::BadFormat => StreamErrorCondition::BadFormat,
+            StreamCondition::Conflict => StreamErrorCondition::Conflict,
+            StreamCondition::ConnectionTimeout => StreamErrorCondition::ConnectionTimeout,
+            StreamCondition::HostUnknown => StreamErrorCondition::HostUnknown,
+            StreamCondition::InternalServerError => StreamErrorCondition::InternalServerError,
+            StreamCondition::InvalidFrom => StreamErrorCondition::InvalidFrom,
+            StreamCondition::InvalidNamespace => StreamErrorCondition::InvalidNamespace,
+            StreamCondition::NotAuthorized => StreamErrorCondition::NotAuthorized,
+            StreamCondition::NotWellFormed => StreamErrorCondition::NotWellFormed,
+            StreamCondition::PolicyViolation => StreamErrorCondition::PolicyViolation,
+            StreamCondition::ResourceConstraint => StreamErrorCondition::ResourceConstraint,
+            StreamCondition::RestrictedXml => StreamErrorCondition::RestrictedXml,
+            StreamCondition::SystemShutdown => StreamErrorCondition::SystemShutdown,
+            StreamCondition::UnsupportedStanzaType => StreamErrorCondition::UnsupportedStanzaType,
+            StreamCondition::UnsupportedVersion => StreamErrorCondition::UnsupportedVersion,
         }
     }
 }
@@ -92,16 +93,20 @@ pub fn stream_element(name: &str) -> Element {
         .unwrap_or_else(|_| Element::bare(name, ns::STREAM))
 }
 
-/// `<stream:error>` with a condition and optional text.
+/// `<stream:error>` with a condition and optional English text.
 pub fn stream_error(condition: StreamCondition, text: Option<&str>) -> Element {
-    let mut el = stream_element("error");
-    el.append_child(Element::bare(condition.as_str(), ns::STREAMS_ERRORS));
-    if let Some(text) = text {
-        el.append_child(
-            Element::builder("text", ns::STREAMS_ERRORS)
-                .append(text)
-                .build(),
-        );
+    let error = match text {
+        Some(text) => StreamError::new(condition.into(), "en", text),
+        None => StreamError {
+            condition: condition.into(),
+            texts: Default::default(),
+            application_specific: Vec::new(),
+        },
+    };
+    let mut typed = Element::from(error);
+    let mut el = stream_element(typed.name());
+    for node in typed.take_nodes() {
+        el.append_node(node);
     }
     el
 }
@@ -359,6 +364,11 @@ mod tests {
         assert_eq!(
             el.get_child("text", ns::STREAMS_ERRORS).unwrap().text(),
             "too big"
+        );
+        assert_eq!(
+            to_xml(&stream_error(StreamCondition::SystemShutdown, None)),
+            "<stream:error xmlns:stream='http://etherx.jabber.org/streams'>\
+             <system-shutdown xmlns='urn:ietf:params:xml:ns:xmpp-streams'/></stream:error>"
         );
     }
 

@@ -1,16 +1,15 @@
 //! Accounts and credentials: SCRAM keys for XMPP logins, hashed bearer tokens for HTTP, and the
 //! username rules shared by every surface.
 
-pub mod scram;
-
 use std::sync::{Arc, OnceLock};
 
 use base64::Engine;
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 
+use switchboard_xmpp::sasl::StoredCredentials;
+
 use crate::storage::{Store, StoreError};
-use scram::StoredCredentials;
 
 #[derive(Debug, thiserror::Error)]
 pub enum AccountError {

@@ -1,6 +1,7 @@
 //! Client-to-server connections: the transports (TCP with STARTTLS or direct TLS, and RFC 7395
 //! WebSocket) only frame; one negotiation state machine and session loop serve both.
 
+mod end;
 pub mod sasl;
 pub mod session;
 #[cfg(test)]
@@ -16,7 +17,6 @@ use std::time::Duration;
 
 use minidom::Element;
 use switchboard_xmpp::framing::{FramingError, Limits, StreamEvent};
-use switchboard_xmpp::stanza::StreamCondition;
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -116,39 +116,6 @@ pub trait Transport: Send {
     fn starttls(&mut self) -> impl Future<Output = io::Result<()>> + Send;
     /// Frees idle buffers between elements.
     fn release_idle(&mut self);
-}
-
-/// Why a stream ends.
-#[derive(Debug)]
-pub enum End {
-    /// Close with this stream error.
-    Error(StreamCondition, Option<String>),
-    /// The peer closed its stream (`</stream:stream>` or `<close/>`): answer in kind.
-    PeerClosed,
-    /// The connection is gone (I/O error, EOF): nothing more can be written.
-    Gone,
-}
-
-impl End {
-    fn error(condition: StreamCondition, text: &str) -> End {
-        End::Error(condition, Some(text.to_owned()))
-    }
-}
-
-impl From<TransportError> for End {
-    fn from(e: TransportError) -> End {
-        match e {
-            TransportError::Framing(f) => End::Error(f.condition(), Some(f.to_string())),
-            TransportError::Io(_) => End::Gone,
-            TransportError::Protocol(what) => End::error(StreamCondition::BadFormat, what),
-        }
-    }
-}
-
-impl From<std::io::Error> for End {
-    fn from(_: std::io::Error) -> End {
-        End::Gone
-    }
 }
 
 pub fn is_loopback(addr: &SocketAddr) -> bool {

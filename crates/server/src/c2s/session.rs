@@ -8,12 +8,16 @@ use std::time::Duration;
 use jid::FullJid;
 use minidom::Element;
 use switchboard_xmpp::framing::{StreamEvent, StreamHeader};
+use switchboard_xmpp::negotiation::{self, BindRequest, StreamFeatures};
 use switchboard_xmpp::ns;
+use switchboard_xmpp::sasl::{ClientNonza, SaslCondition};
 use switchboard_xmpp::sender::{FromError, Principal};
 use switchboard_xmpp::stanza::{self, DefinedCondition, ErrorType, StanzaKind, StreamCondition};
 use tokio::sync::mpsc;
+use xmpp_parsers::starttls::StartTls;
 
-use super::{C2sContext, End, Security, Transport, sasl};
+use super::end::End;
+use super::{C2sContext, Security, Transport, sasl};
 use crate::ids::random_id;
 use crate::routed::{Origin, Refused, Routed};
 use crate::services;
@@ -180,43 +184,55 @@ async fn secure_and_authenticate<T: Transport>(
     } else {
         sasl::offered(&security)
     };
-    let mut features = stanza::stream_element("features");
-    if t.can_starttls() {
-        let mut starttls = Element::bare("starttls", ns::TLS);
-        if tls_required {
-            starttls.append_child(Element::bare("required", ns::TLS));
-        }
-        features.append_child(starttls);
-    }
-    if !offered.is_empty() {
-        features.append_child(sasl::mechanisms_element(&offered));
-    }
-    t.send(&features).await?;
+    let features = StreamFeatures {
+        starttls: t.can_starttls().then_some(StartTls {
+            required: tls_required,
+        }),
+        mechanisms: offered.clone(),
+        ..StreamFeatures::default()
+    };
+    t.send(&features.into()).await?;
     loop {
         let el = next_element(t).await?;
-        if el.is("starttls", ns::TLS) {
+        if negotiation::is_starttls_request(&el) {
             if !t.can_starttls() {
-                t.send(&Element::bare("failure", ns::TLS)).await?;
+                t.send(&negotiation::starttls_failure()).await?;
                 return Err(End::Gone);
             }
-            t.send(&Element::bare("proceed", ns::TLS)).await?;
+            t.send(&negotiation::starttls_proceed()).await?;
             t.starttls().await?;
             t.restart();
             return Ok(Stage::Unauthenticated { failures });
         }
-        if !el.is("auth", ns::SASL) {
-            return Err(End::error(
-                StreamCondition::NotAuthorized,
-                "Authenticate first",
-            ));
-        }
+        let auth = match ClientNonza::parse(&el) {
+            Some(Ok(ClientNonza::Auth {
+                mechanism,
+                initial_response,
+            })) => Ok((mechanism, initial_response)),
+            Some(Err(e)) => Err(e.condition()),
+            Some(Ok(_)) | None => {
+                return Err(End::error(
+                    StreamCondition::NotAuthorized,
+                    "Authenticate first",
+                ));
+            }
+        };
         if tls_required {
-            t.send(&sasl::failure("encryption-required")).await?;
+            t.send(&switchboard_xmpp::sasl::failure(
+                SaslCondition::EncryptionRequired,
+            ))
+            .await?;
             continue;
         }
-        match sasl::authenticate(t, ctx, &el, &offered).await? {
+        let outcome = match auth {
+            Ok((mechanism, initial_response)) => {
+                sasl::authenticate(t, ctx, mechanism, initial_response, &offered).await?
+            }
+            Err(condition) => Err(condition),
+        };
+        match outcome {
             Ok((user, additional)) => {
-                t.send(&sasl::success(additional.as_deref())).await?;
+                t.send(&switchboard_xmpp::sasl::success(additional)).await?;
                 t.restart();
                 return Ok(Stage::Authenticated { user });
             }
@@ -228,7 +244,7 @@ async fn secure_and_authenticate<T: Transport>(
                     .failure_delay_ms
                     .saturating_mul(u64::from(failures));
                 tokio::time::sleep(Duration::from_millis(delay)).await;
-                t.send(&sasl::failure(condition)).await?;
+                t.send(&switchboard_xmpp::sasl::failure(condition)).await?;
                 if failures >= ctx.auth.max_attempts {
                     return Err(End::error(
                         StreamCondition::PolicyViolation,
@@ -246,60 +262,41 @@ async fn bind<T: Transport>(
     ctx: &C2sContext,
     user: String,
 ) -> Result<(Bound, mpsc::Receiver<SessionMsg>), End> {
-    let mut features = stanza::stream_element("features");
-    features.append_child(Element::bare("bind", ns::BIND));
-    features.append_child(
-        Element::builder("session", ns::SESSION)
-            .append(Element::bare("optional", ns::SESSION))
-            .build(),
-    );
-    t.send(&features).await?;
+    let features = StreamFeatures {
+        bind: true,
+        legacy_session: true,
+        ..StreamFeatures::default()
+    };
+    t.send(&features.into()).await?;
     loop {
         let iq = next_element(t).await?;
-        let request = (StanzaKind::of(&iq) == Some(StanzaKind::Iq)
-            && iq.attr("type") == Some("set"))
-        .then(|| iq.get_child("bind", ns::BIND))
-        .flatten();
-        let Some(request) = request else {
+        let Some(request) = BindRequest::parse(&iq) else {
             return Err(End::error(
                 StreamCondition::NotAuthorized,
                 "Bind a resource first",
             ));
         };
-        let wanted = request
-            .get_child("resource", ns::BIND)
-            .map(|r| r.text())
-            .filter(|r| !r.is_empty());
-        let resource = match wanted {
-            Some(wanted) => match jid::ResourcePart::new(&wanted) {
-                Ok(r) => r.to_string(),
-                Err(_) => {
-                    let reply = stanza::error_reply(
-                        &iq,
-                        ErrorType::Modify,
-                        DefinedCondition::BadRequest,
-                        Some("Invalid resource"),
-                    );
-                    if let Some(reply) = reply {
-                        t.send(&reply).await?;
-                    }
-                    continue;
+        let resource = match request {
+            BindRequest::Resource(resource) => resource.to_string(),
+            BindRequest::ServerGenerated => random_id(),
+            BindRequest::InvalidResource => {
+                let reply = stanza::error_reply(
+                    &iq,
+                    ErrorType::Modify,
+                    DefinedCondition::BadRequest,
+                    Some("Invalid resource"),
+                );
+                if let Some(reply) = reply {
+                    t.send(&reply).await?;
                 }
-            },
-            None => random_id(),
+                continue;
+            }
         };
         let jid = FullJid::new(&format!("{user}@{}/{resource}", ctx.server.domain()))
             .map_err(|_| End::Error(StreamCondition::InternalServerError, None))?;
         let (tx, rx) = mpsc::channel(ctx.mailbox_size);
         let registration = Registration::bind(ctx.server.sessions().clone(), &user, &resource, tx);
-        let payload = Element::builder("bind", ns::BIND)
-            .append(
-                Element::builder("jid", ns::BIND)
-                    .append(jid.to_string())
-                    .build(),
-            )
-            .build();
-        t.send(&stanza::iq_result(&iq, Some(payload))).await?;
+        t.send(&negotiation::bind_result(&iq, jid.clone())).await?;
         return Ok((
             Bound {
                 user,
@@ -381,7 +378,10 @@ async fn from_client<T: Transport>(
             return Ok(());
         }
     };
-    if stanza.to.is_none() && stanza.kind == StanzaKind::Iq && is_session_request(&stanza.el) {
+    if stanza.to.is_none()
+        && stanza.kind == StanzaKind::Iq
+        && negotiation::is_session_request(&stanza.el)
+    {
         t.send(&stanza::iq_result(&stanza.el, None)).await?;
         return Ok(());
     }
@@ -413,10 +413,6 @@ async fn from_client<T: Transport>(
         deliver_offline(t, ctx, &bound.user).await?;
     }
     Ok(())
-}
-
-fn is_session_request(iq: &Element) -> bool {
-    iq.attr("type") == Some("set") && iq.has_child("session", ns::SESSION)
 }
 
 /// Writes stored messages to the client, deleting each batch only once written: a crash

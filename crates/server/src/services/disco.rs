@@ -5,6 +5,9 @@ use async_trait::async_trait;
 use minidom::Element;
 use switchboard_xmpp::ns;
 use switchboard_xmpp::stanza::{self, DefinedCondition, ErrorType};
+use xmpp_parsers::disco::{
+    DiscoInfoQuery, DiscoInfoResult, DiscoItemsQuery, DiscoItemsResult, Identity,
+};
 
 use super::commands;
 use super::version::SOFTWARE;
@@ -19,67 +22,77 @@ pub const SERVER_FEATURES: &[&str] = &[
     ns::VERSION,
     ns::ROSTER,
     ns::COMMANDS,
-    "msgoffline",
+    ns::MSGOFFLINE,
     ns::DELAY,
 ];
 
-fn identity(category: &str, type_: &str, name: Option<&str>) -> Element {
-    let mut el = Element::bare("identity", ns::DISCO_INFO);
-    stanza::set_attr(&mut el, "category", category);
-    stanza::set_attr(&mut el, "type", type_);
-    if let Some(name) = name {
-        stanza::set_attr(&mut el, "name", name);
+type IqOutcome = Result<Option<Element>, (ErrorType, DefinedCondition)>;
+
+const BAD_REQUEST: (ErrorType, DefinedCondition) =
+    (ErrorType::Modify, DefinedCondition::BadRequest);
+
+/// XEP-0030 §3.1: a named identity without a language.
+fn identity(category: &str, type_: &str, name: Option<&str>) -> Identity {
+    Identity {
+        category: category.to_owned(),
+        type_: type_.to_owned(),
+        lang: None,
+        name: name.map(str::to_owned),
     }
-    el
 }
 
-fn feature(var: &str) -> Element {
-    let mut el = Element::bare("feature", ns::DISCO_INFO);
-    stanza::set_attr(&mut el, "var", var);
-    el
+fn info(identities: Vec<Identity>, features: &[&str]) -> Element {
+    DiscoInfoResult {
+        node: None,
+        identities,
+        features: features.iter().map(|&var| var.to_owned()).collect(),
+        extensions: Vec::new(),
+    }
+    .into()
 }
 
 /// disco#info and disco#items of the served domain.
 pub struct ServerDisco;
 
+impl ServerDisco {
+    fn answer(&self, ctx: &Ctx, iq: &Routed, query: &Element) -> IqOutcome {
+        let requester = Some(&iq.from);
+        if query.is("query", ns::DISCO_INFO) {
+            let query = DiscoInfoQuery::try_from(query.clone()).map_err(|_| BAD_REQUEST)?;
+            if let Some(node) = query.node {
+                return commands::disco_info(ctx, requester, &node);
+            }
+            return Ok(Some(info(
+                vec![identity("server", "im", Some(SOFTWARE))],
+                SERVER_FEATURES,
+            )));
+        }
+        let query = DiscoItemsQuery::try_from(query.clone()).map_err(|_| BAD_REQUEST)?;
+        if let Some(node) = query.node {
+            return commands::disco_items(ctx, requester, &node);
+        }
+        let items = DiscoItemsResult {
+            node: None,
+            items: Vec::new(),
+            rsm: None,
+        };
+        Ok(Some(items.into()))
+    }
+}
+
 #[async_trait]
 impl Service for ServerDisco {
     async fn handle(&self, ctx: &Ctx, iq: Routed) -> Outcome {
-        let Some(query) = stanza::iq_payload(&iq.el).filter(|q| q.name() == "query") else {
-            return not_implemented(ctx, &iq).await;
-        };
-        if iq.type_() != "get" {
-            return not_implemented(ctx, &iq).await;
-        }
-        let requester = Some(&iq.from);
-        let answer = match (query.ns().as_str(), query.attr("node")) {
-            (ns::DISCO_INFO, Some(node)) => commands::disco_info(ctx, requester, node),
-            (ns::DISCO_ITEMS, Some(node)) => commands::disco_items(ctx, requester, node),
-            (ns::DISCO_INFO, None) => {
-                let mut info = Element::bare("query", ns::DISCO_INFO);
-                info.append_child(identity("server", "im", Some(SOFTWARE)));
-                for var in SERVER_FEATURES {
-                    info.append_child(feature(var));
-                }
-                Ok(Some(info))
-            }
-            _ => Ok(Some(Element::bare("query", ns::DISCO_ITEMS))),
+        let query = stanza::iq_payload(&iq.el).filter(|q| q.name() == "query");
+        let answer = match query {
+            Some(query) if iq.type_() == "get" => self.answer(ctx, &iq, query),
+            _ => Err((ErrorType::Cancel, DefinedCondition::FeatureNotImplemented)),
         };
         match answer {
             Ok(payload) => ctx.reply(&iq, stanza::iq_result(&iq.el, payload)).await,
             Err((type_, condition)) => ctx.bounce(&iq, type_, condition, None).await,
         }
     }
-}
-
-async fn not_implemented(ctx: &Ctx, iq: &Routed) -> Outcome {
-    ctx.bounce(
-        iq,
-        ErrorType::Cancel,
-        DefinedCondition::FeatureNotImplemented,
-        None,
-    )
-    .await
 }
 
 /// disco#info on an account's bare JID: `account/registered` when it exists (XEP-0030 §3.1).
@@ -93,10 +106,11 @@ impl Service for AccountDisco {
             Some(user) => matches!(ctx.store().credentials(user).await, Ok(Some(_))),
             None => false,
         };
-        let node = stanza::iq_payload(&iq.el)
-            .and_then(|q| q.attr("node"))
-            .is_some();
-        if !exists || node || iq.type_() != "get" {
+        // Accounts have no nodes.
+        let plain_query = stanza::iq_payload(&iq.el)
+            .and_then(|q| DiscoInfoQuery::try_from(q.clone()).ok())
+            .is_some_and(|q| q.node.is_none());
+        if !exists || !plain_query || iq.type_() != "get" {
             return ctx
                 .bounce(
                     &iq,
@@ -106,9 +120,10 @@ impl Service for AccountDisco {
                 )
                 .await;
         }
-        let mut info = Element::bare("query", ns::DISCO_INFO);
-        info.append_child(identity("account", "registered", None));
-        info.append_child(feature(ns::DISCO_INFO));
+        let info = info(
+            vec![identity("account", "registered", None)],
+            &[ns::DISCO_INFO],
+        );
         ctx.reply(&iq, stanza::iq_result(&iq.el, Some(info))).await
     }
 }

@@ -1,9 +1,8 @@
 //! XEP-0092 software version of the server (the operating system is not disclosed).
 
 use async_trait::async_trait;
-use minidom::Element;
-use switchboard_xmpp::ns;
 use switchboard_xmpp::stanza::{self, DefinedCondition, ErrorType};
+use xmpp_parsers::version::VersionResult;
 
 use crate::ctx::{Ctx, Service};
 use crate::routed::{Outcome, Routed};
@@ -28,18 +27,12 @@ impl Service for Version {
                 )
                 .await;
         }
-        let query = Element::builder("query", ns::VERSION)
-            .append(
-                Element::builder("name", ns::VERSION)
-                    .append(SOFTWARE)
-                    .build(),
-            )
-            .append(
-                Element::builder("version", ns::VERSION)
-                    .append(VERSION)
-                    .build(),
-            )
-            .build();
-        ctx.reply(&iq, stanza::iq_result(&iq.el, Some(query))).await
+        let query = VersionResult {
+            name: SOFTWARE.to_owned(),
+            version: VERSION.to_owned(),
+            os: None,
+        };
+        ctx.reply(&iq, stanza::iq_result(&iq.el, Some(query.into())))
+            .await
     }
 }

@@ -4,7 +4,7 @@
 use async_trait::async_trait;
 
 use super::error::StoreError;
-use crate::auth::scram::StoredCredentials;
+use switchboard_xmpp::sasl::StoredCredentials;
 
 #[async_trait]
 pub trait AccountStore: Send + Sync {

@@ -1,8 +1,8 @@
 //! The storage test suite, written against the [`Store`] trait so that every backend runs the
 //! same tests: a backend instantiates [`store_suite!`] with an expression that opens a store.
 
-use crate::auth::scram::StoredCredentials;
 use crate::storage::{NewOutboxEntry, OutboxDepth, RosterItem, Store, StoreError, UserCallbackRow};
+use switchboard_xmpp::sasl::StoredCredentials;
 
 pub fn creds() -> StoredCredentials {
     StoredCredentials::derive("secret", 4096).unwrap()

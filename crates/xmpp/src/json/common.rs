@@ -14,13 +14,6 @@ use super::{Kind, Object, Result};
 use crate::framing::{Limits, StreamParser};
 use crate::ns;
 
-const NICK: &str = "http://jabber.org/protocol/nick";
-const JSON_MSG: &str = "urn:xmpp:json-msg:0";
-pub(super) const RSM: &str = "http://jabber.org/protocol/rsm";
-const XHTML_IM: &str = "http://jabber.org/protocol/xhtml-im";
-const XHTML: &str = "http://www.w3.org/1999/xhtml";
-const OOB_X: &str = "jabber:x:oob";
-
 const ERROR_TYPES: [&str; 5] = ["auth", "cancel", "continue", "modify", "wait"];
 
 /// RFC 6120 §8.3.3 conditions, plus the legacy `payment-required` that Prosody's HTTP error
@@ -58,7 +51,7 @@ pub(super) fn common_children(obj: &Object, kind: Kind) -> Result<Vec<Element>> 
         children.push(delay_element(stamp));
     }
     if let Some(nick) = string_at(obj, "nick", "nick")? {
-        children.push(text_element("nick", NICK, nick));
+        children.push(text_element("nick", ns::NICK, nick));
     }
     if let Some(payload) = field(obj, "payload") {
         children.push(payload_element(payload)?);
@@ -92,20 +85,23 @@ pub(super) fn common_json(stanza: &Element, kind: Kind, is_error: bool, out: &mu
     if let Some(stamp) = delay_json(stanza) {
         insert_str(out, "delay", stamp);
     }
-    if let Some(nick) = child_text(stanza, "nick", NICK) {
+    if let Some(nick) = child_text(stanza, "nick", ns::NICK) {
         insert_str(out, "nick", &nick);
     }
-    if let Some(payload) = stanza.get_child("payload", JSON_MSG).and_then(payload_json) {
+    if let Some(payload) = stanza
+        .get_child("payload", ns::JSON_MSG)
+        .and_then(payload_json)
+    {
         out.insert("payload".into(), payload);
     }
-    if let Some(set) = stanza.get_child("set", RSM) {
+    if let Some(set) = stanza.get_child("set", ns::RSM) {
         out.insert("rsm".into(), rsm_json(set));
     }
-    let oob = stanza.get_child("x", OOB_X);
+    let oob = stanza.get_child("x", ns::OOB);
     if let (Kind::Message, Some(oob)) = (kind, oob) {
         let mut json = Object::new();
         for name in ["url", "desc"] {
-            if let Some(text) = child_text(oob, name, OOB_X) {
+            if let Some(text) = child_text(oob, name, ns::OOB) {
                 insert_str(&mut json, name, &text);
             }
         }
@@ -114,13 +110,13 @@ pub(super) fn common_json(stanza: &Element, kind: Kind, is_error: bool, out: &mu
     if is_error {
         return;
     }
-    if let Some(html) = stanza.get_child("html", XHTML_IM).and_then(html_json) {
+    if let Some(html) = stanza.get_child("html", ns::XHTML_IM).and_then(html_json) {
         insert_str(out, "html", &html);
     }
-    if let Some(url) = oob.and_then(|oob| child_text(oob, "url", OOB_X)) {
+    if let Some(url) = oob.and_then(|oob| child_text(oob, "url", ns::OOB)) {
         insert_str(out, "oob_url", &url);
     }
-    if let Some(form) = stanza.get_child("x", forms::NS) {
+    if let Some(form) = stanza.get_child("x", ns::DATA_FORMS) {
         out.insert(
             "dataform".into(),
             forms::dataform_json(form, Flavour::Value),
@@ -141,7 +137,7 @@ pub(super) fn delay_json(parent: &Element) -> Option<&str> {
 /// XEP-0432: `data` is any JSON value and travels as JSON text; absent data is `null`.
 fn payload_element(value: &Value) -> Result<Element> {
     let payload = as_object(value, "payload")?;
-    let mut element = Element::bare("payload", JSON_MSG);
+    let mut element = Element::bare("payload", ns::JSON_MSG);
     set_attr(
         &mut element,
         xml_ncname!("datatype"),
@@ -170,14 +166,14 @@ fn payload_json(payload: &Element) -> Option<Value> {
 /// XEP-0059 `<set/>`; integers may be decimal strings because query strings carry only text.
 pub(super) fn rsm_element(value: &Value, key: &'static str) -> Result<Element> {
     let rsm = as_object(value, key)?;
-    let mut set = Element::bare("set", RSM);
+    let mut set = Element::bare("set", ns::RSM);
     for name in ["max", "after", "before", "index", "first", "last", "count"] {
         let text = match name {
             "max" | "index" | "count" => uint_at(rsm, name, key, u64::MAX)?.map(|n| n.to_string()),
             _ => string_at(rsm, name, key)?.map(str::to_owned),
         };
         if let Some(text) = text {
-            set.append_child(text_element(name, RSM, &text));
+            set.append_child(text_element(name, ns::RSM, &text));
         }
     }
     Ok(set)
@@ -186,12 +182,15 @@ pub(super) fn rsm_element(value: &Value, key: &'static str) -> Result<Element> {
 pub(super) fn rsm_json(set: &Element) -> Value {
     let mut json = Object::new();
     for name in ["after", "before", "first", "last"] {
-        if let Some(text) = child_text(set, name, RSM) {
+        if let Some(text) = child_text(set, name, ns::RSM) {
             insert_str(&mut json, name, &text);
         }
     }
     for name in ["count", "index", "max"] {
-        if let Some(number) = child_text(set, name, RSM).as_deref().and_then(parse_uint) {
+        if let Some(number) = child_text(set, name, ns::RSM)
+            .as_deref()
+            .and_then(parse_uint)
+        {
             json.insert(name.into(), number.into());
         }
     }
@@ -204,23 +203,27 @@ pub(super) fn rsm_json(set: &Element) -> Value {
 /// a 500), and markup without a `<body>` is wrapped in one instead of producing a bodiless
 /// `<html>` that reads back as the string "nil".
 fn html_element(markup: &str) -> Result<Element> {
-    let wrapped = format!("<x:html xmlns:x='{XHTML_IM}' xmlns='{XHTML}'>{markup}</x:html>");
+    let wrapped = format!(
+        "<x:html xmlns:x='{}' xmlns='{}'>{markup}</x:html>",
+        ns::XHTML_IM,
+        ns::XHTML
+    );
     let mut parser = StreamParser::new_fragments(Limits::default());
     let mut parsed = parser
         .feed_message(wrapped.as_bytes())
         .map_err(|err| invalid("html", err.to_string()))?;
     let only_bodies = parsed.children().next().is_some()
         && parsed.nodes().all(|node| match node {
-            Node::Element(child) => child.is("body", XHTML),
+            Node::Element(child) => child.is("body", ns::XHTML),
             Node::Text(text) => is_xml_whitespace(text),
         });
-    let mut html = Element::bare("html", XHTML_IM);
+    let mut html = Element::bare("html", ns::XHTML_IM);
     if only_bodies {
         for body in parsed.children() {
             html.append_child(crate::stanza::without_prefixes(body));
         }
     } else {
-        let mut body = Element::bare("body", XHTML);
+        let mut body = Element::bare("body", ns::XHTML);
         for node in parsed.take_nodes() {
             body.append_node(match node {
                 Node::Element(child) => Node::Element(crate::stanza::without_prefixes(&child)),
@@ -240,9 +243,9 @@ fn is_xml_whitespace(text: &str) -> bool {
 /// (as mod_rest strips it); `None` if there is no body.
 fn html_json(html: &Element) -> Option<String> {
     let mut markup = String::new();
-    for body in html.children().filter(|child| child.is("body", XHTML)) {
+    for body in html.children().filter(|child| child.is("body", ns::XHTML)) {
         let text = crate::stanza::to_xml(&crate::stanza::without_prefixes(body));
-        let declaration = format!(" xmlns='{XHTML}'");
+        let declaration = format!(" xmlns='{}'", ns::XHTML);
         markup.push_str(&text.replacen(&declaration, "", 1));
     }
     (!markup.is_empty()).then_some(markup)
@@ -270,10 +273,10 @@ fn oob_element(obj: &Object, kind: Kind) -> Result<Option<Element>> {
             None => Ok(None),
         };
     };
-    let mut x = Element::bare("x", OOB_X);
-    x.append_child(text_element("url", OOB_X, url));
+    let mut x = Element::bare("x", ns::OOB);
+    x.append_child(text_element("url", ns::OOB, url));
     if let Some(desc) = desc {
-        x.append_child(text_element("desc", OOB_X, desc));
+        x.append_child(text_element("desc", ns::OOB, desc));
     }
     Ok(Some(x))
 }
@@ -501,10 +504,10 @@ mod tests {
         let merged = to_stanza(
             json!({"body": "x", "oob_url": "https://other/", "oob": {"url": "https://a/", "desc": "d"}}),
         );
-        let x: Vec<_> = merged.children().filter(|c| c.is("x", OOB_X)).collect();
+        let x: Vec<_> = merged.children().filter(|c| c.is("x", ns::OOB)).collect();
         assert_eq!(x.len(), 1);
         assert_eq!(
-            child_text(x[0], "url", OOB_X).as_deref(),
+            child_text(x[0], "url", ns::OOB).as_deref(),
             Some("https://a/")
         );
         assert!(matches!(

@@ -10,8 +10,7 @@ use super::value::{
     set_attr, string_at, string_attrs, text_element, xml_text, xs_bool,
 };
 use super::{Object, Result};
-
-pub(super) const NS: &str = "jabber:x:data";
+use crate::ns;
 
 const FORM_TYPES: [&str; 4] = ["cancel", "form", "result", "submit"];
 
@@ -54,7 +53,7 @@ pub(super) enum Typing {
 /// XEP-0004 §3.3 requires; `reported` and `items` (multi-item results) are an extension.
 pub(super) fn dataform_element(value: &Value, key: &'static str) -> Result<Element> {
     let form = as_object(value, key)?;
-    let mut x = Element::bare("x", NS);
+    let mut x = Element::bare("x", ns::DATA_FORMS);
     set_attr(
         &mut x,
         xml_ncname!("type"),
@@ -62,7 +61,7 @@ pub(super) fn dataform_element(value: &Value, key: &'static str) -> Result<Eleme
     );
     for name in ["title", "instructions"] {
         if let Some(text) = string_at(form, name, key)? {
-            x.append_child(text_element(name, NS, text));
+            x.append_child(text_element(name, ns::DATA_FORMS, text));
         }
     }
     for field in array_at(form, "fields", key)? {
@@ -82,7 +81,7 @@ pub(super) fn dataform_element(value: &Value, key: &'static str) -> Result<Eleme
 }
 
 fn fields_container(name: &str, fields: &[Value], key: &'static str) -> Result<Element> {
-    let mut container = Element::bare(name, NS);
+    let mut container = Element::bare(name, ns::DATA_FORMS);
     for field in fields {
         container.append_child(field_element(field, key)?);
     }
@@ -93,7 +92,7 @@ fn field_element(value: &Value, key: &'static str) -> Result<Element> {
     let spec = value
         .as_object()
         .ok_or_else(|| invalid(key, "each field must be an object"))?;
-    let mut field = Element::bare("field", NS);
+    let mut field = Element::bare("field", ns::DATA_FORMS);
     string_attrs(
         &mut field,
         spec,
@@ -103,13 +102,13 @@ fn field_element(value: &Value, key: &'static str) -> Result<Element> {
     let field_type = enum_at(spec, "type", key, &FIELD_TYPES)?;
     set_attr(&mut field, xml_ncname!("type"), field_type);
     if let Some(desc) = string_at(spec, "desc", key)? {
-        field.append_child(text_element("desc", NS, desc));
+        field.append_child(text_element("desc", ns::DATA_FORMS, desc));
     }
     if bool_at(spec, "required", key)? == Some(true) {
-        field.append_child(Element::bare("required", NS));
+        field.append_child(Element::bare("required", ns::DATA_FORMS));
     }
     for value in field_values(spec, field_type, key)? {
-        field.append_child(text_element("value", NS, &value));
+        field.append_child(text_element("value", ns::DATA_FORMS, &value));
     }
     for option in array_at(spec, "options", key)? {
         field.append_child(option_element(option, key)?);
@@ -158,11 +157,11 @@ fn option_element(value: &Value, key: &'static str) -> Result<Element> {
     let spec = value
         .as_object()
         .ok_or_else(|| invalid(key, "each option must be an object"))?;
-    let mut option = Element::bare("option", NS);
+    let mut option = Element::bare("option", ns::DATA_FORMS);
     string_attrs(&mut option, spec, key, &[xml_ncname!("label")])?;
     let value = string_at(spec, "value", key)?
         .ok_or_else(|| invalid(key, "each option needs a 'value'"))?;
-    option.append_child(text_element("value", NS, value));
+    option.append_child(text_element("value", ns::DATA_FORMS, value));
     Ok(option)
 }
 
@@ -172,25 +171,25 @@ fn option_element(value: &Value, key: &'static str) -> Result<Element> {
 pub(super) fn dataform_json(x: &Element, flavour: Flavour) -> Value {
     let mut form = Object::new();
     copy_attrs(x, &mut form, &["type"]);
-    if let Some(title) = child_text(x, "title", NS) {
+    if let Some(title) = child_text(x, "title", ns::DATA_FORMS) {
         insert_str(&mut form, "title", &title);
     }
     // XEP-0004 allows several instructions elements; they read as one text, line by line.
     let instructions: Vec<String> = x
         .children()
-        .filter(|child| child.is("instructions", NS))
+        .filter(|child| child.is("instructions", ns::DATA_FORMS))
         .map(Element::text)
         .collect();
     if !instructions.is_empty() {
         insert_str(&mut form, "instructions", &instructions.join("\n"));
     }
     form.insert("fields".into(), fields_json(x, flavour));
-    if let Some(reported) = x.get_child("reported", NS) {
+    if let Some(reported) = x.get_child("reported", ns::DATA_FORMS) {
         form.insert("reported".into(), fields_json(reported, flavour));
     }
     let items: Vec<Value> = x
         .children()
-        .filter(|child| child.is("item", NS))
+        .filter(|child| child.is("item", ns::DATA_FORMS))
         .map(|item| fields_json(item, flavour))
         .collect();
     if !items.is_empty() {
@@ -202,7 +201,7 @@ pub(super) fn dataform_json(x: &Element, flavour: Flavour) -> Value {
 fn fields_json(container: &Element, flavour: Flavour) -> Value {
     container
         .children()
-        .filter(|child| child.is("field", NS))
+        .filter(|child| child.is("field", ns::DATA_FORMS))
         .map(|field| field_json(field, flavour))
         .collect::<Vec<_>>()
         .into()
@@ -211,10 +210,10 @@ fn fields_json(container: &Element, flavour: Flavour) -> Value {
 fn field_json(field: &Element, flavour: Flavour) -> Value {
     let mut json = Object::new();
     copy_attrs(field, &mut json, &["var", "type", "label"]);
-    if let Some(desc) = child_text(field, "desc", NS) {
+    if let Some(desc) = child_text(field, "desc", ns::DATA_FORMS) {
         insert_str(&mut json, "desc", &desc);
     }
-    if field.get_child("required", NS).is_some() {
+    if field.get_child("required", ns::DATA_FORMS).is_some() {
         json.insert("required".into(), true.into());
     }
     let values = values_of(field);
@@ -235,11 +234,11 @@ fn field_json(field: &Element, flavour: Flavour) -> Value {
     }
     let options: Vec<Value> = field
         .children()
-        .filter(|child| child.is("option", NS))
+        .filter(|child| child.is("option", ns::DATA_FORMS))
         .map(|option| {
             let mut json = Object::new();
             copy_attrs(option, &mut json, &["label"]);
-            if let Some(value) = child_text(option, "value", NS) {
+            if let Some(value) = child_text(option, "value", ns::DATA_FORMS) {
                 insert_str(&mut json, "value", &value);
             }
             Value::Object(json)
@@ -254,7 +253,7 @@ fn field_json(field: &Element, flavour: Flavour) -> Value {
 fn values_of(field: &Element) -> Vec<String> {
     field
         .children()
-        .filter(|child| child.is("value", NS))
+        .filter(|child| child.is("value", ns::DATA_FORMS))
         .map(Element::text)
         .collect()
 }
@@ -270,7 +269,7 @@ pub(super) fn formdata_element(
     typing: Typing,
 ) -> Result<Element> {
     let data = as_object(value, key)?;
-    let mut x = Element::bare("x", NS);
+    let mut x = Element::bare("x", ns::DATA_FORMS);
     set_attr(&mut x, xml_ncname!("type"), Some(form_type));
     let form_type_field = data.get_key_value("FORM_TYPE");
     let others = data.iter().filter(|(var, _)| *var != "FORM_TYPE");
@@ -299,11 +298,11 @@ fn formdata_field(var: &str, value: &Value, key: &'static str, typing: Typing) -
         (_, Typing::FromJson) => Some(field_type),
         (_, Typing::Untyped) => None,
     };
-    let mut field = Element::bare("field", NS);
+    let mut field = Element::bare("field", ns::DATA_FORMS);
     set_attr(&mut field, xml_ncname!("var"), Some(xml_text(key, var)?));
     set_attr(&mut field, xml_ncname!("type"), field_type);
     for value in &values {
-        field.append_child(text_element("value", NS, xml_text(key, value)?));
+        field.append_child(text_element("value", ns::DATA_FORMS, xml_text(key, value)?));
     }
     Ok(field)
 }
@@ -315,7 +314,10 @@ fn formdata_field(var: &str, value: &Value, key: &'static str, typing: Typing) -
 /// Fixes a mod_rest quirk: jid-multi fields kept only their first JID.
 pub(super) fn formdata_json(x: &Element) -> Object {
     let mut data = Object::new();
-    for field in x.children().filter(|child| child.is("field", NS)) {
+    for field in x
+        .children()
+        .filter(|child| child.is("field", ns::DATA_FORMS))
+    {
         let Some(var) = field.attr("var") else {
             continue;
         };
@@ -430,9 +432,9 @@ mod tests {
         )
         .unwrap();
         assert_eq!(
-            x.get_child("field", NS)
+            x.get_child("field", ns::DATA_FORMS)
                 .unwrap()
-                .get_child("value", NS)
+                .get_child("value", ns::DATA_FORMS)
                 .unwrap()
                 .text(),
             "true"

@@ -5,7 +5,7 @@ use minidom::Element;
 use rxml::xml_ncname;
 use serde_json::{Number, Value};
 
-use super::common::{RSM, rsm_element, rsm_json};
+use super::common::{rsm_element, rsm_json};
 use super::forms::{self, Flavour, Typing};
 use super::message::{stanza_id_element, stanza_ids_json};
 use super::value::{
@@ -16,18 +16,6 @@ use super::value::{
 };
 use super::{Object, Result};
 use crate::ns;
-
-const COMMANDS: &str = "http://jabber.org/protocol/commands";
-const MAM: &str = "urn:xmpp:mam:2";
-const LAST: &str = "jabber:iq:last";
-const STATS: &str = "http://jabber.org/protocol/stats";
-const EXTDISCO: &str = "urn:xmpp:extdisco:2";
-const UPLOAD: &str = "urn:xmpp:http:upload:0";
-const IQ_OOB: &str = "jabber:iq:oob";
-const GATEWAY: &str = "jabber:iq:gateway";
-const REGISTER: &str = "jabber:iq:register";
-const BLOCKING: &str = "urn:xmpp:blocking";
-const REPORTING: &str = "urn:xmpp:reporting:1";
 
 const COMMAND_ACTIONS: [&str; 5] = ["execute", "cancel", "prev", "next", "complete"];
 const COMMAND_STATUSES: [&str; 3] = ["executing", "completed", "canceled"];
@@ -251,7 +239,7 @@ fn query_with_node(namespace: &str, node: Option<&str>) -> Element {
 /// directions), `data` is submitted as a form of type `submit` (mod_rest sent no type), and a
 /// command without a node is refused instead of being sent as `<command/>`.
 fn command_element(value: &Value) -> Result<Element> {
-    let mut command = Element::bare("command", COMMANDS);
+    let mut command = Element::bare("command", ns::COMMANDS);
     let spec = match value {
         Value::String(node) => {
             set_attr(
@@ -281,7 +269,7 @@ fn command_element(value: &Value) -> Result<Element> {
         enum_at(spec, "status", "command", &COMMAND_STATUSES)?,
     );
     if let Some(actions) = object_at(spec, "actions", "command")? {
-        let mut element = Element::bare("actions", COMMANDS);
+        let mut element = Element::bare("actions", ns::COMMANDS);
         set_attr(
             &mut element,
             xml_ncname!("execute"),
@@ -289,14 +277,14 @@ fn command_element(value: &Value) -> Result<Element> {
         );
         for action in NEXT_ACTIONS {
             if bool_at(actions, action, "command")? == Some(true) {
-                element.append_child(Element::bare(action, COMMANDS));
+                element.append_child(Element::bare(action, ns::COMMANDS));
             }
         }
         command.append_child(element);
     }
     if let Some(note) = object_at(spec, "note", "command")? {
         let text = string_at(note, "text", "command")?.unwrap_or_default();
-        let mut element = text_element("note", COMMANDS, text);
+        let mut element = text_element("note", ns::COMMANDS, text);
         set_attr(
             &mut element,
             xml_ncname!("type"),
@@ -325,23 +313,23 @@ fn command_json(command: &Element) -> Value {
         &mut json,
         &["node", "action", "sessionid", "status"],
     );
-    if let Some(actions) = command.get_child("actions", COMMANDS) {
+    if let Some(actions) = command.get_child("actions", ns::COMMANDS) {
         let mut allowed = Object::new();
         copy_attrs(actions, &mut allowed, &["execute"]);
         for action in NEXT_ACTIONS {
-            if actions.get_child(action, COMMANDS).is_some() {
+            if actions.get_child(action, ns::COMMANDS).is_some() {
                 allowed.insert(action.into(), true.into());
             }
         }
         json.insert("actions".into(), allowed.into());
     }
-    if let Some(note) = command.get_child("note", COMMANDS) {
+    if let Some(note) = command.get_child("note", ns::COMMANDS) {
         let mut json_note = Object::new();
         copy_attrs(note, &mut json_note, &["type"]);
         insert_str(&mut json_note, "text", &note.text());
         json.insert("note".into(), json_note.into());
     }
-    if let Some(form) = command.get_child("x", forms::NS) {
+    if let Some(form) = command.get_child("x", ns::DATA_FORMS) {
         json.insert("form".into(), forms::dataform_json(form, Flavour::Value));
         if form.attr("type") == Some("result") {
             json.insert("data".into(), forms::formdata_json(form).into());
@@ -358,7 +346,7 @@ fn command_json(command: &Element) -> Value {
 /// empty, which servers may read as an invalid date), and the page shortcuts also work next to
 /// an explicit `form` (mod_rest ignored them then).
 fn archive_element(value: &Value) -> Result<Element> {
-    let mut query = Element::bare("query", MAM);
+    let mut query = Element::bare("query", ns::MAM);
     let Some(archive) = object_or_true(value, "archive")? else {
         return Ok(query);
     };
@@ -387,7 +375,7 @@ fn archive_element(value: &Value) -> Result<Element> {
 
 fn archive_form(archive: &Object) -> Result<Element> {
     let mut fields = vec![serde_json::json!({
-        "var": "FORM_TYPE", "type": "hidden", "value": MAM
+        "var": "FORM_TYPE", "type": "hidden", "value": ns::MAM
     })];
     for name in ARCHIVE_FIELDS {
         let values: Vec<Value> = match field(archive, name) {
@@ -412,10 +400,10 @@ fn archive_form(archive: &Object) -> Result<Element> {
 fn archive_json(query: &Element) -> Value {
     let mut json = Object::new();
     copy_attrs(query, &mut json, &["queryid"]);
-    if let Some(form) = query.get_child("x", forms::NS) {
+    if let Some(form) = query.get_child("x", ns::DATA_FORMS) {
         json.insert("form".into(), forms::dataform_json(form, Flavour::Values));
     }
-    if let Some(set) = query.get_child("set", RSM) {
+    if let Some(set) = query.get_child("set", ns::RSM) {
         json.insert("page".into(), rsm_json(set));
     }
     json.into()
@@ -424,7 +412,7 @@ fn archive_json(query: &Element) -> Value {
 /// XEP-0313 `<fin/>`. `complete` and `stable` are an extension: clients need `complete` to
 /// know they reached the last page.
 fn fin_element(value: &Value) -> Result<Element> {
-    let mut fin = Element::bare("fin", MAM);
+    let mut fin = Element::bare("fin", ns::MAM);
     let Some(result) = object_or_true(value, "result")? else {
         return Ok(fin);
     };
@@ -445,14 +433,14 @@ fn fin_json(fin: &Element) -> Value {
             json.insert(name.into(), flag.into());
         }
     }
-    if let Some(set) = fin.get_child("set", RSM) {
+    if let Some(set) = fin.get_child("set", ns::RSM) {
         json.insert("page".into(), rsm_json(set));
     }
     json.into()
 }
 
 fn lastactivity_element(value: &Value) -> Result<Element> {
-    let mut query = Element::bare("query", LAST);
+    let mut query = Element::bare("query", ns::LAST);
     if let Some(last) = object_or_true(value, "lastactivity")? {
         let seconds = uint_at(last, "seconds", "lastactivity", u64::MAX)?;
         set_attr(
@@ -482,7 +470,7 @@ fn lastactivity_json(query: &Element) -> Value {
 /// XEP-0039: `true` or an object (a query-string map) asks for the list of statistic names;
 /// an array of `{name, unit, value}` asks for, or reports, those statistics.
 fn stats_element(value: &Value) -> Result<Element> {
-    let mut query = Element::bare("query", STATS);
+    let mut query = Element::bare("query", ns::STATS);
     let stats = match value {
         Value::Bool(true) | Value::Object(_) => return Ok(query),
         Value::Array(stats) => stats,
@@ -492,7 +480,7 @@ fn stats_element(value: &Value) -> Result<Element> {
         let stat = stat
             .as_object()
             .ok_or_else(|| invalid("stats", "each statistic must be an object"))?;
-        let mut element = Element::bare("stat", STATS);
+        let mut element = Element::bare("stat", ns::STATS);
         set_attr(
             &mut element,
             xml_ncname!("name"),
@@ -525,7 +513,7 @@ fn parse_number(text: &str) -> Option<Number> {
 fn stats_json(query: &Element) -> Value {
     query
         .children()
-        .filter(|child| child.is("stat", STATS))
+        .filter(|child| child.is("stat", ns::STATS))
         .map(|stat| {
             let mut json = Object::new();
             copy_attrs(stat, &mut json, &["name", "unit"]);
@@ -549,7 +537,7 @@ const SERVICE_STRINGS: [&str; 7] = [
 ];
 
 fn extdisco_element(value: &Value) -> Result<Element> {
-    let mut services = Element::bare("services", EXTDISCO);
+    let mut services = Element::bare("services", ns::EXTDISCO);
     let Some(spec) = object_or_true(value, "extdisco")? else {
         return Ok(services);
     };
@@ -558,7 +546,7 @@ fn extdisco_element(value: &Value) -> Result<Element> {
         let service = service
             .as_object()
             .ok_or_else(|| invalid("extdisco", "each service must be an object"))?;
-        let mut element = Element::bare("service", EXTDISCO);
+        let mut element = Element::bare("service", ns::EXTDISCO);
         for name in [xml_ncname!("type"), xml_ncname!("host")] {
             let value = required_string(service, name.as_str(), "extdisco")?;
             set_attr(&mut element, name, Some(value));
@@ -597,7 +585,7 @@ fn extdisco_json(services: &Element) -> Value {
     copy_attrs(services, &mut json, &["type"]);
     let list: Vec<Value> = services
         .children()
-        .filter(|child| child.is("service", EXTDISCO))
+        .filter(|child| child.is("service", ns::EXTDISCO))
         .map(|service| {
             let mut json = Object::new();
             copy_attrs(service, &mut json, &SERVICE_STRINGS);
@@ -619,7 +607,7 @@ fn extdisco_json(services: &Element) -> Value {
 /// XEP-0363 slot request; `size` may be a decimal string (`GET /rest/upload_request/…?size=…`).
 fn upload_request_element(value: &Value) -> Result<Element> {
     let request = as_object(value, "upload_request")?;
-    let mut element = Element::bare("request", UPLOAD);
+    let mut element = Element::bare("request", ns::HTTP_UPLOAD);
     set_attr(
         &mut element,
         xml_ncname!("filename"),
@@ -648,11 +636,11 @@ fn upload_request_json(request: &Element) -> Value {
 
 fn upload_slot_element(value: &Value) -> Result<Element> {
     let slot = as_object(value, "upload_slot")?;
-    let mut element = Element::bare("slot", UPLOAD);
+    let mut element = Element::bare("slot", ns::HTTP_UPLOAD);
     for name in ["put", "get"] {
         let spec = object_at(slot, name, "upload_slot")?
             .ok_or_else(|| invalid("upload_slot", format!("'{name}' is required")))?;
-        let mut url = Element::bare(name, UPLOAD);
+        let mut url = Element::bare(name, ns::HTTP_UPLOAD);
         set_attr(
             &mut url,
             xml_ncname!("url"),
@@ -676,7 +664,7 @@ fn upload_header_element(value: &Value) -> Result<Element> {
     let name = enum_at(header, "name", "upload_slot", &UPLOAD_HEADERS)?
         .ok_or_else(|| invalid("upload_slot", "each header needs a 'name'"))?;
     let value = required_string(header, "value", "upload_slot")?;
-    let mut element = text_element("header", UPLOAD, value);
+    let mut element = text_element("header", ns::HTTP_UPLOAD, value);
     set_attr(&mut element, xml_ncname!("name"), Some(name));
     Ok(element)
 }
@@ -684,14 +672,14 @@ fn upload_header_element(value: &Value) -> Result<Element> {
 fn upload_slot_json(slot: &Element) -> Value {
     let mut json = Object::new();
     for name in ["put", "get"] {
-        let Some(url) = slot.get_child(name, UPLOAD) else {
+        let Some(url) = slot.get_child(name, ns::HTTP_UPLOAD) else {
             continue;
         };
         let mut spec = Object::new();
         copy_attrs(url, &mut spec, &["url"]);
         let headers: Vec<Value> = url
             .children()
-            .filter(|child| child.is("header", UPLOAD))
+            .filter(|child| child.is("header", ns::HTTP_UPLOAD))
             .map(|header| {
                 let mut json = Object::new();
                 copy_attrs(header, &mut json, &["name"]);
@@ -732,19 +720,19 @@ fn text_query_json(query: &Element, namespace: &str, names: &[&str]) -> Value {
 }
 
 fn oob_element(value: &Value) -> Result<Element> {
-    text_query(value, "oob", IQ_OOB, &["url", "desc"])
+    text_query(value, "oob", ns::IQ_OOB, &["url", "desc"])
 }
 
 fn gateway_element(value: &Value) -> Result<Element> {
-    text_query(value, "gateway", GATEWAY, &["desc", "jid", "prompt"])
+    text_query(value, "gateway", ns::GATEWAY, &["desc", "jid", "prompt"])
 }
 
 fn register_element(value: &Value) -> Result<Element> {
-    let mut query = text_query(value, "register", REGISTER, &REGISTER_FIELDS)?;
+    let mut query = text_query(value, "register", ns::REGISTER, &REGISTER_FIELDS)?;
     if let Value::Object(spec) = value {
         for flag in ["registered", "remove"] {
             if bool_at(spec, flag, "register")? == Some(true) {
-                query.append_child(Element::bare(flag, REGISTER));
+                query.append_child(Element::bare(flag, ns::REGISTER));
             }
         }
     }
@@ -753,9 +741,9 @@ fn register_element(value: &Value) -> Result<Element> {
 
 fn register_json(query: &Element) -> Value {
     let mut json = Object::new();
-    copy_child_texts(query, REGISTER, &mut json, &REGISTER_FIELDS);
+    copy_child_texts(query, ns::REGISTER, &mut json, &REGISTER_FIELDS);
     for flag in ["registered", "remove"] {
-        if query.get_child(flag, REGISTER).is_some() {
+        if query.get_child(flag, ns::REGISTER).is_some() {
             json.insert(flag.into(), true.into());
         }
     }
@@ -770,7 +758,7 @@ fn block_element(value: &Value) -> Result<Element> {
         Value::String(_) | Value::Object(_) => std::slice::from_ref(value),
         _ => return Err(invalid("block", "expected an array of items")),
     };
-    let mut block = Element::bare("block", BLOCKING);
+    let mut block = Element::bare("block", ns::BLOCKING);
     for item in items {
         block.append_child(block_item_element(item, "block")?);
     }
@@ -784,12 +772,12 @@ fn block_item_element(value: &Value, key: &'static str) -> Result<Element> {
         _ => return Err(invalid(key, "each item must be a JID string or an object")),
     };
     let jid = jid.ok_or_else(|| invalid(key, "each item needs a valid 'jid'"))?;
-    let mut item = Element::bare("item", BLOCKING);
+    let mut item = Element::bare("item", ns::BLOCKING);
     set_attr(&mut item, xml_ncname!("jid"), Some(&jid));
     if let Some(report) = report {
         let reason = enum_at(report, "reason", key, &REPORT_REASONS)?
             .ok_or_else(|| invalid(key, "a report needs a 'reason'"))?;
-        let mut element = Element::bare("report", REPORTING);
+        let mut element = Element::bare("report", ns::REPORTING);
         set_attr(&mut element, xml_ncname!("reason"), Some(reason));
         for stanza_id in array_at(report, "stanza_ids", key)? {
             element.append_child(stanza_id_element(stanza_id, key)?);
@@ -802,11 +790,11 @@ fn block_item_element(value: &Value, key: &'static str) -> Result<Element> {
 fn block_json(block: &Element) -> Value {
     block
         .children()
-        .filter(|child| child.is("item", BLOCKING))
+        .filter(|child| child.is("item", ns::BLOCKING))
         .map(|item| {
             let mut json = Object::new();
             copy_attrs(item, &mut json, &["jid"]);
-            if let Some(report) = item.get_child("report", REPORTING) {
+            if let Some(report) = item.get_child("report", ns::REPORTING) {
                 let mut json_report = Object::new();
                 copy_attrs(report, &mut json_report, &["reason"]);
                 let stanza_ids = stanza_ids_json(report);
@@ -823,7 +811,7 @@ fn block_json(block: &Element) -> Value {
 
 /// `true` or an object requests the list; an array carries it.
 fn blocklist_element(value: &Value) -> Result<Element> {
-    let mut blocklist = Element::bare("blocklist", BLOCKING);
+    let mut blocklist = Element::bare("blocklist", ns::BLOCKING);
     match value {
         Value::Bool(true) | Value::Object(_) => {}
         Value::Array(items) => {
@@ -839,7 +827,7 @@ fn blocklist_element(value: &Value) -> Result<Element> {
 fn blocklist_json(blocklist: &Element) -> Value {
     blocklist
         .children()
-        .filter(|child| child.is("item", BLOCKING))
+        .filter(|child| child.is("item", ns::BLOCKING))
         .map(|item| attrs_json(item, &["jid"]))
         .collect::<Vec<_>>()
         .into()
@@ -857,22 +845,27 @@ pub(super) fn iq_json(stanza: &Element, stanza_type: Option<&str>, out: &mut Obj
     }
     type Reader = fn(&Element) -> Value;
     let readers: [(&str, &str, &str, Reader); 12] = [
-        ("archive", "query", MAM, archive_json),
-        ("result", "fin", MAM, fin_json),
-        ("lastactivity", "query", LAST, lastactivity_json),
-        ("stats", "query", STATS, stats_json),
-        ("extdisco", "services", EXTDISCO, extdisco_json),
-        ("upload_request", "request", UPLOAD, upload_request_json),
-        ("upload_slot", "slot", UPLOAD, upload_slot_json),
-        ("oob", "query", IQ_OOB, |query| {
-            text_query_json(query, IQ_OOB, &["url", "desc"])
+        ("archive", "query", ns::MAM, archive_json),
+        ("result", "fin", ns::MAM, fin_json),
+        ("lastactivity", "query", ns::LAST, lastactivity_json),
+        ("stats", "query", ns::STATS, stats_json),
+        ("extdisco", "services", ns::EXTDISCO, extdisco_json),
+        (
+            "upload_request",
+            "request",
+            ns::HTTP_UPLOAD,
+            upload_request_json,
+        ),
+        ("upload_slot", "slot", ns::HTTP_UPLOAD, upload_slot_json),
+        ("oob", "query", ns::IQ_OOB, |query| {
+            text_query_json(query, ns::IQ_OOB, &["url", "desc"])
         }),
-        ("gateway", "query", GATEWAY, |query| {
-            text_query_json(query, GATEWAY, &["desc", "jid", "prompt"])
+        ("gateway", "query", ns::GATEWAY, |query| {
+            text_query_json(query, ns::GATEWAY, &["desc", "jid", "prompt"])
         }),
-        ("register", "query", REGISTER, register_json),
-        ("block", "block", BLOCKING, block_json),
-        ("blocklist", "blocklist", BLOCKING, blocklist_json),
+        ("register", "query", ns::REGISTER, register_json),
+        ("block", "block", ns::BLOCKING, block_json),
+        ("blocklist", "blocklist", ns::BLOCKING, blocklist_json),
     ];
     for (key, name, namespace, read) in readers {
         if let Some(child) = stanza.get_child(name, namespace) {
@@ -901,7 +894,7 @@ pub(super) fn iq_json(stanza: &Element, stanza_type: Option<&str>, out: &mut Obj
         };
         out.insert("items".into(), json);
     }
-    if let Some(command) = stanza.get_child("command", COMMANDS) {
+    if let Some(command) = stanza.get_child("command", ns::COMMANDS) {
         out.insert("command".into(), command_json(command));
     }
 }
@@ -939,7 +932,10 @@ fn disco_info_json(query: &Element) -> Value {
 /// Forms without a FORM_TYPE cannot be keyed and are skipped.
 fn extensions_json(query: &Element) -> Object {
     let mut extensions = Object::new();
-    for form in query.children().filter(|child| child.is("x", forms::NS)) {
+    for form in query
+        .children()
+        .filter(|child| child.is("x", ns::DATA_FORMS))
+    {
         let mut data = forms::formdata_json(form);
         let form_type = match data.remove("FORM_TYPE") {
             Some(Value::String(form_type)) => form_type,

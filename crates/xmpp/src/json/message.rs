@@ -14,21 +14,6 @@ use super::value::{
 use super::{Object, Result};
 use crate::ns;
 
-const CHATSTATES: &str = "http://jabber.org/protocol/chatstates";
-const CORRECTION: &str = "urn:xmpp:message-correct:0";
-const REACTIONS: &str = "urn:xmpp:reactions:0";
-const REPLY: &str = "urn:xmpp:reply:0";
-pub(super) const STANZA_ID: &str = "urn:xmpp:sid:0";
-const OCCUPANT_ID: &str = "urn:xmpp:occupant-id:0";
-const ATTACHING: &str = "urn:xmpp:message-attaching:1";
-const FALLBACK: &str = "urn:xmpp:fallback:0";
-const REFERENCE: &str = "urn:xmpp:reference:0";
-const MARKERS: &str = "urn:xmpp:chat-markers:0";
-const EME: &str = "urn:xmpp:eme:0";
-const CONFERENCE: &str = "jabber:x:conference";
-const MAM: &str = "urn:xmpp:mam:2";
-const FORWARD: &str = "urn:xmpp:forward:0";
-
 /// XEP-0085 states; the state is the element's name.
 pub(super) const STATES: [&str; 5] = ["active", "inactive", "gone", "composing", "paused"];
 
@@ -44,14 +29,29 @@ pub(super) fn message_children(obj: &Object, depth: usize) -> Result<Vec<Element
         children.push(thread_element(thread)?);
     }
     if let Some(state) = enum_at(obj, "state", "state", &STATES)? {
-        children.push(Element::bare(state, CHATSTATES));
+        children.push(Element::bare(state, ns::CHATSTATES));
     }
     let single_attrs = [
-        ("replace", "replace", CORRECTION, xml_ncname!("id")),
-        ("occupant_id", "occupant-id", OCCUPANT_ID, xml_ncname!("id")),
-        ("attach_to", "attach-to", ATTACHING, xml_ncname!("id")),
-        ("displayed", "displayed", MARKERS, xml_ncname!("id")),
-        ("encryption", "encryption", EME, xml_ncname!("namespace")),
+        ("replace", "replace", ns::MESSAGE_CORRECT, xml_ncname!("id")),
+        (
+            "occupant_id",
+            "occupant-id",
+            ns::OCCUPANT_ID,
+            xml_ncname!("id"),
+        ),
+        ("attach_to", "attach-to", ns::ATTACHING, xml_ncname!("id")),
+        (
+            "displayed",
+            "displayed",
+            ns::CHAT_MARKERS,
+            xml_ncname!("id"),
+        ),
+        (
+            "encryption",
+            "encryption",
+            ns::EME,
+            xml_ncname!("namespace"),
+        ),
     ];
     for (key, name, namespace, attr) in single_attrs {
         if let Some(value) = string_at(obj, key, key)? {
@@ -62,7 +62,7 @@ pub(super) fn message_children(obj: &Object, depth: usize) -> Result<Vec<Element
         children.push(reactions_element(reactions)?);
     }
     if let Some(reply) = object_at(obj, "reply", "reply")? {
-        let mut element = Element::bare("reply", REPLY);
+        let mut element = Element::bare("reply", ns::REPLY);
         set_attr(
             &mut element,
             xml_ncname!("id"),
@@ -75,8 +75,8 @@ pub(super) fn message_children(obj: &Object, depth: usize) -> Result<Vec<Element
         children.push(stanza_id_element(stanza_id, "stanza_ids")?);
     }
     for (key, name, namespace) in [
-        ("fallback", "fallback", FALLBACK),
-        ("markable", "markable", MARKERS),
+        ("fallback", "fallback", ns::FALLBACK),
+        ("markable", "markable", ns::CHAT_MARKERS),
     ] {
         if bool_at(obj, key, key)? == Some(true) {
             children.push(Element::bare(name, namespace));
@@ -89,7 +89,7 @@ pub(super) fn message_children(obj: &Object, depth: usize) -> Result<Vec<Element
         children.push(invite_element(invite)?);
     }
     if let Some(archive) = object_at(obj, "archive", "archive")? {
-        let mut result = Element::bare("result", MAM);
+        let mut result = Element::bare("result", ns::MAM);
         string_attrs(
             &mut result,
             archive,
@@ -125,7 +125,7 @@ fn thread_element(value: &Value) -> Result<Element> {
 
 fn reactions_element(value: &Value) -> Result<Element> {
     let reactions = as_object(value, "reactions")?;
-    let mut element = Element::bare("reactions", REACTIONS);
+    let mut element = Element::bare("reactions", ns::REACTIONS);
     set_attr(
         &mut element,
         xml_ncname!("id"),
@@ -136,7 +136,7 @@ fn reactions_element(value: &Value) -> Result<Element> {
             .as_str()
             .ok_or_else(|| invalid("reactions", "each reaction must be a string"))?;
         let reaction = super::value::xml_text("reactions", reaction)?;
-        element.append_child(text_element("reaction", REACTIONS, reaction));
+        element.append_child(text_element("reaction", ns::REACTIONS, reaction));
     }
     Ok(element)
 }
@@ -146,7 +146,7 @@ pub(super) fn stanza_id_element(value: &Value, key: &'static str) -> Result<Elem
     let stanza_id = value
         .as_object()
         .ok_or_else(|| invalid(key, "each stanza id must be an object with 'id' and 'by'"))?;
-    let mut element = Element::bare("stanza-id", STANZA_ID);
+    let mut element = Element::bare("stanza-id", ns::STANZA_ID);
     set_attr(
         &mut element,
         xml_ncname!("id"),
@@ -160,13 +160,13 @@ pub(super) fn stanza_id_element(value: &Value, key: &'static str) -> Result<Elem
 pub(super) fn stanza_ids_json(parent: &Element) -> Vec<Value> {
     parent
         .children()
-        .filter(|child| child.is("stanza-id", STANZA_ID))
+        .filter(|child| child.is("stanza-id", ns::STANZA_ID))
         .map(|stanza_id| attrs_json(stanza_id, &["id", "by"]))
         .collect()
 }
 
 fn reference_element(reference: &Object) -> Result<Element> {
-    let mut element = Element::bare("reference", REFERENCE);
+    let mut element = Element::bare("reference", ns::REFERENCE);
     for name in [xml_ncname!("type"), xml_ncname!("uri")] {
         let value = required_string(reference, name.as_str(), "reference")?;
         set_attr(&mut element, name, Some(value));
@@ -179,7 +179,7 @@ fn reference_element(reference: &Object) -> Result<Element> {
 }
 
 fn invite_element(invite: &Object) -> Result<Element> {
-    let mut element = Element::bare("x", CONFERENCE);
+    let mut element = Element::bare("x", ns::CONFERENCE);
     let jid =
         jid_at(invite, "jid", "invite")?.ok_or_else(|| invalid("invite", "'jid' is required"))?;
     set_attr(&mut element, xml_ncname!("jid"), Some(&jid));
@@ -201,7 +201,7 @@ fn invite_element(invite: &Object) -> Result<Element> {
 /// XEP-0297 `<forwarded/>`: an optional delay and the forwarded message, mapped recursively.
 fn forwarded_element(value: &Value, key: &'static str, depth: usize) -> Result<Element> {
     let forwarded = as_object(value, key)?;
-    let mut element = Element::bare("forwarded", FORWARD);
+    let mut element = Element::bare("forwarded", ns::FORWARD);
     if let Some(stamp) = string_at(forwarded, "delay", key)? {
         element.append_child(delay_element(stamp));
     }
@@ -230,34 +230,34 @@ pub(super) fn message_json(stanza: &Element, depth: usize, out: &mut Object) {
     }
     let state = stanza
         .children()
-        .find(|child| child.has_ns(CHATSTATES) && STATES.contains(&child.name()));
+        .find(|child| child.has_ns(ns::CHATSTATES) && STATES.contains(&child.name()));
     if let Some(state) = state {
         insert_str(out, "state", state.name());
     }
     let single_attrs = [
-        ("replace", "replace", CORRECTION, "id"),
-        ("occupant_id", "occupant-id", OCCUPANT_ID, "id"),
-        ("attach_to", "attach-to", ATTACHING, "id"),
-        ("displayed", "displayed", MARKERS, "id"),
-        ("encryption", "encryption", EME, "namespace"),
+        ("replace", "replace", ns::MESSAGE_CORRECT, "id"),
+        ("occupant_id", "occupant-id", ns::OCCUPANT_ID, "id"),
+        ("attach_to", "attach-to", ns::ATTACHING, "id"),
+        ("displayed", "displayed", ns::CHAT_MARKERS, "id"),
+        ("encryption", "encryption", ns::EME, "namespace"),
     ];
     for (key, name, namespace, attr) in single_attrs {
         if let Some(value) = stanza.get_child(name, namespace).and_then(|c| c.attr(attr)) {
             insert_str(out, key, value);
         }
     }
-    if let Some(reactions) = stanza.get_child("reactions", REACTIONS) {
+    if let Some(reactions) = stanza.get_child("reactions", ns::REACTIONS) {
         let mut json = Object::new();
         copy_attrs(reactions, &mut json, &["id"]);
         let list: Vec<Value> = reactions
             .children()
-            .filter(|child| child.is("reaction", REACTIONS))
+            .filter(|child| child.is("reaction", ns::REACTIONS))
             .map(|reaction| reaction.text().into())
             .collect();
         json.insert("reactions".into(), list.into());
         out.insert("reactions".into(), json.into());
     }
-    if let Some(reply) = stanza.get_child("reply", REPLY) {
+    if let Some(reply) = stanza.get_child("reply", ns::REPLY) {
         out.insert("reply".into(), attrs_json(reply, &["id", "to"]));
     }
     let stanza_ids = stanza_ids_json(stanza);
@@ -265,14 +265,14 @@ pub(super) fn message_json(stanza: &Element, depth: usize, out: &mut Object) {
         out.insert("stanza_ids".into(), stanza_ids.into());
     }
     for (key, name, namespace) in [
-        ("fallback", "fallback", FALLBACK),
-        ("markable", "markable", MARKERS),
+        ("fallback", "fallback", ns::FALLBACK),
+        ("markable", "markable", ns::CHAT_MARKERS),
     ] {
         if stanza.get_child(name, namespace).is_some() {
             out.insert(key.into(), true.into());
         }
     }
-    if let Some(reference) = stanza.get_child("reference", REFERENCE) {
+    if let Some(reference) = stanza.get_child("reference", ns::REFERENCE) {
         let mut json = Object::new();
         copy_attrs(reference, &mut json, &["type", "uri"]);
         for name in ["begin", "end"] {
@@ -282,7 +282,7 @@ pub(super) fn message_json(stanza: &Element, depth: usize, out: &mut Object) {
         }
         out.insert("reference".into(), json.into());
     }
-    if let Some(invite) = stanza.get_child("x", CONFERENCE) {
+    if let Some(invite) = stanza.get_child("x", ns::CONFERENCE) {
         let mut json = Object::new();
         copy_attrs(invite, &mut json, &["jid", "reason", "password", "thread"]);
         if let Some(resume) = invite.attr("continue").and_then(parse_bool) {
@@ -290,15 +290,15 @@ pub(super) fn message_json(stanza: &Element, depth: usize, out: &mut Object) {
         }
         out.insert("invite".into(), json.into());
     }
-    if let Some(result) = stanza.get_child("result", MAM) {
+    if let Some(result) = stanza.get_child("result", ns::MAM) {
         let mut json = Object::new();
         copy_attrs(result, &mut json, &["queryid", "id"]);
-        if let Some(forward) = result.get_child("forwarded", FORWARD) {
+        if let Some(forward) = result.get_child("forwarded", ns::FORWARD) {
             json.insert("forward".into(), forwarded_json(forward, depth));
         }
         out.insert("archive".into(), json.into());
     }
-    if let Some(forwarded) = stanza.get_child("forwarded", FORWARD) {
+    if let Some(forwarded) = stanza.get_child("forwarded", ns::FORWARD) {
         out.insert("forwarded".into(), forwarded_json(forwarded, depth));
     }
 }

@@ -13,11 +13,6 @@ use super::value::{
 use super::{Object, Result};
 use crate::ns;
 
-const CAPS: &str = "http://jabber.org/protocol/caps";
-const MUC: &str = "http://jabber.org/protocol/muc";
-const VCARD_UPDATE: &str = "vcard-temp:x:update";
-const IDLE: &str = "urn:xmpp:idle:1";
-
 pub(super) const SHOW_VALUES: [&str; 4] = ["away", "chat", "dnd", "xa"];
 
 /// The integer attributes of `<history/>`.
@@ -39,7 +34,7 @@ pub(super) fn presence_children(obj: &Object) -> Result<Vec<Element>> {
         children.push(text_element("priority", ns::CLIENT, &priority));
     }
     if let Some(caps) = object_at(obj, "caps", "caps")? {
-        let mut c = Element::bare("c", CAPS);
+        let mut c = Element::bare("c", ns::CAPS);
         string_attrs(
             &mut c,
             caps,
@@ -57,16 +52,16 @@ pub(super) fn presence_children(obj: &Object) -> Result<Vec<Element>> {
         children.push(muc);
     }
     if let Some(update) = object_at(obj, "vcard_update", "vcard_update")? {
-        let mut x = Element::bare("x", VCARD_UPDATE);
+        let mut x = Element::bare("x", ns::VCARD_UPDATE);
         if let Some(photo) = string_at(update, "photo", "vcard_update")? {
-            x.append_child(text_element("photo", VCARD_UPDATE, photo));
+            x.append_child(text_element("photo", ns::VCARD_UPDATE, photo));
         }
         children.push(x);
     }
     if let Some(since) = string_at(obj, "idle_since", "idle_since")? {
         children.push(single_attr_element(
             "idle",
-            IDLE,
+            ns::IDLE,
             xml_ncname!("since"),
             since,
         ));
@@ -94,12 +89,12 @@ fn muc_element(obj: &Object) -> Result<Option<Element>> {
             _ => return Ok(None),
         },
     };
-    let mut x = Element::bare("x", MUC);
+    let mut x = Element::bare("x", ns::MUC);
     let Some(muc) = muc else {
         return Ok(Some(x));
     };
     if let Some(history) = object_at(muc, "history", "muc")? {
-        let mut element = Element::bare("history", MUC);
+        let mut element = Element::bare("history", ns::MUC);
         let limits = [
             xml_ncname!("maxchars"),
             xml_ncname!("maxstanzas"),
@@ -113,7 +108,7 @@ fn muc_element(obj: &Object) -> Result<Option<Element>> {
         x.append_child(element);
     }
     if let Some(password) = string_at(muc, "password", "muc")? {
-        x.append_child(text_element("password", MUC, password));
+        x.append_child(text_element("password", ns::MUC, password));
     }
     Ok(Some(x))
 }
@@ -131,14 +126,14 @@ pub(super) fn presence_json(stanza: &Element, out: &mut Object) {
     if let Some(priority) = priority {
         out.insert("priority".into(), priority.into());
     }
-    if let Some(c) = stanza.get_child("c", CAPS) {
+    if let Some(c) = stanza.get_child("c", ns::CAPS) {
         let mut json = Object::new();
         copy_attrs(c, &mut json, &["hash", "node", "ver", "ext"]);
         out.insert("caps".into(), json.into());
     }
-    if let Some(x) = stanza.get_child("x", MUC) {
+    if let Some(x) = stanza.get_child("x", ns::MUC) {
         let mut json = Object::new();
-        if let Some(history) = x.get_child("history", MUC) {
+        if let Some(history) = x.get_child("history", ns::MUC) {
             let mut limits = Object::new();
             for name in HISTORY_LIMITS {
                 if let Some(limit) = history.attr(name).and_then(parse_uint) {
@@ -148,20 +143,20 @@ pub(super) fn presence_json(stanza: &Element, out: &mut Object) {
             copy_attrs(history, &mut limits, &["since"]);
             json.insert("history".into(), limits.into());
         }
-        if let Some(password) = child_text(x, "password", MUC) {
+        if let Some(password) = child_text(x, "password", ns::MUC) {
             insert_str(&mut json, "password", &password);
         }
         out.insert("muc".into(), json.into());
     }
-    if let Some(x) = stanza.get_child("x", VCARD_UPDATE) {
+    if let Some(x) = stanza.get_child("x", ns::VCARD_UPDATE) {
         let mut json = Object::new();
-        if let Some(photo) = child_text(x, "photo", VCARD_UPDATE) {
+        if let Some(photo) = child_text(x, "photo", ns::VCARD_UPDATE) {
             insert_str(&mut json, "photo", &photo);
         }
         out.insert("vcard_update".into(), json.into());
     }
     if let Some(since) = stanza
-        .get_child("idle", IDLE)
+        .get_child("idle", ns::IDLE)
         .and_then(|idle| idle.attr("since"))
     {
         insert_str(out, "idle_since", since);

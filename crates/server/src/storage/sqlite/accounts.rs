@@ -5,9 +5,9 @@ use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
 
 use super::{SqliteStore, is_unique_violation, now};
-use crate::auth::scram::{ScramKeys, StoredCredentials};
 use crate::storage::accounts::AccountStore;
 use crate::storage::error::StoreError;
+use switchboard_xmpp::sasl::{ScramKeys, StoredCredentials};
 
 fn keys_from_row(row: &SqliteRow, prefix: &str) -> Result<ScramKeys, StoreError> {
     let iterations: i64 = row.try_get(format!("{prefix}_iterations").as_str())?;
