@@ -79,11 +79,14 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
     if !is_loopback(&config.http.addr) && !config.http.allow_plaintext {
         return Err(StartError::PlaintextHttp(config.http.addr));
     }
+    // Configurations built in code skip the loader's checks; these are the ones code relies on.
+    crate::webhook::check_config(&config).map_err(StartError::Config)?;
     let gate = http::gate::Gate::new(&config).map_err(StartError::Config)?;
     let store = Arc::new(open_store(&config.data_dir).await?);
     let accounts = Accounts::new(store, &config.domain, config.auth.scram_iterations);
     let components: Vec<String> = config.component.iter().map(|c| c.domain.clone()).collect();
-    let router = Router::new(&config.domain, accounts, &config.admins, &components);
+    let admins: Vec<String> = config.admins.iter().map(ToString::to_string).collect();
+    let router = Router::new(&config.domain, accounts, &admins, &components);
     let webhooks =
         crate::webhook::Webhooks::new(&config, router.accounts().store().clone()).await?;
     router.attach_webhooks(webhooks.clone());

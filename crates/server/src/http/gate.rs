@@ -19,7 +19,7 @@ use switchboard_xmpp::rest_error::RestError;
 use super::access::{AccessRules, client_ip, parse_net};
 use super::auth;
 use crate::auth::Accounts;
-use crate::config::{ComponentConfig, Config};
+use crate::config::{ComponentConfig, Config, Secret};
 
 /// An admitted caller of the stanza API.
 #[derive(Clone, Debug)]
@@ -65,7 +65,7 @@ struct Component {
     domain: String,
     /// `(scheme, credentials)` of the configured Authorization value.
     credentials: Option<(String, String)>,
-    secret: Option<String>,
+    secret: Option<Secret>,
     rules: Arc<AccessRules>,
 }
 
@@ -94,7 +94,7 @@ impl Gate {
             .map(|c: &ComponentConfig| {
                 let credentials = match &c.rest_credentials {
                     Some(value) => Some(
-                        split_scheme(value)
+                        split_scheme(value.expose())
                             .map(|(s, c)| (s.to_ascii_lowercase(), c.to_owned()))
                             .ok_or_else(|| {
                                 format!(
@@ -265,7 +265,7 @@ impl Gate {
         };
         match self.components.iter().find(|c| c.domain == user) {
             Some(component) => match &component.secret {
-                Some(expected) if secret_eq(expected, secret) => Ok(Some(component)),
+                Some(expected) if secret_eq(expected.expose(), secret) => Ok(Some(component)),
                 _ => Err(RestError::Unauthz),
             },
             None => Ok(None),
