@@ -96,6 +96,7 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
 
     let shutdown = CancellationToken::new();
     let tasks = TaskTracker::new();
+    tls::watch_expiry(cert, shutdown.clone(), &tasks);
     webhooks.spawn(router.clone(), shutdown.clone(), &tasks);
     let ctx = Arc::new(C2sContext::new(
         &config,
