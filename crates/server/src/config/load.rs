@@ -334,7 +334,7 @@ fn analyse(sources: &Sources) -> Analysis {
                 value: None,
                 message: format!("TOML syntax: {}", first_line(e.message())),
                 hint: None,
-                excerpt: sources.excerpt(&span),
+                excerpt: sources.excerpt(&span).map(redact_secret_line),
             }
         })
         .collect();
@@ -730,7 +730,8 @@ impl Reporter<'_> {
             value: None,
             message: format!("unknown key `{name}` {place}"),
             hint: self.unknown_key_hint(name, &table),
-            excerpt: self.sources.excerpt(&p.span),
+            // Only the key: an unknown key may be a misspelt secret.
+            excerpt: self.sources.excerpt(&p.span).map(key_only),
         }
     }
 
@@ -788,6 +789,29 @@ fn closest<'a>(typed: &str, candidates: impl Iterator<Item = &'a str>) -> Option
         .filter(|(score, _)| *score >= 0.8)
         .max_by(|a, b| a.0.total_cmp(&b.0))
         .map(|(_, c)| c)
+}
+
+/// A syntax error's line with the value of a secret key (by its name) replaced.
+fn redact_secret_line(mut excerpt: Excerpt) -> Excerpt {
+    let names: Vec<&str> = SECRET_KEYS
+        .iter()
+        .filter_map(|k| k.rsplit('.').next())
+        .collect();
+    if let Some((key, _)) = excerpt.text.split_once('=')
+        && names.contains(&key.trim())
+    {
+        excerpt.text = format!("{}= {REDACTED}", &excerpt.text[..key.len()]);
+    }
+    excerpt
+}
+
+/// The excerpt cut after the underlined key.
+fn key_only(mut excerpt: Excerpt) -> Excerpt {
+    let end = excerpt.column - 1 + excerpt.width;
+    if excerpt.text.chars().count() > end {
+        excerpt.text = excerpt.text.chars().take(end).collect::<String>() + " = …";
+    }
+    excerpt
 }
 
 fn is_secret(path: &KeyPath) -> bool {
@@ -968,10 +992,7 @@ mod tests {
         let hint = d[0].hint.as_deref().unwrap();
         assert!(hint.starts_with("`admins` is a top-level key"), "{hint}");
         assert!(hint.ends_with("(line 3)"), "{hint}");
-        assert_eq!(
-            d[0].excerpt.as_ref().unwrap().text,
-            "admins = ['boss@localhost']"
-        );
+        assert_eq!(d[0].excerpt.as_ref().unwrap().text, "admins = …");
     }
 
     #[test]
@@ -1162,6 +1183,22 @@ mod tests {
                 "[{domain = 'localhost', rest_credentials = 'Bearer hunter2'}]",
             )]),
         );
+        assert!(!format!("{d:?}").contains("hunter2"), "{d:?}");
+    }
+
+    #[test]
+    fn excerpts_do_not_show_secrets() {
+        let d = problems(
+            "[[component]]\ndomain = 'a.localhost'\nrest_credential = 'Bearer hunter2'\n",
+            no_env(),
+        );
+        let excerpt = d[0].excerpt.as_ref().unwrap();
+        assert_eq!(excerpt.text, "rest_credential = …");
+        assert_eq!(
+            d[0].hint.as_deref(),
+            Some("did you mean `rest_credentials`?")
+        );
+        let d = problems("[[component]]\ncomponent_secret = 'hunter2\n", no_env());
         assert!(!format!("{d:?}").contains("hunter2"), "{d:?}");
     }
 
