@@ -70,11 +70,6 @@ impl Loaded {
 }
 
 impl Config {
-    /// Loads `file` (or `./switchboard.toml` when present), then applies the process environment.
-    pub fn load(file: Option<&Path>) -> Result<Config, ConfigError> {
-        load(file).map(|loaded| loaded.config)
-    }
-
     /// Builds a config from TOML text and environment pairs (pure, for tests).
     pub fn from_sources(
         toml_text: &str,
