@@ -1,120 +1,126 @@
-//! The `switchboard` binary: `serve`, account and token administration, configuration checks.
-//! Everything here is wiring; the system itself lives in `switchboard-server`.
+//! The `switchboard` binary: `serve`, account, token, certificate and webhook administration,
+//! configuration checks. Everything here is wiring; the system itself lives in `switchboard-server`.
 
-use std::io::{BufRead, IsTerminal, Write};
-use std::path::PathBuf;
+mod cli;
+mod password;
+
+use std::io::IsTerminal;
+use std::process::ExitCode;
 use std::sync::Arc;
 
-use anyhow::{Context, Result, bail};
-use clap::{Parser, Subcommand};
-use switchboard_server::auth::Accounts;
-use switchboard_server::config::Config;
+use anyhow::{Context, Result, anyhow, bail};
+use clap::{CommandFactory, FromArgMatches};
+use switchboard_server::auth::{AccountError, Accounts};
+use switchboard_server::config::load::{self, Loaded};
+use switchboard_server::config::{
+    AccountJid, Config, ConfigError, Diagnostics, KeyPath, LogFormat,
+};
 use switchboard_server::server;
 use switchboard_server::storage::OutboxStore;
+use switchboard_server::tls;
 use switchboard_server::webhook;
 use tracing_subscriber::EnvFilter;
 
-#[derive(Parser)]
-#[command(
-    name = "switchboard",
-    version,
-    about = "An XMPP server whose first interface is HTTP"
-)]
-struct Cli {
-    /// TOML configuration file (default: ./switchboard.toml when present).
-    #[arg(long, global = true, value_name = "FILE")]
-    config: Option<PathBuf>,
-    #[command(subcommand)]
-    command: Command,
-}
+use cli::{CertCommand, Cli, Command, ConfigCommand, TokenCommand, UserCommand, WebhookCommand};
 
-#[derive(Subcommand)]
-enum Command {
-    /// Run the server until SIGINT or SIGTERM.
-    Serve,
-    /// Manage accounts.
-    #[command(subcommand)]
-    User(UserCommand),
-    /// Manage bearer tokens for the HTTP API.
-    #[command(subcommand)]
-    Token(TokenCommand),
-    /// Configuration helpers.
-    #[command(subcommand)]
-    Config(ConfigCommand),
-    /// Webhook outbox: dead letters, re-drive, signing keys.
-    #[command(subcommand)]
-    Webhook(WebhookCommand),
-}
+/// sysexits' EX_CONFIG: lets a service manager tell a bad configuration from a crash.
+const EXIT_CONFIG: u8 = 78;
 
-#[derive(Subcommand)]
-enum WebhookCommand {
-    /// List the stanzas given up on, oldest first: id, callback, to, kind, attempts, time, error.
-    DeadLetters,
-    /// Put a dead letter back in line for delivery (a running server picks it up within 1 s).
-    Redrive { id: String },
-    /// Print the signing key of a component domain or account that has a callback.
-    Secret { jid: String },
-}
-
-#[derive(Subcommand)]
-enum UserCommand {
-    /// Create an account (`alice` or `alice@domain`); the password is read from stdin unless given.
-    Add {
-        jid: String,
-        #[arg(long)]
-        password: Option<String>,
-    },
-    /// Delete an account with its roster, tokens and stored messages.
-    Del { jid: String },
-    /// List accounts.
-    List,
-    /// Change an account's password (read from stdin unless given).
-    Passwd {
-        jid: String,
-        #[arg(long)]
-        password: Option<String>,
-    },
-}
-
-#[derive(Subcommand)]
-enum TokenCommand {
-    /// Print a new bearer token for an account.
-    Create { jid: String },
-    /// Revoke a token.
-    Revoke { token: String },
-}
-
-#[derive(Subcommand)]
-enum ConfigCommand {
-    /// Validate the configuration and print it with defaults and environment applied.
-    Check,
-}
-
-fn main() -> Result<()> {
-    let cli = Cli::parse();
-    let config = Config::load(cli.config.as_deref()).context("loading configuration")?;
-    tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::try_new(&config.log).context("invalid log filter")?)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .init();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
+/// Errors are printed as one line (with their causes), never with a backtrace: they are the
+/// user's to fix, not the program's.
+fn main() -> ExitCode {
+    let matches = Cli::command()
+        .after_help(cli::short_epilogue())
+        .after_long_help(cli::long_epilogue())
+        .get_matches();
+    let cli = match Cli::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(e) => e.exit(),
+    };
+    let loaded = match configure(&cli) {
+        Ok(loaded) => loaded,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
+    let outcome = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
-        .context("starting the async runtime")?;
-    runtime.block_on(run(cli.command, config))
+        .context("starting the async runtime")
+        .and_then(|runtime| runtime.block_on(run(cli.command, loaded)));
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {}", report(&e));
+            ExitCode::FAILURE
+        }
+    }
 }
 
-async fn run(command: Command, config: Config) -> Result<()> {
+/// The error and its causes on one line, each cause once: many messages already quote theirs
+/// (`cannot listen on …: Address already in use`).
+fn report(error: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for cause in error.chain() {
+        let text = cause.to_string();
+        if line.contains(&text) {
+            continue;
+        }
+        if !line.is_empty() {
+            line.push_str(": ");
+        }
+        line.push_str(&text);
+    }
+    line
+}
+
+/// Loads the configuration and sets up logging as it asks.
+fn configure(cli: &Cli) -> Result<Loaded, ConfigError> {
+    let loaded = load::load(cli.config.as_deref())?;
+    let filter = EnvFilter::try_new(&loaded.config.log).map_err(|e| {
+        let message = format!(
+            "expected a tracing filter like \"info\" or \"switchboard_server=debug,info\" ({e})"
+        );
+        ConfigError::Invalid(Diagnostics(vec![
+            loaded.diagnostic(&KeyPath::dotted("log"), message),
+        ]))
+    })?;
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match loaded.config.log_format {
+        LogFormat::Text => builder.with_ansi(std::io::stderr().is_terminal()).init(),
+        LogFormat::Json => builder.json().flatten_event(true).init(),
+    }
+    Ok(loaded)
+}
+
+async fn run(command: Command, loaded: Loaded) -> Result<()> {
     match command {
-        Command::Serve => serve(config).await,
+        Command::Serve => serve(loaded.config).await,
         Command::Config(ConfigCommand::Check) => {
-            print!("{}", toml::to_string_pretty(&config)?);
+            print!("{}", toml::to_string_pretty(&loaded.config)?);
+            let overrides = loaded.env_overrides().count();
+            match &loaded.file {
+                Some(file) => eprintln!(
+                    "configuration is valid ({}, {overrides} environment override(s))",
+                    file.display()
+                ),
+                None => eprintln!(
+                    "configuration is valid (no file, {overrides} environment override(s))"
+                ),
+            }
             Ok(())
         }
-        Command::User(cmd) => user(cmd, &config).await,
-        Command::Token(cmd) => token(cmd, &config).await,
-        Command::Webhook(cmd) => webhook(cmd, &config).await,
+        Command::Config(ConfigCommand::Show) => {
+            print!("{}", loaded.show()?);
+            Ok(())
+        }
+        Command::User(cmd) => user(cmd, &loaded.config).await,
+        Command::Token(cmd) => token(cmd, &loaded.config).await,
+        Command::Cert(cmd) => cert(cmd, &loaded),
+        Command::Webhook(cmd) => webhook(cmd, &loaded.config).await,
     }
 }
 
@@ -144,44 +150,96 @@ async fn accounts(config: &Config) -> Result<Accounts> {
     ))
 }
 
-/// The password from `--password`, or one line of stdin (prompting when it is a terminal).
-fn password(given: Option<String>) -> Result<String> {
-    if let Some(p) = given {
-        return Ok(p);
+/// The account named on the command line: `alice` or `alice@<domain>`, without a resource.
+fn account(input: &str, domain: &str) -> Result<AccountJid> {
+    if let Some((bare, resource)) = input.split_once('/') {
+        bail!(
+            "'{input}' has a resource (/{resource}); name the account without it: {bare}{}",
+            if bare.contains('@') {
+                String::new()
+            } else {
+                format!("@{domain}")
+            }
+        );
     }
-    let stdin = std::io::stdin();
-    if stdin.is_terminal() {
-        eprint!("Password: ");
-        std::io::stderr().flush()?;
+    let jid = if input.contains('@') {
+        input.to_owned()
+    } else {
+        format!("{input}@{domain}")
+    };
+    let account: AccountJid = jid
+        .parse()
+        .map_err(|e| anyhow!("'{input}' is not an account name: {e}"))?;
+    if account.domain() != domain {
+        bail!(
+            "'{input}' is on {}, but this server's domain is {domain}: its accounts are \
+             name@{domain}",
+            account.domain()
+        );
     }
-    let mut line = String::new();
-    stdin.lock().read_line(&mut line)?;
-    let password = line.trim_end_matches(['\r', '\n']).to_owned();
-    if password.is_empty() {
-        bail!("no password given (use --password or pass it on stdin)");
+    Ok(account)
+}
+
+async fn exists(accounts: &Accounts, account: &AccountJid) -> Result<bool> {
+    let Some(name) = account.as_bare().node() else {
+        return Ok(false);
+    };
+    Ok(accounts.store().credentials(name.as_str()).await?.is_some())
+}
+
+/// An account error in words that name the account.
+fn named(error: AccountError, account: &AccountJid) -> anyhow::Error {
+    match error {
+        AccountError::Exists => anyhow!("account '{account}' already exists"),
+        AccountError::NoSuchUser => anyhow!("account '{account}' does not exist"),
+        other => anyhow!("account '{account}': {other}"),
     }
-    Ok(password)
 }
 
 async fn user(cmd: UserCommand, config: &Config) -> Result<()> {
     let accounts = accounts(config).await?;
     match cmd {
         UserCommand::Add { jid, password: p } => {
-            let user = accounts.add_user(&jid, &password(p)?).await?;
-            println!("created {user}@{}", config.domain);
+            let account = account(&jid, &config.domain)?;
+            // Refused before a password is asked for in vain.
+            if exists(&accounts, &account).await? {
+                return Err(named(AccountError::Exists, &account));
+            }
+            let password = password::obtain(p, &account)?;
+            accounts
+                .add_user(&account.to_string(), &password)
+                .await
+                .map_err(|e| named(e, &account))?;
+            println!("created {account}");
         }
         UserCommand::Del { jid } => {
-            accounts.delete_user(&jid).await?;
-            println!("deleted {jid}");
+            let account = account(&jid, &config.domain)?;
+            accounts
+                .delete_user(&account.to_string())
+                .await
+                .map_err(|e| named(e, &account))?;
+            println!("deleted {account}");
         }
         UserCommand::List => {
-            for user in accounts.list_users().await? {
+            let users = accounts.list_users().await?;
+            if users.is_empty() {
+                eprintln!("no accounts yet (create one with `switchboard user add NAME`)");
+            }
+            for user in users {
                 println!("{user}@{}", config.domain);
             }
         }
         UserCommand::Passwd { jid, password: p } => {
-            accounts.set_password(&jid, &password(p)?).await?;
-            println!("password changed for {jid}");
+            let account = account(&jid, &config.domain)?;
+            if !exists(&accounts, &account).await? {
+                return Err(named(AccountError::NoSuchUser, &account));
+            }
+            let password = password::obtain(p, &account)?;
+            accounts
+                .set_password(&account.to_string(), &password)
+                .await
+                .map_err(|e| named(e, &account))?;
+            println!("password changed for {account}");
         }
     }
     Ok(())
@@ -190,12 +248,50 @@ async fn user(cmd: UserCommand, config: &Config) -> Result<()> {
 async fn token(cmd: TokenCommand, config: &Config) -> Result<()> {
     let accounts = accounts(config).await?;
     match cmd {
-        TokenCommand::Create { jid } => println!("{}", accounts.create_token(&jid).await?),
+        TokenCommand::Create { jid } => {
+            let account = account(&jid, &config.domain)?;
+            let token = accounts
+                .create_token(&account.to_string())
+                .await
+                .map_err(|e| named(e, &account))?;
+            println!("{token}");
+        }
         TokenCommand::Revoke { token } => {
             if !accounts.revoke_token(&token).await? {
-                bail!("no such token");
+                // The token is a secret: it is not repeated.
+                bail!("no such token (it was revoked already, or never issued by this server)");
             }
             println!("revoked");
+        }
+    }
+    Ok(())
+}
+
+fn cert(cmd: CertCommand, loaded: &Loaded) -> Result<()> {
+    let config = &loaded.config;
+    match cmd {
+        CertCommand::Import { dir } => {
+            let imported = tls::import_certbot(&dir, &config.domain, &config.data_dir)?;
+            println!(
+                "installed the certificate for {} (valid until {}) from {} as {} and {}",
+                config.domain,
+                imported.info.not_after_text(),
+                imported.source.display(),
+                imported.cert.display(),
+                imported.key.display()
+            );
+            if let Some(warning) = &imported.warning {
+                eprintln!("warning: this certificate {warning}");
+            }
+            if config.tls.cert.is_some() {
+                eprintln!(
+                    "warning: tls.cert and tls.key are set ({}), so the server uses those files, \
+                     not the imported pair; remove them to use it",
+                    loaded.origin(&KeyPath::dotted("tls.cert"))
+                );
+            } else {
+                eprintln!("restart `switchboard serve` to use it");
+            }
         }
     }
     Ok(())
@@ -208,6 +304,9 @@ async fn webhook(cmd: WebhookCommand, config: &Config) -> Result<()> {
             let letters = store
                 .outbox_dead_letters(switchboard_server::http::webhooks::DEAD_LETTER_PAGE)
                 .await?;
+            if letters.is_empty() {
+                eprintln!("no dead letters");
+            }
             for l in letters {
                 let dead_at = l.dead_at.and_then(webhook::rfc3339).unwrap_or_default();
                 println!(

@@ -18,8 +18,13 @@ const DISCO_ITEMS: &str = "http://jabber.org/protocol/disco#items";
 const DISCO_INFO: &str = "http://jabber.org/protocol/disco#info";
 
 async fn admin_server() -> TestServer {
-    TestServer::start_with(|c| c.admins = vec!["alice@localhost".into(), "carol@localhost".into()])
-        .await
+    TestServer::start_with(|c| {
+        c.admins = vec![
+            "alice@localhost".parse().unwrap(),
+            "carol@localhost".parse().unwrap(),
+        ]
+    })
+    .await
 }
 
 /// Sends an iq to the server domain and returns its payload or its error.

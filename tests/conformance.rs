@@ -654,7 +654,8 @@ async fn item_03_iq_payload_key_in_path() {
 
 #[tokio::test]
 async fn item_04_get_payload_with_query_string() {
-    let server = TestServer::start_with(|c| c.admins = vec!["alice@localhost".into()]).await;
+    let server =
+        TestServer::start_with(|c| c.admins = vec!["alice@localhost".parse().unwrap()]).await;
 
     // GET /rest/version/localhost → iq get jabber:iq:version.
     let reply = send(get(&server, "/rest/version/localhost").header("Accept", JSON)).await;
@@ -3068,7 +3069,8 @@ async fn item_72_disco_info() {
 
 #[tokio::test]
 async fn item_73_disco_items() {
-    let server = TestServer::start_with(|c| c.admins = vec!["alice@localhost".into()]).await;
+    let server =
+        TestServer::start_with(|c| c.admins = vec!["alice@localhost".parse().unwrap()]).await;
     // The server's command list (the README's discovery example).
     let reply = send(
         get(
@@ -3124,7 +3126,8 @@ async fn item_73_disco_items() {
 
 #[tokio::test]
 async fn item_74_ad_hoc_commands() {
-    let server = TestServer::start_with(|c| c.admins = vec!["alice@localhost".into()]).await;
+    let server =
+        TestServer::start_with(|c| c.admins = vec!["alice@localhost".parse().unwrap()]).await;
     // The README's execute example, against the server.
     let reply = send(
         post(

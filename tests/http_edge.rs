@@ -328,7 +328,7 @@ async fn connections_beyond_the_total_cap_are_refused() {
 #[tokio::test]
 async fn the_ip_rule_comes_before_credentials_on_every_route() {
     let server = TestServer::start_with(|c| {
-        c.admins = vec!["alice@localhost".into()];
+        c.admins = vec!["alice@localhost".parse().unwrap()];
         c.rest.access.allowed_ips = vec!["10.9.8.7".into()];
         c.http.metrics_allowed_ips = vec!["10.9.8.7".into()];
     })

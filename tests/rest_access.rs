@@ -13,7 +13,7 @@ const SEED_TOKEN: &str = "dmVyeSBzZWNyZXQgdG9rZW4K";
 fn component(access: AccessConfig) -> ComponentConfig {
     ComponentConfig {
         domain: "rest.localhost".into(),
-        rest_credentials: Some(format!("Bearer {SEED_TOKEN}")),
+        rest_credentials: Some(format!("Bearer {SEED_TOKEN}").into()),
         component_secret: Some("hunter2".into()),
         access,
         ..ComponentConfig::default()
@@ -322,7 +322,7 @@ async fn auth_mechanisms_restrict_schemes() {
 #[tokio::test]
 async fn msg_and_admin_routes_obey_the_same_account_rules() {
     let server = TestServer::start_with(|c| {
-        c.admins = vec!["alice@localhost".into()];
+        c.admins = vec!["alice@localhost".parse().unwrap()];
         c.rest.access.allowed_ips = vec!["10.9.8.7".into()];
     })
     .await;

@@ -218,7 +218,7 @@ fn component(domain: &str, url: String) -> ComponentConfig {
 
 /// Short timeouts and backoff so that retries and deadlines happen within a test.
 fn quick(config: &mut Config) {
-    config.admins = vec!["carol@localhost".into()];
+    config.admins = vec!["carol@localhost".parse().unwrap()];
     config.webhook.connect_timeout_secs = 2;
     config.webhook.timeout_secs = 2;
     config.webhook.iq_timeout_secs = 3;

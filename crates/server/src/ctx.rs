@@ -92,11 +92,7 @@ struct Shared {
 
 impl Ctx {
     pub fn new(config: Arc<Config>, accounts: Accounts, sessions: Arc<dyn SessionTable>) -> Ctx {
-        let admins = config
-            .admins
-            .iter()
-            .filter_map(|a| BareJid::new(a).ok())
-            .collect();
+        let admins = config.admins.iter().map(|a| a.as_bare().clone()).collect();
         // The configuration is validated at load time: the domain is a valid JID.
         let domain = Jid::new(&config.domain).unwrap_or_else(|_| Jid::new("localhost").unwrap());
         Ctx {

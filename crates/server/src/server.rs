@@ -88,6 +88,8 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
     if !is_loopback(&config.http.addr) && !config.http.allow_plaintext {
         return Err(StartError::PlaintextHttp(config.http.addr));
     }
+    // Configurations built in code skip the loader's checks; these are the ones code relies on.
+    config.check().map_err(StartError::Config)?;
     let gate = Gate::new(&config).map_err(StartError::Config)?;
     let cors = Cors::new(&config.http.cors_origins).map_err(StartError::Config)?;
     let bounds =
@@ -107,6 +109,7 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
 
     let shutdown = CancellationToken::new();
     let tasks = TaskTracker::new();
+    tls::watch_expiry(cert, shutdown.clone(), &tasks);
     crate::webhook::spawn(&webhooks, server.clone(), shutdown.clone(), &tasks);
     let ctx = Arc::new(C2sContext::new(
         &config,

@@ -19,7 +19,7 @@ use super::access::{AccessRules, client_ip, parse_net};
 use super::credentials::{self, Authorization};
 use super::error::HttpError;
 use crate::auth::{AccountError, Accounts};
-use crate::config::{AccessConfig, ComponentConfig, Config};
+use crate::config::{AccessConfig, ComponentConfig, Config, Secret};
 
 /// An admitted caller.
 #[derive(Clone, Debug)]
@@ -54,7 +54,7 @@ struct Component {
     domain: Jid,
     /// `(scheme, credentials)` of the configured Authorization value.
     credentials: Option<(String, String)>,
-    secret: Option<String>,
+    secret: Option<Secret>,
     rules: Arc<AccessRules>,
 }
 
@@ -106,7 +106,7 @@ fn secret_eq(a: &str, b: &str) -> bool {
 fn component(c: &ComponentConfig) -> Result<Component, String> {
     let credentials = match &c.rest_credentials {
         Some(value) => Some(
-            split_scheme(value)
+            split_scheme(value.expose())
                 .map(|(s, c)| (s.to_ascii_lowercase(), c.to_owned()))
                 .ok_or_else(|| {
                     format!(
@@ -271,7 +271,7 @@ impl Gate {
                 let matches = component
                     .secret
                     .as_ref()
-                    .is_some_and(|secret| secret_eq(secret, &password));
+                    .is_some_and(|secret| secret_eq(secret.expose(), &password));
                 if matches {
                     Ok(component.domain.clone())
                 } else {

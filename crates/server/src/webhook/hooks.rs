@@ -18,7 +18,7 @@ use super::error::WebhookError;
 use super::metrics::Metrics;
 use super::spec::{COMPONENT_EVENTS, Event, USER_EVENTS, parse_spec, user_owner};
 use super::{delivery, sign};
-use crate::config::{Config, WebhookConfig};
+use crate::config::{Config, Secret, WebhookConfig};
 use crate::ctx::{Ctx, Divert};
 use crate::routed::{Outcome, Routed};
 use crate::storage::{NewOutboxEntry, OutboxEntry, Store, StoreError, UserCallbackRow};
@@ -119,9 +119,12 @@ impl Webhooks {
                 &COMPONENT_EVENTS,
             )
             .map_err(WebhookError::Invalid)?;
-            let secret =
-                resolve_secret(store.as_ref(), &c.domain, c.rest_callback_secret.as_deref())
-                    .await?;
+            let secret = resolve_secret(
+                store.as_ref(),
+                &c.domain,
+                c.rest_callback_secret.as_ref().map(Secret::expose),
+            )
+            .await?;
             let callback = Callback::new(&c.domain, spec, secret, &c.domain);
             callbacks.insert(c.domain.clone(), Arc::new(callback));
             configured.insert(c.domain.clone());
@@ -137,7 +140,12 @@ impl Webhooks {
                 &USER_EVENTS,
             )
             .map_err(WebhookError::Invalid)?;
-            let secret = resolve_secret(store.as_ref(), &owner, u.secret.as_deref()).await?;
+            let secret = resolve_secret(
+                store.as_ref(),
+                &owner,
+                u.secret.as_ref().map(Secret::expose),
+            )
+            .await?;
             let callback = Callback::new(&owner, spec, secret, &config.domain);
             callbacks.insert(owner.clone(), Arc::new(callback));
             configured.insert(owner);
@@ -387,9 +395,13 @@ pub async fn secret_of(
         .iter()
         .find(|c| c.domain == jid && c.rest_callback_url.is_some())
     {
-        return resolve_secret(store, &c.domain, c.rest_callback_secret.as_deref())
-            .await
-            .map(Some);
+        return resolve_secret(
+            store,
+            &c.domain,
+            c.rest_callback_secret.as_ref().map(Secret::expose),
+        )
+        .await
+        .map(Some);
     }
     let Some(owner) = user_owner(&config.domain, jid) else {
         return Ok(None);
@@ -400,7 +412,7 @@ pub async fn secret_of(
         .iter()
         .find(|u| user_owner(&config.domain, &u.jid).as_deref() == Some(owner.as_str()))
     {
-        return resolve_secret(store, &owner, u.secret.as_deref())
+        return resolve_secret(store, &owner, u.secret.as_ref().map(Secret::expose))
             .await
             .map(Some);
     }

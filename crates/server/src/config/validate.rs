@@ -1,0 +1,464 @@
+//! Rules that a value's type cannot express (bounds, values that go together, lists of names,
+//! addresses and URLs): each broken rule is an [`Issue`] on the key, which the loader locates.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+
+use ipnet::IpNet;
+use switchboard_xmpp::rest_codec::MediaType;
+use switchboard_xmpp::stanza::StanzaKind;
+
+use super::path::KeyPath;
+use super::{AccessConfig, Config};
+
+/// A broken rule. Messages never quote the value: the report shows it, redacted when secret.
+#[derive(Debug)]
+pub struct Issue {
+    pub path: KeyPath,
+    pub message: String,
+}
+
+const COMPONENT_EVENTS: &[&str] = &["bare", "full", "host"];
+const USER_EVENTS: &[&str] = &["bare", "full"];
+
+pub fn validate(config: &Config) -> Vec<Issue> {
+    let mut issues = Issues(Vec::new());
+    issues.tls(config);
+    issues.limits(config);
+    issues.admins(config);
+    issues.rest(config);
+    issues.components(config);
+    issues.webhook(config);
+    issues.0
+}
+
+impl Config {
+    /// The rules of [`super::load`] that types cannot express, for a configuration built in code (as
+    /// tests and embedders do) that never went through the loader: every broken rule, one per line.
+    pub fn check(&self) -> Result<(), String> {
+        let issues = validate(self);
+        if issues.is_empty() {
+            return Ok(());
+        }
+        Err(issues
+            .iter()
+            .map(|i| format!("{}: {}", i.path, i.message))
+            .collect::<Vec<_>>()
+            .join("\n"))
+    }
+}
+
+struct Issues(Vec<Issue>);
+
+impl Issues {
+    fn push(&mut self, path: KeyPath, message: impl Into<String>) {
+        self.0.push(Issue {
+            path,
+            message: message.into(),
+        });
+    }
+
+    fn at_least(&mut self, path: &str, value: u64, min: u64) {
+        if value < min {
+            self.push(KeyPath::dotted(path), format!("must be at least {min}"));
+        }
+    }
+
+    fn tls(&mut self, config: &Config) {
+        match (&config.tls.cert, &config.tls.key) {
+            (Some(_), None) => self.push(
+                KeyPath::dotted("tls.cert"),
+                "needs tls.key too (the certificate's private key)",
+            ),
+            (None, Some(_)) => self.push(
+                KeyPath::dotted("tls.key"),
+                "needs tls.cert too (the certificate chain)",
+            ),
+            _ => {}
+        }
+    }
+
+    fn limits(&mut self, config: &Config) {
+        let l = &config.limits;
+        self.at_least("limits.max_stanza_bytes", l.max_stanza_bytes as u64, 4096);
+        self.at_least("limits.max_depth", l.max_depth as u64, 1);
+        self.at_least("limits.mailbox_size", l.mailbox_size as u64, 1);
+        // RFC 7677 §4.
+        self.at_least(
+            "auth.scram_iterations",
+            u64::from(config.auth.scram_iterations),
+            4096,
+        );
+    }
+
+    fn admins(&mut self, config: &Config) {
+        for (i, admin) in config.admins.iter().enumerate() {
+            if admin.domain() != config.domain {
+                self.push(
+                    KeyPath::dotted("admins").index(i),
+                    format!(
+                        "not an account of this server: accounts are user@{}",
+                        config.domain
+                    ),
+                );
+            }
+        }
+    }
+
+    fn rest(&mut self, config: &Config) {
+        let rest = &config.rest;
+        for (i, m) in rest.auth_mechanisms.iter().enumerate() {
+            if !m.eq_ignore_ascii_case("basic") && !m.eq_ignore_ascii_case("bearer") {
+                self.push(
+                    KeyPath::dotted("rest.auth_mechanisms").index(i),
+                    "expected \"Basic\" or \"Bearer\"",
+                );
+            }
+        }
+        if !(rest.rate_per_second >= 0.0 && rest.rate_per_second.is_finite()) {
+            self.push(
+                KeyPath::dotted("rest.rate_per_second"),
+                "expected 0 (no limit) or a positive number",
+            );
+        }
+        self.networks(
+            &KeyPath::dotted("rest.trusted_proxies"),
+            &rest.trusted_proxies,
+        );
+        self.access(&KeyPath::dotted("rest"), &rest.access);
+    }
+
+    fn networks(&mut self, path: &KeyPath, list: &[String]) {
+        for (i, net) in list.iter().enumerate() {
+            if net.parse::<IpNet>().is_err() && net.parse::<IpAddr>().is_err() {
+                self.push(
+                    path.index(i),
+                    "expected an IP address or CIDR block like 10.0.0.0/8",
+                );
+            }
+        }
+    }
+
+    fn access(&mut self, table: &KeyPath, access: &AccessConfig) {
+        self.networks(&table.key("allowed_ips"), &access.allowed_ips);
+        for (i, d) in access.allowed_destinations.iter().enumerate() {
+            if jid::Jid::new(d).is_err() {
+                self.push(
+                    table.key("allowed_destinations").index(i),
+                    "expected a JID or domain like bob@localhost or localhost",
+                );
+            }
+        }
+        self.stanza_kinds(
+            &table.key("allowed_stanza_types"),
+            &access.allowed_stanza_types,
+        );
+    }
+
+    fn stanza_kinds(&mut self, path: &KeyPath, kinds: &[String]) {
+        for (i, kind) in kinds.iter().enumerate() {
+            if StanzaKind::from_name(kind).is_none() {
+                self.push(
+                    path.index(i),
+                    "expected \"message\", \"presence\" or \"iq\"",
+                );
+            }
+        }
+    }
+
+    fn components(&mut self, config: &Config) {
+        let mut seen: HashMap<&str, usize> = HashMap::new();
+        for (i, c) in config.component.iter().enumerate() {
+            let table = KeyPath::dotted("component").index(i);
+            if c.domain == config.domain {
+                self.push(
+                    table.key("domain"),
+                    format!(
+                        "is the server's own domain; a component needs one of its own, like rest.{}",
+                        config.domain
+                    ),
+                );
+            }
+            if let Some(first) = seen.insert(c.domain.as_str(), i) {
+                self.push(
+                    table.key("domain"),
+                    format!("is configured twice (also component[{first}])"),
+                );
+            }
+            match &c.rest_credentials {
+                None if c.component_secret.is_none() => self.push(
+                    table.clone(),
+                    "a component needs rest_credentials or component_secret, or both",
+                ),
+                Some(credentials) if !is_authorization_value(credentials.expose()) => self.push(
+                    table.key("rest_credentials"),
+                    "expected a whole Authorization header value, like \"Bearer <token>\"",
+                ),
+                _ => {}
+            }
+            match &c.rest_callback_url {
+                Some(url) => self.callback(
+                    &table,
+                    Callback {
+                        url: ("rest_callback_url", url),
+                        content_type: (
+                            "rest_callback_content_type",
+                            c.rest_callback_content_type.as_deref(),
+                        ),
+                        stanzas: ("rest_callback_stanzas", c.rest_callback_stanzas.as_deref()),
+                        events: ("rest_callback_events", c.rest_callback_events.as_deref()),
+                        allowed_events: COMPONENT_EVENTS,
+                    },
+                ),
+                None => {
+                    let set = [
+                        (
+                            "rest_callback_content_type",
+                            c.rest_callback_content_type.is_some(),
+                        ),
+                        ("rest_callback_stanzas", c.rest_callback_stanzas.is_some()),
+                        ("rest_callback_events", c.rest_callback_events.is_some()),
+                        ("rest_callback_secret", c.rest_callback_secret.is_some()),
+                    ];
+                    for (key, _) in set.iter().filter(|(_, is_set)| *is_set) {
+                        self.push(table.key(key), "has no effect without rest_callback_url");
+                    }
+                }
+            }
+            self.access(&table, &c.access);
+        }
+    }
+
+    fn webhook(&mut self, config: &Config) {
+        let w = &config.webhook;
+        for (key, value) in [
+            ("webhook.connect_timeout_secs", w.connect_timeout_secs),
+            ("webhook.timeout_secs", w.timeout_secs),
+            ("webhook.iq_timeout_secs", w.iq_timeout_secs),
+            ("webhook.max_attempts", u64::from(w.max_attempts)),
+            (
+                "webhook.per_host_concurrency",
+                w.per_host_concurrency as u64,
+            ),
+            ("webhook.backoff_base_ms", w.backoff_base_ms),
+        ] {
+            self.at_least(key, value, 1);
+        }
+        if w.backoff_max_ms < w.backoff_base_ms {
+            self.push(
+                KeyPath::dotted("webhook.backoff_max_ms"),
+                "must not be below webhook.backoff_base_ms",
+            );
+        }
+        let mut seen: HashMap<String, usize> = HashMap::new();
+        for (i, u) in w.user.iter().enumerate() {
+            let table = KeyPath::dotted("webhook.user").index(i);
+            match account_of(&config.domain, &u.jid) {
+                None => self.push(
+                    table.key("jid"),
+                    format!(
+                        "expected an account of this server, like bot@{}",
+                        config.domain
+                    ),
+                ),
+                Some(owner) => {
+                    if let Some(first) = seen.insert(owner, i) {
+                        self.push(
+                            table.key("jid"),
+                            format!("is configured twice (also webhook.user[{first}])"),
+                        );
+                    }
+                }
+            }
+            self.callback(
+                &table,
+                Callback {
+                    url: ("url", &u.url),
+                    content_type: ("content_type", u.content_type.as_deref()),
+                    stanzas: ("stanzas", u.stanzas.as_deref()),
+                    events: ("events", u.events.as_deref()),
+                    allowed_events: USER_EVENTS,
+                },
+            );
+        }
+    }
+
+    fn callback(&mut self, table: &KeyPath, callback: Callback<'_>) {
+        let (key, url) = callback.url;
+        if !is_callback_url(url) {
+            self.push(
+                table.key(key),
+                "expected an http:// or https:// URL (it may contain {kind}, {type}, {to} and {from})",
+            );
+        }
+        if let (key, Some(content_type)) = callback.content_type {
+            let media = match content_type {
+                // mod_rest's alias.
+                "json" => Some(MediaType::Json),
+                other => MediaType::from_content_type(other),
+            };
+            if media.is_none_or(|m| m == MediaType::Text) {
+                self.push(
+                    table.key(key),
+                    "expected a stanza format: \"application/xmpp+xml\", \"application/json\" \
+                     (or \"json\"), \"application/x-www-form-urlencoded\" or \"application/cbor\"",
+                );
+            }
+        }
+        let (key, kinds) = callback.stanzas;
+        self.stanza_kinds(&table.key(key), kinds.unwrap_or_default());
+        let (key, events) = callback.events;
+        for (i, e) in events.unwrap_or_default().iter().enumerate() {
+            if !callback.allowed_events.contains(&e.as_str()) {
+                self.push(
+                    table.key(key).index(i),
+                    format!("expected one of: {}", callback.allowed_events.join(", ")),
+                );
+            }
+        }
+    }
+}
+
+/// A callback's settings, each with the key it is configured under.
+struct Callback<'a> {
+    url: (&'a str, &'a str),
+    content_type: (&'a str, Option<&'a str>),
+    stanzas: (&'a str, Option<&'a [String]>),
+    events: (&'a str, Option<&'a [String]>),
+    allowed_events: &'a [&'a str],
+}
+
+/// `Scheme credentials`, as the whole header value compares.
+fn is_authorization_value(value: &str) -> bool {
+    value
+        .trim()
+        .split_once(char::is_whitespace)
+        .is_some_and(|(scheme, rest)| !scheme.is_empty() && !rest.trim().is_empty())
+}
+
+/// Whether a callback template gives an http(s) URL with a host, whatever its placeholders hold.
+fn is_callback_url(template: &str) -> bool {
+    let sample = ["{kind}", "{type}", "{to}", "{from}"]
+        .iter()
+        .fold(template.to_owned(), |url, p| url.replace(p, "x"));
+    reqwest::Url::parse(&sample)
+        .is_ok_and(|url| matches!(url.scheme(), "http" | "https") && url.host_str().is_some())
+}
+
+/// `user@domain` for `user` or `user@domain` on this server's domain.
+fn account_of(domain: &str, input: &str) -> Option<String> {
+    let input = if input.contains('@') {
+        input.to_owned()
+    } else {
+        format!("{input}@{domain}")
+    };
+    let jid = jid::BareJid::new(&input).ok()?;
+    (jid.domain().as_str() == domain && jid.node().is_some()).then(|| jid.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{ComponentConfig, UserCallbackConfig};
+
+    fn paths(config: &Config) -> Vec<String> {
+        validate(config)
+            .into_iter()
+            .map(|i| i.path.to_string())
+            .collect()
+    }
+
+    #[test]
+    fn defaults_pass() {
+        assert!(paths(&Config::default()).is_empty());
+    }
+
+    #[test]
+    fn components_and_callbacks() {
+        let mut config = Config::default();
+        config.component.push(ComponentConfig {
+            domain: "rest.localhost".into(),
+            component_secret: Some("x".into()),
+            rest_callback_stanzas: Some(vec!["message".into()]),
+            ..ComponentConfig::default()
+        });
+        assert_eq!(paths(&config), ["component[0].rest_callback_stanzas"]);
+        config.component[0].rest_callback_url = Some("http://127.0.0.1:9/{kind}".into());
+        assert!(paths(&config).is_empty());
+        config.component[0].rest_callback_content_type = Some("text/plain".into());
+        config.component[0].rest_callback_events = Some(vec!["host".into(), "nope".into()]);
+        assert_eq!(
+            paths(&config),
+            [
+                "component[0].rest_callback_content_type",
+                "component[0].rest_callback_events[1]"
+            ]
+        );
+        config.component[0].rest_callback_content_type = None;
+        config.component[0].rest_callback_events = None;
+        config.component[0].rest_credentials = Some("justatoken".into());
+        config.component.push(config.component[0].clone());
+        config.component[1].rest_credentials = None;
+        config.component[1].component_secret = None;
+        assert_eq!(
+            paths(&config),
+            [
+                "component[0].rest_credentials",
+                "component[1].domain",
+                "component[1]"
+            ]
+        );
+    }
+
+    #[test]
+    fn webhook_users_and_bounds() {
+        let mut config = Config::default();
+        config.webhook.user.push(UserCallbackConfig {
+            jid: "bot".into(),
+            url: "http://127.0.0.1:9/".into(),
+            ..UserCallbackConfig::default()
+        });
+        assert!(paths(&config).is_empty());
+        config.webhook.user.push(config.webhook.user[0].clone());
+        config.webhook.user[1].jid = "Bot@localhost".into();
+        config.webhook.user.push(UserCallbackConfig {
+            jid: "bot@elsewhere".into(),
+            url: "ftp://x/".into(),
+            events: Some(vec!["host".into()]),
+            ..UserCallbackConfig::default()
+        });
+        config.webhook.backoff_max_ms = 10;
+        config.webhook.timeout_secs = 0;
+        assert_eq!(
+            paths(&config),
+            [
+                "webhook.timeout_secs",
+                "webhook.backoff_max_ms",
+                "webhook.user[1].jid",
+                "webhook.user[2].jid",
+                "webhook.user[2].url",
+                "webhook.user[2].events[0]"
+            ]
+        );
+    }
+
+    #[test]
+    fn access_lists() {
+        let mut config = Config::default();
+        config.rest.access.allowed_ips = vec!["10.0.0.0/8".into(), "::1".into(), "nope".into()];
+        config.rest.access.allowed_stanza_types = vec!["iq".into(), "mesage".into()];
+        config.rest.trusted_proxies = vec!["300.1.1.1".into()];
+        config.rest.auth_mechanisms = vec!["bearer".into(), "Digest".into()];
+        config.rest.rate_per_second = -1.0;
+        assert_eq!(
+            paths(&config),
+            [
+                "rest.auth_mechanisms[1]",
+                "rest.rate_per_second",
+                "rest.trusted_proxies[0]",
+                "rest.allowed_ips[2]",
+                "rest.allowed_stanza_types[1]"
+            ]
+        );
+    }
+}
