@@ -1,4 +1,5 @@
-//! Error cases.
+//! Error cases of the stanza-level mapping: what JSON is refused, and with which key blamed
+//! (the key decides the mod_rest error a client sees).
 
 use serde_json::json;
 

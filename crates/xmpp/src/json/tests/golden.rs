@@ -1,4 +1,5 @@
-//! Golden examples from mod_rest's README (spec §12.1) and the shapes derived in §12.2.
+//! Golden examples from mod_rest's README (spec §12.1) and the shapes derived in §12.2,
+//! each mapped both ways.
 
 use serde_json::json;
 

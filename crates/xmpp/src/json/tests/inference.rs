@@ -1,4 +1,5 @@
-//! Kind and type inference (spec §6.1).
+//! Kind and type inference (spec §6.1): which stanza a JSON object becomes when it does not
+//! say, and which types each kind accepts.
 
 use serde_json::json;
 

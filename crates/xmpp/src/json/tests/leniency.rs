@@ -1,4 +1,5 @@
-//! stanza_to_json leniency towards what peers send.
+//! stanza_to_json leniency towards what peers send: unknown or malformed children are dropped
+//! rather than failing the whole stanza.
 
 use serde_json::json;
 

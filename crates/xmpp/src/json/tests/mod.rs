@@ -1,4 +1,5 @@
-//! The stanza-level mapping by concern; the helpers here also serve the submodules' own tests.
+//! Tests of the stanza-level mapping, one file per concern; the helpers here also serve the
+//! submodules' own tests.
 
 mod errors;
 mod golden;

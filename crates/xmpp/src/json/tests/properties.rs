@@ -1,4 +1,5 @@
-//! Properties: JSON that maps round-trips, and no JSON panics or yields an unserialisable stanza.
+//! Properties: JSON that maps round-trips, and no JSON panics or yields a stanza that does not
+//! serialise back to itself.
 
 use proptest::prelude::*;
 

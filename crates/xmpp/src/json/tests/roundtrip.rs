@@ -1,4 +1,5 @@
-//! One round trip per key.
+//! One round trip per key: JSON to stanza and back gives the same JSON, and the XML in
+//! between has the expected shape.
 
 use serde_json::json;
 
