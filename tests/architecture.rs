@@ -99,6 +99,61 @@ fn strip(src: &str) -> String {
     out
 }
 
+/// Removes `#[cfg(test)]` items (inline test modules, test-only imports and helpers) and
+/// returns the names of test-only child module files (`#[cfg(test)] mod x;`): the rule is about
+/// the code that ships, and tests may share helpers across the modules they test.
+fn without_test_code(code: &str) -> (String, Vec<String>) {
+    let mut out = String::with_capacity(code.len());
+    let mut test_children = Vec::new();
+    let mut rest = code;
+    while let Some(pos) = rest.find("#[cfg(test)]") {
+        out.push_str(&rest[..pos]);
+        let after = rest[pos + "#[cfg(test)]".len()..].trim_start();
+        // Further attributes (`#[path = …]`) belong to the same item.
+        let mut item = after;
+        while item.starts_with("#[") {
+            let end = item.find(']').map_or(item.len(), |e| e + 1);
+            item = item[end..].trim_start();
+        }
+        let semicolon = item.find(';');
+        let brace = item.find('{');
+        let end = match (semicolon, brace) {
+            (Some(sc), Some(b)) if sc < b => sc + 1,
+            (_, Some(b)) => {
+                let mut depth = 0;
+                let mut end = item.len();
+                for (i, c) in item[b..].char_indices() {
+                    match c {
+                        '{' => depth += 1,
+                        '}' => {
+                            depth -= 1;
+                            if depth == 0 {
+                                end = b + i + 1;
+                                break;
+                            }
+                        }
+                        _ => {}
+                    }
+                }
+                end
+            }
+            (Some(sc), None) => sc + 1,
+            (None, None) => item.len(),
+        };
+        let declared = item[..end].trim();
+        let declared = declared.strip_prefix("pub ").unwrap_or(declared);
+        if let Some(name) = declared
+            .strip_prefix("mod ")
+            .and_then(|r| r.strip_suffix(';'))
+        {
+            test_children.push(name.trim().to_owned());
+        }
+        rest = &item[end..];
+    }
+    out.push_str(rest);
+    (out, test_children)
+}
+
 fn is_ident(c: u8) -> bool {
     c.is_ascii_alphanumeric() || c == b'_'
 }
@@ -133,9 +188,23 @@ fn modules(src: &Path) -> BTreeMap<String, Module> {
             }
         }
     }
+    // Files declared `#[cfg(test)] mod x;` are left out with everything under them.
+    let mut test_only: BTreeSet<String> = BTreeSet::new();
+    for (file, text) in &sources {
+        let (_, children) = without_test_code(&strip(text));
+        for child in children {
+            test_only.insert(join(&by_file[file], &child));
+        }
+    }
     let mut out: BTreeMap<String, Module> = BTreeMap::new();
     for (file, path) in &by_file {
-        let code = strip(&sources[file]);
+        if test_only
+            .iter()
+            .any(|t| path == t || path.starts_with(&format!("{t}::")))
+        {
+            continue;
+        }
+        let (code, _) = without_test_code(&strip(&sources[file]));
         let children = code
             .lines()
             .filter_map(|l| {
@@ -447,4 +516,14 @@ fn the_checker_sees_loops() {
     let code = strip("use super::{x, y::z};\n// crate::ignored\nlet s = \"crate::nope\";\n");
     assert_eq!(paths_after(&code, "super::"), vec!["x", "y::z"]);
     assert!(paths_after(&code, "crate::").is_empty());
+    let (code, children) = without_test_code(
+        "use crate::a;\n#[cfg(test)]\nuse crate::b;\n#[cfg(test)]\n#[path = \"t.rs\"]\nmod t;\n#[cfg(test)]\nmod tests {\n    use crate::c;\n}\n",
+    );
+    assert_eq!(paths_after(&code, "crate::"), vec!["a"]);
+    assert_eq!(children, vec!["t"]);
+}
+
+#[test]
+fn xmpp_modules_never_import_each_other() {
+    assert_acyclic("crates/xmpp");
 }

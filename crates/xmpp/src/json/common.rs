@@ -6,11 +6,11 @@ use rxml::xml_ncname;
 use serde_json::Value;
 
 use super::forms::{self, Flavour, Typing};
+use super::types::{Kind, Object, Result};
 use super::value::{
     as_object, child_text, field, insert_str, invalid, normalise_jid, object_at, parse_uint,
     set_attr, single_attr_element, string_at, text_element, uint_at,
 };
-use super::{Kind, Object, Result};
 use crate::framing::{Limits, StreamParser};
 use crate::ns;
 

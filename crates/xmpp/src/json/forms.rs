@@ -5,11 +5,11 @@ use minidom::Element;
 use rxml::xml_ncname;
 use serde_json::Value;
 
+use super::types::{Object, Result};
 use super::value::{
     array_at, as_object, bool_at, child_text, copy_attrs, enum_at, field, insert_str, invalid,
     set_attr, string_at, string_attrs, text_element, xml_text, xs_bool,
 };
-use super::{Object, Result};
 use crate::ns;
 
 const FORM_TYPES: [&str; 4] = ["cancel", "form", "result", "submit"];

@@ -8,13 +8,13 @@ use serde_json::{Number, Value};
 use super::common::{rsm_element, rsm_json};
 use super::forms::{self, Flavour, Typing};
 use super::message::{stanza_id_element, stanza_ids_json};
+use super::types::{Object, Result};
 use super::value::{
     array_at, as_object, attrs_json, bool_at, bool_value, copy_attrs, copy_child_texts, enabled,
     enum_at, field, has_children, insert_str, invalid, jid_at, normalise_jid, object_at,
     object_or_true, parse_bool, parse_uint, required_string, set_attr, string_at, string_attrs,
     text_element, uint_at, xml_text, xs_bool,
 };
-use super::{Object, Result};
 use crate::ns;
 
 const COMMAND_ACTIONS: [&str; 5] = ["execute", "cancel", "prev", "next", "complete"];

@@ -6,19 +6,24 @@ use rxml::xml_ncname;
 use serde_json::Value;
 
 use super::common::{delay_element, delay_json};
+use super::types::{BuildForwarded, Object, RenderForwarded, Result};
 use super::value::{
     array_at, as_object, attrs_json, bool_at, copy_attrs, enum_at, field, insert_str, invalid,
     jid_at, object_at, parse_bool, parse_uint, required_string, set_attr, single_attr_element,
     string_at, string_attrs, text_element, uint_at, xs_bool,
 };
-use super::{Object, Result};
 use crate::ns;
 
 /// XEP-0085 states; the state is the element's name.
 pub(super) const STATES: [&str; 5] = ["active", "inactive", "gone", "composing", "paused"];
 
-/// `depth` counts the forwarded messages around this one, to bound the recursion.
-pub(super) fn message_children(obj: &Object, depth: usize) -> Result<Vec<Element>> {
+/// `depth` counts the forwarded messages around this one, to bound the recursion; `forward`
+/// maps the messages forwarded inside this one.
+pub(super) fn message_children(
+    obj: &Object,
+    depth: usize,
+    forward: BuildForwarded,
+) -> Result<Vec<Element>> {
     let mut children = Vec::new();
     for key in ["body", "subject"] {
         if let Some(text) = string_at(obj, key, key)? {
@@ -96,13 +101,13 @@ pub(super) fn message_children(obj: &Object, depth: usize) -> Result<Vec<Element
             "archive",
             &[xml_ncname!("queryid"), xml_ncname!("id")],
         )?;
-        if let Some(forward) = field(archive, "forward") {
-            result.append_child(forwarded_element(forward, "archive", depth)?);
+        if let Some(archived) = field(archive, "forward") {
+            result.append_child(forwarded_element(archived, "archive", depth, forward)?);
         }
         children.push(result);
     }
     if let Some(forwarded) = field(obj, "forwarded") {
-        children.push(forwarded_element(forwarded, "forwarded", depth)?);
+        children.push(forwarded_element(forwarded, "forwarded", depth, forward)?);
     }
     Ok(children)
 }
@@ -199,7 +204,12 @@ fn invite_element(invite: &Object) -> Result<Element> {
 }
 
 /// XEP-0297 `<forwarded/>`: an optional delay and the forwarded message, mapped recursively.
-fn forwarded_element(value: &Value, key: &'static str, depth: usize) -> Result<Element> {
+fn forwarded_element(
+    value: &Value,
+    key: &'static str,
+    depth: usize,
+    forward: BuildForwarded,
+) -> Result<Element> {
     let forwarded = as_object(value, key)?;
     let mut element = Element::bare("forwarded", ns::FORWARD);
     if let Some(stamp) = string_at(forwarded, "delay", key)? {
@@ -207,11 +217,16 @@ fn forwarded_element(value: &Value, key: &'static str, depth: usize) -> Result<E
     }
     let message =
         field(forwarded, "message").ok_or_else(|| invalid(key, "'message' is required"))?;
-    element.append_child(super::forwarded_message(message, key, depth)?);
+    element.append_child(forward(message, key, depth)?);
     Ok(element)
 }
 
-pub(super) fn message_json(stanza: &Element, depth: usize, out: &mut Object) {
+pub(super) fn message_json(
+    stanza: &Element,
+    depth: usize,
+    out: &mut Object,
+    render: RenderForwarded,
+) {
     for key in ["body", "subject"] {
         if let Some(child) = stanza.get_child(key, ns::CLIENT) {
             insert_str(out, key, &child.text());
@@ -294,23 +309,23 @@ pub(super) fn message_json(stanza: &Element, depth: usize, out: &mut Object) {
         let mut json = Object::new();
         copy_attrs(result, &mut json, &["queryid", "id"]);
         if let Some(forward) = result.get_child("forwarded", ns::FORWARD) {
-            json.insert("forward".into(), forwarded_json(forward, depth));
+            json.insert("forward".into(), forwarded_json(forward, depth, render));
         }
         out.insert("archive".into(), json.into());
     }
     if let Some(forwarded) = stanza.get_child("forwarded", ns::FORWARD) {
-        out.insert("forwarded".into(), forwarded_json(forwarded, depth));
+        out.insert("forwarded".into(), forwarded_json(forwarded, depth, render));
     }
 }
 
-fn forwarded_json(forwarded: &Element, depth: usize) -> Value {
+fn forwarded_json(forwarded: &Element, depth: usize, render: RenderForwarded) -> Value {
     let mut json = Object::new();
     if let Some(stamp) = delay_json(forwarded) {
         insert_str(&mut json, "delay", stamp);
     }
     let message = forwarded
         .get_child("message", ns::CLIENT)
-        .and_then(|message| super::forwarded_message_json(message, depth));
+        .and_then(|message| render(message, depth));
     if let Some(message) = message {
         json.insert("message".into(), message);
     }

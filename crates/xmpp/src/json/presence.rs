@@ -5,12 +5,12 @@ use minidom::Element;
 use rxml::xml_ncname;
 use serde_json::Value;
 
+use super::types::{Object, Result};
 use super::value::{
     bool_value, child_text, copy_attrs, enabled, field, insert_str, invalid, object_at,
     object_or_true, parse_uint, set_attr, single_attr_element, string_at, string_attrs,
     text_element, uint_at,
 };
-use super::{Object, Result};
 use crate::ns;
 
 pub(super) const SHOW_VALUES: [&str; 4] = ["away", "chat", "dnd", "xa"];

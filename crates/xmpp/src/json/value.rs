@@ -6,7 +6,7 @@ use minidom::Element;
 use rxml::{Namespace, NcNameStr};
 use serde_json::Value;
 
-use super::{JsonMapError, Object, Result};
+use super::types::{JsonMapError, Object, Result};
 
 /// JSON `null` is treated as absent: clients commonly serialise unset fields that way.
 pub(super) fn field<'a>(obj: &'a Object, key: &str) -> Option<&'a Value> {

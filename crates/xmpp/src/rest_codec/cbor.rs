@@ -1,4 +1,5 @@
-//! CBOR bodies (§2.1) as the JSON values the mapping reads and writes.
+//! CBOR bodies (§2.1) as the JSON values the mapping reads and writes; what CBOR can say and
+//! JSON cannot is refused.
 
 use serde_json::{Map, Number, Value};
 

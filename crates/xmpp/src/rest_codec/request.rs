@@ -1,4 +1,5 @@
-//! A request's path, query and body, in any media type, become one stanza (§1.1, §2.1).
+//! Request decoding (§1.1, §2.1): a request's path, query and body, in any media type, become
+//! one stanza.
 
 use minidom::Element;
 use serde_json::{Map, Value};

@@ -1,4 +1,5 @@
-//! Stanzas and errors become response bodies in the negotiated media type (§4.3, §7).
+//! Response encoding (§4.3, §7): stanzas and errors become bodies in the negotiated media
+//! type.
 
 use minidom::Element;
 use serde_json::{Map, Value};

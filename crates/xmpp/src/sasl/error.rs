@@ -1,4 +1,5 @@
-//! Why a SASL exchange fails, and the RFC 6120 §6.5 condition that tells the client.
+//! Why a SASL exchange fails, and the RFC 6120 §6.5 condition that tells the client (several
+//! failures share one on purpose).
 
 pub use xmpp_parsers::sasl::DefinedCondition as SaslCondition;
 

@@ -1,6 +1,8 @@
-//! The SASL elements of RFC 6120 §6.4 on the wire. What clients send is read here rather than
-//! with xmpp-parsers' types, which know a fixed list of mechanisms and cannot tell an absent
-//! initial response from an empty one (`=`); what the server sends is xmpp-parsers' types.
+//! The SASL elements of RFC 6120 §6.4 on the wire: what clients send, read here, and what the
+//! server sends, as xmpp-parsers' types.
+
+// xmpp-parsers' `Auth` knows a fixed list of mechanisms and cannot tell an absent initial
+// response from an empty one (`=`, which EXTERNAL needs), hence the reading here.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;

@@ -1,4 +1,5 @@
-//! The PLAIN mechanism's one message (RFC 4616 §2): `authzid NUL authcid NUL passwd`.
+//! The PLAIN mechanism's one message (RFC 4616 §2): `authzid NUL authcid NUL passwd`, and the
+//! SASLprep rule for names that SCRAM shares.
 
 use stringprep::saslprep;
 

@@ -1,4 +1,5 @@
-//! Content-Type reading and Accept negotiation (§2, §11.15).
+//! Tests of Content-Type reading and Accept negotiation (§2, §11.15) through the codec's
+//! public API.
 
 use proptest::prelude::*;
 

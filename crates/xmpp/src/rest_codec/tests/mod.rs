@@ -1,4 +1,5 @@
-//! The codec through its public API, by concern; helpers shared by the concerns.
+//! Tests of the codec through its public API, one file per concern; the helpers here are
+//! shared by them.
 
 mod media;
 mod request;

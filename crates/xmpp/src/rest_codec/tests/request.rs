@@ -1,4 +1,5 @@
-//! Request decoding per body format and path (§11.1–§11.14).
+//! Tests of request decoding per body format and path (§11.1–§11.14), numbered after the
+//! spec's checklist.
 
 use proptest::prelude::*;
 use serde_json::json;

@@ -1,4 +1,5 @@
-//! Response encoding of stanzas and errors (§11.8, §11.16, §7).
+//! Tests of response encoding of stanzas and errors (§11.8, §11.16, §7), numbered after the
+//! spec's checklist.
 
 use serde_json::json;
 

@@ -1,4 +1,5 @@
-//! Exchanges against an independent client implementation (the `sasl` crate of xmpp-rs).
+//! Whole exchanges against an independent client implementation (the `sasl` crate of
+//! xmpp-rs), for every mechanism.
 
 use std::sync::OnceLock;
 

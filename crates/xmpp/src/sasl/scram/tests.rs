@@ -1,3 +1,6 @@
+//! The SCRAM server against the RFC 5802 and RFC 7677 vectors, a reference client computed
+//! here, and malformed or out-of-order messages.
+
 use super::*;
 use crate::sasl::credentials::{Decoy, SALT_LEN, StoredCredentials};
 use proptest::prelude::*;
