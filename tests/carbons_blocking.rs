@@ -342,6 +342,37 @@ async fn carbons_are_per_session_and_can_be_disabled() {
 }
 
 #[tokio::test]
+async fn a_resource_no_message_is_routed_to_still_gets_copies() {
+    let server = TestServer::start().await;
+    // Negative priority: never chosen for messages to the bare JID (RFC 6121 §8.5.2.1.1).
+    let mut shy = online_with(
+        &server,
+        "alice@localhost/shy",
+        "<presence xmlns='jabber:client'><priority>-1</priority></presence>",
+    )
+    .await;
+    enable_carbons(&mut shy).await;
+    let (status, _) = post_xml(
+        &server,
+        "bob",
+        "<message to='alice@localhost' type='chat'><body>kept for later</body></message>",
+    )
+    .await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    let copy = next_named(&mut shy, "message").await;
+    let inner = forwarded(&copy, "received", "alice@localhost", "alice@localhost/shy");
+    assert_eq!(body(&inner), "kept for later");
+    // The message itself waits for a resource that takes messages.
+    let mut desk = server.client("alice@localhost/desk").await;
+    send_xml(&mut desk, "<presence xmlns='jabber:client'/>").await;
+    assert_eq!(
+        body(&next_named(&mut desk, "message").await),
+        "kept for later"
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
 async fn a_message_sent_over_http_is_copied_to_the_sender_resources() {
     let server = TestServer::start().await;
     let mut phone = online(&server, "alice@localhost/phone").await;
