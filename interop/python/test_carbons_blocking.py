@@ -1,4 +1,7 @@
-"""Carbons (XEP-0280), blocking (XEP-0191) and receipts (XEP-0184) with slixmpp's own plugins."""
+"""Carbons (XEP-0280), blocking (XEP-0191) and receipts (XEP-0184) with slixmpp's own plugins.
+
+bob is left alone: test_slixmpp.py stores messages for him while he has never logged in.
+"""
 
 from __future__ import annotations
 
@@ -52,16 +55,16 @@ def test_carbons_between_two_resources(server: Server) -> None:
         plugins = ("xep_0280",)
         async with connected(server, "alice", "py-carbons-a", plugins=plugins) as first, connected(
             server, "alice", "py-carbons-b", plugins=plugins
-        ) as second, connected(server, "bob", "py-carbons") as bob:
-            for client in (first, second, bob):
+        ) as second, connected(server, "dave", "py-carbons") as contact:
+            for client in (first, second, contact):
                 await client.become_available()
             for client in (first, second):
                 await within(client.plugin["xep_0280"].enable(timeout=10), 12, "carbons enabled")
             received = events(second, "carbon_received")
             sent = events(second, "carbon_sent")
 
-            inbound = unique("bob to alice's first resource")
-            bob.send_message(mto=first.boundjid.full, mbody=inbound, mtype="chat")
+            inbound = unique("a contact to alice's first resource")
+            contact.send_message(mto=first.boundjid.full, mbody=inbound, mtype="chat")
             await first.next_message(lambda m: m["body"] == inbound, 10, "the original message")
             copy = await next_event(
                 received,
@@ -69,17 +72,20 @@ def test_carbons_between_two_resources(server: Server) -> None:
                 "the received carbon at the second resource",
             )
             assert copy["from"] == second.boundjid.bare, f"carbon not from the bare JID: {copy}"
-            assert copy["carbon_received"]["from"] == bob.boundjid, f"wrong sender: {copy}"
+            assert copy["carbon_received"]["from"] == contact.boundjid, f"wrong sender: {copy}"
 
-            outbound = unique("alice's first resource to bob")
-            first.send_message(mto=bob.boundjid.bare, mbody=outbound, mtype="chat")
-            await bob.next_message(lambda m: m["body"] == outbound, 10, "alice's message at bob")
+            outbound = unique("alice's first resource to a contact")
+            first.send_message(mto=contact.boundjid.bare, mbody=outbound, mtype="chat")
+            await contact.next_message(
+                lambda m: m["body"] == outbound, 10, "alice's message at the contact"
+            )
             copy = await next_event(
                 sent,
                 lambda m: m["carbon_sent"]["body"] == outbound,
                 "the sent carbon at the second resource",
             )
-            assert copy["carbon_sent"]["to"].bare == bob.boundjid.bare, f"wrong recipient: {copy}"
+            recipient = copy["carbon_sent"]["to"].bare
+            assert recipient == contact.boundjid.bare, f"wrong recipient: {copy}"
 
     asyncio.run(scenario())
 
@@ -133,25 +139,26 @@ def test_blocked_contact_messages_stop_until_unblocked(server: Server) -> None:
 
 def test_receipt_request_comes_back_with_the_contact_receipt(server: Server) -> None:
     async def scenario() -> None:
+        receipts_plugin = ("xep_0184",)
         async with connected(
-            server, "alice", "py-receipts", plugins=("xep_0184",)
-        ) as alice, connected(server, "bob", "py-receipts", plugins=("xep_0184",)) as bob:
+            server, "alice", "py-receipts", plugins=receipts_plugin
+        ) as alice, connected(server, "carol", "py-receipts", plugins=receipts_plugin) as contact:
             await alice.become_available()
-            await bob.become_available()
+            await contact.become_available()
             receipts = events(alice, "receipt_received")
             message = alice.make_message(
-                mto=bob.boundjid.bare, mbody=unique("please confirm"), mtype="chat"
+                mto=contact.boundjid.bare, mbody=unique("please confirm"), mtype="chat"
             )
             message["request_receipt"] = True
             message_id = message["id"]
             message.send()
-            got = await bob.next_message(
+            got = await contact.next_message(
                 lambda m: m["id"] == message_id, 10, "the message with a receipt request"
             )
             assert got["request_receipt"], f"the request did not pass through: {got}"
             receipt = await next_event(
-                receipts, lambda m: m["receipt"] == message_id, "bob's automatic receipt"
+                receipts, lambda m: m["receipt"] == message_id, "the contact's automatic receipt"
             )
-            assert receipt["from"] == bob.boundjid, f"receipt from {receipt['from']}"
+            assert receipt["from"] == contact.boundjid, f"receipt from {receipt['from']}"
 
     asyncio.run(scenario())
