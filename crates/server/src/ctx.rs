@@ -23,7 +23,7 @@ pub trait Dispatch: Send + Sync {
 }
 
 /// Where a service discovery feature is advertised (XEP-0030 §3.1).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Scope {
     /// disco#info of the served domain.
     Server,
