@@ -205,6 +205,10 @@ pub struct LimitsConfig {
     pub negotiation_timeout_secs: u64,
     /// Concurrent c2s connections (TCP and WebSocket together).
     pub max_connections: usize,
+    /// JIDs one account may block (XEP-0191).
+    pub max_blocklist_items: usize,
+    /// Accounts whose blocklists are kept in memory for the blocking filter.
+    pub blocklist_cache_size: usize,
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
@@ -314,6 +318,8 @@ impl Default for LimitsConfig {
             idle_timeout_secs: 600,
             negotiation_timeout_secs: 60,
             max_connections: 100_000,
+            max_blocklist_items: 1000,
+            blocklist_cache_size: 10_000,
         }
     }
 }
@@ -404,6 +410,14 @@ pub const ENV_KEYS: &[(&str, &str)] = &[
     (
         "SWITCHBOARD_LIMITS_MAX_CONNECTIONS",
         "limits.max_connections",
+    ),
+    (
+        "SWITCHBOARD_LIMITS_MAX_BLOCKLIST_ITEMS",
+        "limits.max_blocklist_items",
+    ),
+    (
+        "SWITCHBOARD_LIMITS_BLOCKLIST_CACHE_SIZE",
+        "limits.blocklist_cache_size",
     ),
     ("SWITCHBOARD_AUTH_SCRAM_ITERATIONS", "auth.scram_iterations"),
     ("SWITCHBOARD_AUTH_MAX_ATTEMPTS", "auth.max_attempts"),

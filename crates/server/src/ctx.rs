@@ -22,11 +22,49 @@ pub trait Dispatch: Send + Sync {
     async fn route(&self, stanza: Routed) -> Outcome;
 }
 
+/// Where a service discovery feature is advertised (XEP-0030 §3.1).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Scope {
+    /// disco#info of the served domain.
+    Server,
+    /// disco#info of each account's bare JID.
+    Account,
+}
+
+/// A `<feature var='…'/>` a service provides, and where it is advertised.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Feature {
+    pub scope: Scope,
+    pub var: &'static str,
+}
+
+impl Feature {
+    pub const fn server(var: &'static str) -> Feature {
+        Feature {
+            scope: Scope::Server,
+            var,
+        }
+    }
+
+    pub const fn account(var: &'static str) -> Feature {
+        Feature {
+            scope: Scope::Account,
+            var,
+        }
+    }
+}
+
 /// Something on the server that stanzas are routed to (disco, roster, presence, a component's
 /// callback…). It answers through the [`Ctx`] it is given, never through the router itself.
 #[async_trait]
 pub trait Service: Send + Sync {
     async fn handle(&self, ctx: &Ctx, stanza: Routed) -> Outcome;
+
+    /// What it provides, for service discovery: disco#info lists exactly the features of the
+    /// services registered.
+    fn features(&self) -> &'static [Feature] {
+        &[]
+    }
 }
 
 /// Takes stanzas for an account that has no session at all (a bot's webhook), before the
@@ -148,7 +186,14 @@ impl Ctx {
         condition: DefinedCondition,
         text: Option<&str>,
     ) -> Outcome {
-        let Some(mut error) = stanza::error_reply(&stanza.el, type_, condition, text) else {
+        self.bounce_with(stanza, stanza::stanza_error(type_, condition, text))
+            .await
+    }
+
+    /// [`Ctx::bounce`] with a prepared `<error/>` element (one with an application-specific
+    /// condition, for instance).
+    pub async fn bounce_with(&self, stanza: &Routed, error: Element) -> Outcome {
+        let Some(mut error) = stanza::error_reply_with(&stanza.el, error) else {
             return Outcome::Dropped;
         };
         stanza::set_attr(&mut error, "from", self.answering_address(stanza).as_str());

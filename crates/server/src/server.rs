@@ -15,13 +15,15 @@ use tokio_util::task::TaskTracker;
 use crate::auth::Accounts;
 use crate::c2s::{self, C2sContext, is_loopback};
 use crate::config::Config;
-use crate::ctx::Ctx;
+use crate::ctx::{Ctx, Scope};
 use crate::http::cors::Cors;
 use crate::http::gate::Gate;
 use crate::http::listener::{self, Bounds};
 use crate::http::state::AppState;
 use crate::router::{Handlers, Router};
-use crate::services::{commands, component, disco, offline, ping, presence, roster, version};
+use crate::services::{
+    blocking, carbons, commands, component, disco, offline, ping, presence, roster, version,
+};
 use crate::sessions::LocalSessions;
 use crate::storage::StoreError;
 use crate::storage::sqlite::SqliteStore;
@@ -178,18 +180,23 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
 
 /// Every service of the server, registered with the router by what it handles.
 fn handlers(config: &Config, webhooks: &Webhooks) -> Handlers {
+    let blocking = Arc::new(blocking::Blocking::new(config.limits.blocklist_cache_size));
+    let carbons = Arc::new(carbons::Carbons);
     let mut handlers = Handlers::default()
-        .server_iq(ns::DISCO_INFO, Arc::new(disco::ServerDisco))
-        .server_iq(ns::DISCO_ITEMS, Arc::new(disco::ServerDisco))
         .server_iq(ns::PING, Arc::new(ping::ServerPing))
         .server_iq(ns::VERSION, Arc::new(version::Version))
         .server_iq(ns::COMMANDS, Arc::new(commands::Commands))
         .account_iq(ns::ROSTER, Arc::new(roster::Roster))
-        .account_iq(ns::DISCO_INFO, Arc::new(disco::AccountDisco))
         .account_iq(ns::PING, Arc::new(ping::AccountPing))
+        .account_iq(ns::BLOCKING, blocking.clone())
+        .account_iq(ns::CARBONS, carbons.clone())
         .presence(Arc::new(presence::Presence))
         .offline(Arc::new(offline::Offline))
-        .divert(Arc::new(webhooks.clone()));
+        .divert(Arc::new(webhooks.clone()))
+        // Filters run in this order: blocking first, so that nothing blocked is archived or
+        // copied; carbons last, so that copies carry what the filters before added.
+        .filter(blocking)
+        .filter(carbons);
     for c in &config.component {
         let service = component::Component {
             domain: c.domain.clone(),
@@ -197,7 +204,13 @@ fn handlers(config: &Config, webhooks: &Webhooks) -> Handlers {
         };
         handlers = handlers.hosted(&c.domain, Arc::new(service));
     }
+    // Last: disco#info lists the features of everything registered above.
+    let server_disco = Arc::new(disco::ServerDisco::new(handlers.features(Scope::Server)));
+    let account_disco = Arc::new(disco::AccountDisco::new(handlers.features(Scope::Account)));
     handlers
+        .server_iq(ns::DISCO_INFO, server_disco.clone())
+        .server_iq(ns::DISCO_ITEMS, server_disco)
+        .account_iq(ns::DISCO_INFO, account_disco)
 }
 
 impl RunningServer {

@@ -35,6 +35,10 @@ pub struct SessionEntry {
     pub interested: bool,
     /// The last available presence it broadcast, shown to its newly available siblings.
     pub presence: Option<Arc<Element>>,
+    /// Enabled message carbons (XEP-0280): gets copies of the account's other conversations.
+    pub carbons: bool,
+    /// Requested the blocklist, so it receives blocklist pushes (XEP-0191 §3.3).
+    pub blocklist_requested: bool,
 }
 
 /// How a write to a mailbox went.
@@ -113,6 +117,8 @@ impl SessionTable for LocalSessions {
             priority: 0,
             interested: false,
             presence: None,
+            carbons: false,
+            blocklist_requested: false,
         };
         let mut table = self.write();
         let list = table.entry(user.to_owned()).or_default();

@@ -21,6 +21,8 @@ pub const COMMANDS: &str = "http://jabber.org/protocol/commands";
 pub const DATA_FORMS: &str = "jabber:x:data";
 pub const MAM: &str = "urn:xmpp:mam:2";
 pub const FORWARD: &str = "urn:xmpp:forward:0";
+pub const CARBONS: &str = "urn:xmpp:carbons:2";
+pub const HINTS: &str = "urn:xmpp:hints";
 pub const RSM: &str = "http://jabber.org/protocol/rsm";
 pub const STANZA_ID: &str = "urn:xmpp:sid:0";
 pub const OCCUPANT_ID: &str = "urn:xmpp:occupant-id:0";
@@ -51,6 +53,7 @@ pub const HTTP_UPLOAD: &str = "urn:xmpp:http:upload:0";
 pub const GATEWAY: &str = "jabber:iq:gateway";
 pub const REGISTER: &str = "jabber:iq:register";
 pub const BLOCKING: &str = "urn:xmpp:blocking";
+pub const BLOCKING_ERRORS: &str = "urn:xmpp:blocking:errors";
 pub const REPORTING: &str = "urn:xmpp:reporting:1";
 /// XEP-0160's disco feature for offline storage (a feature name rather than a namespace).
 pub const MSGOFFLINE: &str = "msgoffline";

@@ -138,12 +138,18 @@ pub fn error_reply(
     condition: DefinedCondition,
     text: Option<&str>,
 ) -> Option<Element> {
+    error_reply_with(stanza, stanza_error(type_, condition, text))
+}
+
+/// [`error_reply`] with a prepared `<error/>` element (e.g. one with an application-specific
+/// condition).
+pub fn error_reply_with(stanza: &Element, error: Element) -> Option<Element> {
     if !may_reply_with_error(stanza) {
         return None;
     }
     let mut reply = reply_shell(stanza);
     reply.set_attr(rxml::Namespace::NONE, name("type"), "error");
-    reply.append_child(stanza_error(type_, condition, text));
+    reply.append_child(error);
     Some(reply)
 }
 

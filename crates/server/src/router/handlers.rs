@@ -1,10 +1,10 @@
 //! Which service takes which stanzas: iq payload namespaces on the server and on accounts,
 //! presence, offline storage, hosted domains and the webhook diversion. Filled in at startup.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 
-use crate::ctx::{Divert, Filter, Service};
+use crate::ctx::{Divert, Filter, Scope, Service};
 
 #[derive(Default)]
 pub struct Handlers {
@@ -58,6 +58,23 @@ impl Handlers {
     pub fn filter(mut self, filter: Arc<dyn Filter>) -> Self {
         self.filters.push(filter);
         self
+    }
+
+    /// The disco#info features of the registered services advertised at `scope`, sorted and
+    /// without repeats (hosted domains describe themselves).
+    pub fn features(&self, scope: Scope) -> Vec<&'static str> {
+        let services = self
+            .server_iq
+            .values()
+            .chain(self.account_iq.values())
+            .chain(&self.presence)
+            .chain(&self.offline);
+        let vars: BTreeSet<&'static str> = services
+            .flat_map(|service| service.features())
+            .filter(|feature| feature.scope == scope)
+            .map(|feature| feature.var)
+            .collect();
+        vars.into_iter().collect()
     }
 
     pub(super) fn hosted_domains(&self) -> HashSet<String> {

@@ -19,7 +19,7 @@ use switchboard_xmpp::stanza::{self, DefinedCondition, ErrorType, StreamConditio
 use async_trait::async_trait;
 
 use crate::auth::AccountError;
-use crate::ctx::{Ctx, Service};
+use crate::ctx::{Ctx, Feature, Service};
 use crate::ids::random_id;
 use crate::routed::Routed;
 use crate::sessions::SessionMsg;
@@ -599,6 +599,11 @@ impl Service for Commands {
                 None => crate::routed::Outcome::Dropped,
             },
         }
+    }
+
+    fn features(&self) -> &'static [Feature] {
+        const FEATURES: &[Feature] = &[Feature::server(ns::COMMANDS)];
+        FEATURES
     }
 }
 

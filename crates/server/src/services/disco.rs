@@ -11,20 +11,8 @@ use xmpp_parsers::disco::{
 
 use super::commands;
 use super::version::SOFTWARE;
-use crate::ctx::{Ctx, Service};
+use crate::ctx::{Ctx, Feature, Service};
 use crate::routed::{Outcome, Routed};
-
-/// Features of the server host, advertised in disco#info.
-pub const SERVER_FEATURES: &[&str] = &[
-    ns::DISCO_INFO,
-    ns::DISCO_ITEMS,
-    ns::PING,
-    ns::VERSION,
-    ns::ROSTER,
-    ns::COMMANDS,
-    ns::MSGOFFLINE,
-    ns::DELAY,
-];
 
 type IqOutcome = Result<Option<Element>, (ErrorType, DefinedCondition)>;
 
@@ -51,10 +39,33 @@ fn info(identities: Vec<Identity>, features: &[&str]) -> Element {
     .into()
 }
 
+/// `registered` with a service's own features, sorted and without repeats.
+fn with_own(registered: Vec<&'static str>, own: &[Feature]) -> Vec<&'static str> {
+    let mut all = registered;
+    all.extend(own.iter().map(|f| f.var));
+    all.sort_unstable();
+    all.dedup();
+    all
+}
+
 /// disco#info and disco#items of the served domain.
-pub struct ServerDisco;
+pub struct ServerDisco {
+    features: Vec<&'static str>,
+}
 
 impl ServerDisco {
+    const FEATURES: &[Feature] = &[
+        Feature::server(ns::DISCO_INFO),
+        Feature::server(ns::DISCO_ITEMS),
+    ];
+
+    /// Advertises `registered`, the server features of the other services registered.
+    pub fn new(registered: Vec<&'static str>) -> ServerDisco {
+        ServerDisco {
+            features: with_own(registered, Self::FEATURES),
+        }
+    }
+
     fn answer(&self, ctx: &Ctx, iq: &Routed, query: &Element) -> IqOutcome {
         let requester = Some(&iq.from);
         if query.is("query", ns::DISCO_INFO) {
@@ -64,7 +75,7 @@ impl ServerDisco {
             }
             return Ok(Some(info(
                 vec![identity("server", "im", Some(SOFTWARE))],
-                SERVER_FEATURES,
+                &self.features,
             )));
         }
         let query = DiscoItemsQuery::try_from(query.clone()).map_err(|_| BAD_REQUEST)?;
@@ -93,10 +104,28 @@ impl Service for ServerDisco {
             Err((type_, condition)) => ctx.bounce(&iq, type_, condition, None).await,
         }
     }
+
+    fn features(&self) -> &'static [Feature] {
+        Self::FEATURES
+    }
 }
 
-/// disco#info on an account's bare JID: `account/registered` when it exists (XEP-0030 §3.1).
-pub struct AccountDisco;
+/// disco#info on an account's bare JID: `account/registered` when it exists (XEP-0030 §3.1),
+/// with the account features of the services registered.
+pub struct AccountDisco {
+    features: Vec<&'static str>,
+}
+
+impl AccountDisco {
+    const FEATURES: &[Feature] = &[Feature::account(ns::DISCO_INFO)];
+
+    /// Advertises `registered`, the account features of the other services registered.
+    pub fn new(registered: Vec<&'static str>) -> AccountDisco {
+        AccountDisco {
+            features: with_own(registered, Self::FEATURES),
+        }
+    }
+}
 
 #[async_trait]
 impl Service for AccountDisco {
@@ -122,8 +151,12 @@ impl Service for AccountDisco {
         }
         let info = info(
             vec![identity("account", "registered", None)],
-            &[ns::DISCO_INFO],
+            &self.features,
         );
         ctx.reply(&iq, stanza::iq_result(&iq.el, Some(info))).await
+    }
+
+    fn features(&self) -> &'static [Feature] {
+        Self::FEATURES
     }
 }

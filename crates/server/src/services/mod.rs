@@ -1,7 +1,9 @@
 //! Services the server itself answers, one file each: disco, ping, version, roster, presence,
-//! offline storage, ad-hoc commands and REST components. Each implements [`crate::ctx::Service`]
+//! offline storage, blocking, carbons, ad-hoc commands and REST components. Each implements [`crate::ctx::Service`]
 //! and is registered with the router at startup; none of them knows the router.
 
+pub mod blocking;
+pub mod carbons;
 pub mod commands;
 pub mod component;
 pub mod disco;

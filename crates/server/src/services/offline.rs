@@ -3,9 +3,10 @@
 
 use async_trait::async_trait;
 use minidom::Element;
+use switchboard_xmpp::ns;
 use switchboard_xmpp::stanza::{self, DefinedCondition, ErrorType};
 
-use crate::ctx::{Ctx, Service};
+use crate::ctx::{Ctx, Feature, Service};
 use crate::routed::{Outcome, Routed};
 use crate::storage::StoreError;
 
@@ -45,6 +46,11 @@ impl Service for Offline {
                 .await
             }
         }
+    }
+
+    fn features(&self) -> &'static [Feature] {
+        const FEATURES: &[Feature] = &[Feature::server(ns::MSGOFFLINE), Feature::server(ns::DELAY)];
+        FEATURES
     }
 }
 

@@ -1,9 +1,10 @@
 //! XEP-0199 ping, answered by the server for itself and, to their owner, for accounts.
 
 use async_trait::async_trait;
+use switchboard_xmpp::ns;
 use switchboard_xmpp::stanza::{self, DefinedCondition, ErrorType};
 
-use crate::ctx::{Ctx, Service};
+use crate::ctx::{Ctx, Feature, Service};
 use crate::routed::{Outcome, Routed};
 
 /// Pings to the served domain.
@@ -24,6 +25,11 @@ impl Service for ServerPing {
             )
             .await
         }
+    }
+
+    fn features(&self) -> &'static [Feature] {
+        const FEATURES: &[Feature] = &[Feature::server(ns::PING)];
+        FEATURES
     }
 }
 

@@ -9,7 +9,7 @@ use minidom::Element;
 use switchboard_xmpp::ns;
 use switchboard_xmpp::stanza::{self, DefinedCondition, ErrorType};
 
-use crate::ctx::{Ctx, Service};
+use crate::ctx::{Ctx, Feature, Service};
 use crate::ids::random_id;
 use crate::routed::{Origin, Outcome, Routed};
 use crate::storage::RosterItem;
@@ -118,6 +118,11 @@ impl Service for Roster {
             Ok(change) => set(ctx, &user, &iq, change).await,
             Err((type_, condition, text)) => ctx.bounce(&iq, type_, condition, Some(text)).await,
         }
+    }
+
+    fn features(&self) -> &'static [Feature] {
+        const FEATURES: &[Feature] = &[Feature::server(ns::ROSTER)];
+        FEATURES
     }
 }
 

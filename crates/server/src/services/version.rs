@@ -1,10 +1,11 @@
 //! XEP-0092 software version of the server (the operating system is not disclosed).
 
 use async_trait::async_trait;
+use switchboard_xmpp::ns;
 use switchboard_xmpp::stanza::{self, DefinedCondition, ErrorType};
 use xmpp_parsers::version::VersionResult;
 
-use crate::ctx::{Ctx, Service};
+use crate::ctx::{Ctx, Feature, Service};
 use crate::routed::{Outcome, Routed};
 
 /// The software name and version reported by XEP-0092 and disco.
@@ -34,5 +35,10 @@ impl Service for Version {
         };
         ctx.reply(&iq, stanza::iq_result(&iq.el, Some(query.into())))
             .await
+    }
+
+    fn features(&self) -> &'static [Feature] {
+        const FEATURES: &[Feature] = &[Feature::server(ns::VERSION)];
+        FEATURES
     }
 }

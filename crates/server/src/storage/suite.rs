@@ -89,6 +89,43 @@ pub async fn offline_messages_keep_order(s: &dyn Store) {
     ));
 }
 
+pub async fn blocklist_block_unblock(s: &dyn Store) {
+    s.create_user("alice", &creds()).await.unwrap();
+    assert!(s.blocklist("alice").await.unwrap().is_empty());
+    let jids = |list: &[&str]| list.iter().map(|j| j.to_string()).collect::<Vec<_>>();
+    s.block("alice", &jids(&["romeo@montague.net", "capulet.net"]))
+        .await
+        .unwrap();
+    // Blocking again keeps one entry.
+    s.block("alice", &jids(&["romeo@montague.net", "iago@venice.lit/x"]))
+        .await
+        .unwrap();
+    assert_eq!(
+        s.blocklist("alice").await.unwrap(),
+        jids(&["capulet.net", "iago@venice.lit/x", "romeo@montague.net"])
+    );
+    s.unblock("alice", &jids(&["capulet.net", "never@blocked.net"]))
+        .await
+        .unwrap();
+    assert_eq!(
+        s.blocklist("alice").await.unwrap(),
+        jids(&["iago@venice.lit/x", "romeo@montague.net"])
+    );
+    s.unblock_all("alice").await.unwrap();
+    assert!(s.blocklist("alice").await.unwrap().is_empty());
+    assert!(matches!(
+        s.block("ghost", &jids(&["a@b"])).await,
+        Err(StoreError::NoSuchUser)
+    ));
+    s.block("alice", &jids(&["a@b"])).await.unwrap();
+    s.delete_user("alice").await.unwrap();
+    s.create_user("alice", &creds()).await.unwrap();
+    assert!(
+        s.blocklist("alice").await.unwrap().is_empty(),
+        "a deleted account's blocklist goes with it"
+    );
+}
+
 pub fn outbox_entry(n: u32, destination: &str) -> NewOutboxEntry {
     NewOutboxEntry {
         delivery_id: format!("d{n}"),
@@ -250,6 +287,10 @@ macro_rules! store_suite {
         #[tokio::test]
         async fn offline_messages_keep_order() {
             $crate::storage::suite::offline_messages_keep_order(&$open).await;
+        }
+        #[tokio::test]
+        async fn blocklist_block_unblock() {
+            $crate::storage::suite::blocklist_block_unblock(&$open).await;
         }
         #[tokio::test]
         async fn outbox_heads_are_per_destination_in_order() {
