@@ -194,6 +194,13 @@ pub struct LimitsConfig {
     pub negotiation_timeout_secs: u64,
     /// Concurrent c2s connections (TCP and WebSocket together).
     pub max_connections: usize,
+    /// Messages stored for one account while it has no available resource (XEP-0160).
+    pub offline_max_messages: u64,
+    /// Bytes of stored messages for one account.
+    pub offline_max_bytes: u64,
+    /// Entities one session's directed presence is remembered for, to tell them when it goes
+    /// unavailable (RFC 6121 §4.6).
+    pub max_directed_presence: usize,
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
@@ -302,6 +309,9 @@ impl Default for LimitsConfig {
             idle_timeout_secs: 600,
             negotiation_timeout_secs: 60,
             max_connections: 100_000,
+            offline_max_messages: 10_000,
+            offline_max_bytes: 50 * 1024 * 1024,
+            max_directed_presence: 1000,
         }
     }
 }
@@ -391,6 +401,18 @@ pub const ENV_KEYS: &[(&str, &str)] = &[
     (
         "SWITCHBOARD_LIMITS_MAX_CONNECTIONS",
         "limits.max_connections",
+    ),
+    (
+        "SWITCHBOARD_LIMITS_OFFLINE_MAX_MESSAGES",
+        "limits.offline_max_messages",
+    ),
+    (
+        "SWITCHBOARD_LIMITS_OFFLINE_MAX_BYTES",
+        "limits.offline_max_bytes",
+    ),
+    (
+        "SWITCHBOARD_LIMITS_MAX_DIRECTED_PRESENCE",
+        "limits.max_directed_presence",
     ),
     ("SWITCHBOARD_AUTH_SCRAM_ITERATIONS", "auth.scram_iterations"),
     ("SWITCHBOARD_AUTH_MAX_ATTEMPTS", "auth.max_attempts"),
@@ -652,6 +674,8 @@ mod tests {
         assert_eq!(c.c2s.addr.to_string(), "127.0.0.1:5222");
         assert_eq!(c.limits.max_stanza_bytes, 262_144);
         assert_eq!(c.limits.max_depth, 32);
+        assert_eq!(c.limits.offline_max_messages, 10_000);
+        assert_eq!(c.limits.offline_max_bytes, 52_428_800);
     }
 
     #[test]

@@ -184,9 +184,12 @@ fn handlers(config: &Config, webhooks: &Webhooks) -> Handlers {
         .account_iq(ns::ROSTER, Arc::new(roster::Roster))
         .account_iq(ns::DISCO_INFO, Arc::new(disco::AccountDisco))
         .account_iq(ns::PING, Arc::new(ping::AccountPing))
-        .presence(Arc::new(presence::Presence))
+        .presence(Arc::new(presence::Presence::with_divert(Arc::new(
+            webhooks.clone(),
+        ))))
         .offline(Arc::new(offline::Offline))
-        .divert(Arc::new(webhooks.clone()));
+        .divert(Arc::new(webhooks.clone()))
+        .filter(Arc::new(presence::OutboundPresence));
     for c in &config.component {
         let service = component::Component {
             domain: c.domain.clone(),

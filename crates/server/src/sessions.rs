@@ -1,10 +1,11 @@
 //! The table of bound resources behind a small trait: what the router resolves addresses
 //! against. Local sessions today; a cluster registry can implement the same trait later.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
+use jid::Jid;
 use minidom::Element;
 use switchboard_xmpp::stanza::StreamCondition;
 use tokio::sync::mpsc;
@@ -35,6 +36,8 @@ pub struct SessionEntry {
     pub interested: bool,
     /// The last available presence it broadcast, shown to its newly available siblings.
     pub presence: Option<Arc<Element>>,
+    /// Entities it sent directed presence to, told when it becomes unavailable (RFC 6121 §4.6).
+    pub directed: Arc<HashSet<Jid>>,
 }
 
 /// How a write to a mailbox went.
@@ -113,6 +116,7 @@ impl SessionTable for LocalSessions {
             priority: 0,
             interested: false,
             presence: None,
+            directed: Arc::default(),
         };
         let mut table = self.write();
         let list = table.entry(user.to_owned()).or_default();

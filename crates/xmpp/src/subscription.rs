@@ -1,6 +1,5 @@
-//! RFC 6121 presence subscriptions as a pure state machine: the nine states of a contact in a
-//! user's roster (Appendix A.1) and what each subscription stanza does to them on the user's and
-//! on the contact's server (Appendix A.2, A.3), plus the presence stanzas the server writes.
+//! RFC 6121 subscriptions as a pure state machine: the nine states of Appendix A.1, what each
+//! subscription stanza does on the user's and the contact's server (A.2, A.3), and its stanzas.
 
 use minidom::Element;
 

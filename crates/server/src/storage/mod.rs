@@ -5,6 +5,7 @@ pub mod accounts;
 pub mod error;
 pub mod offline;
 pub mod outbox;
+pub mod presence;
 pub mod roster;
 pub mod sqlite;
 #[cfg(test)]
@@ -13,19 +14,26 @@ pub mod webhooks;
 
 pub use accounts::AccountStore;
 pub use error::StoreError;
-pub use offline::{OfflineMessage, OfflineStore};
+pub use offline::{OfflineMessage, OfflineQuota, OfflineStore, OfflineUsage};
 pub use outbox::{NewOutboxEntry, OutboxDepth, OutboxEntry, OutboxStore};
-pub use roster::{RosterItem, RosterStore};
+pub use presence::{PresenceStore, SubscriptionRequest};
+pub use roster::{RosterChange, RosterItem, RosterStore, RosterVersion};
 pub use webhooks::{UserCallbackRow, WebhookStore};
 
 /// Everything the server persists, one trait per concern. Usernames are nodeprep'd localparts
 /// of the served domain.
 pub trait Store:
-    AccountStore + RosterStore + OfflineStore + OutboxStore + WebhookStore + 'static
+    AccountStore + RosterStore + PresenceStore + OfflineStore + OutboxStore + WebhookStore + 'static
 {
 }
 
 impl<T> Store for T where
-    T: AccountStore + RosterStore + OfflineStore + OutboxStore + WebhookStore + 'static
+    T: AccountStore
+        + RosterStore
+        + PresenceStore
+        + OfflineStore
+        + OutboxStore
+        + WebhookStore
+        + 'static
 {
 }

@@ -69,6 +69,7 @@ fn limit(n: usize) -> i64 {
 mod accounts;
 mod offline;
 mod outbox;
+mod presence;
 mod roster;
 mod webhooks;
 
