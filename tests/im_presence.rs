@@ -633,6 +633,33 @@ async fn directed_presence_ends_with_an_unavailable_at_logout() {
     server.stop().await;
 }
 
+#[tokio::test]
+async fn directed_presence_is_remembered_up_to_its_limit() {
+    let server = TestServer::start_with(|c| c.limits.max_directed_presence = 1).await;
+    let mut alice = online(&server, "alice@localhost/phone").await;
+    let mut dave = online(&server, "dave@localhost/d").await;
+    let mut carol = online(&server, "carol@localhost/c").await;
+    alice.send("<presence to='dave@localhost'/>").await;
+    dave.presence("", "alice@localhost/phone").await;
+    // Past the limit directed presence is still delivered, only not remembered.
+    alice.send("<presence to='carol@localhost'/>").await;
+    carol.presence("", "alice@localhost/phone").await;
+    alice.send("<presence type='unavailable'/>").await;
+    dave.presence("unavailable", "alice@localhost/phone").await;
+    alice.sync().await;
+    carol
+        .expect_none("an unavailable", |e| {
+            is_presence(e, "unavailable", "alice@localhost/phone")
+        })
+        .await;
+    // The server goes on: the limit is per session, and a new round starts after unavailable.
+    alice.available("").await;
+    alice.send("<presence to='carol@localhost'/>").await;
+    drop(alice);
+    carol.presence("unavailable", "alice@localhost/phone").await;
+    server.stop().await;
+}
+
 // ------------------------------------------------------------------------------------------
 // Roster versioning (XEP-0237)
 
