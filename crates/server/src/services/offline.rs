@@ -15,7 +15,7 @@ use crate::storage::{OfflineQuota, StoreError};
 
 /// Messages read, written to the client and deleted at a time: memory stays the same whatever
 /// the backlog's size.
-pub const BATCH: usize = 100;
+const BATCH: usize = 100;
 
 /// How long a session may take per batch before another may take the backlog over (should the
 /// process holding it have died).
