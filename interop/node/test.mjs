@@ -188,3 +188,78 @@ test("XML message POSTed with curl to /rest arrives over WebSocket", { timeout: 
   const got = await arrives;
   assert.equal(got.getChildText("body"), body, "body changed in transit");
 });
+
+test("subscription and a delivery receipt between @xmpp/client users", { timeout: TEST_TIMEOUT }, async (t) => {
+  const carol = await connect(t, "carol", "node-sub");
+  const dave = await connect(t, "dave", "node-sub");
+  for (const xmpp of [carol, dave]) {
+    // Fetching the roster makes the session interested in roster pushes (RFC 6121 §2.1.6).
+    await within(xmpp.iqCaller.get(xml("query", { xmlns: "jabber:iq:roster" })), 10_000, "the roster");
+    await becomeAvailable(xmpp);
+  }
+  // dave acknowledges what asks for a receipt (XEP-0184), as a chat client does.
+  dave.on("stanza", (s) => {
+    if (s.is("message") && s.getChild("request", "urn:xmpp:receipts") && s.attrs.id) {
+      dave.send(xml("message", { to: s.attrs.from, id: randomUUID() }, xml("received", { xmlns: "urn:xmpp:receipts", id: s.attrs.id })));
+    }
+  });
+
+  const request = nextStanza(
+    dave,
+    (s) => s.is("presence") && s.attrs.type === "subscribe" && s.attrs.from === bare("carol"),
+    10_000,
+    "carol's subscription request at dave",
+  );
+  const pending = nextStanza(
+    carol,
+    (s) => s.is("iq") && s.attrs.type === "set" && s.getChild("query")?.getChild("item")?.attrs.ask === "subscribe",
+    10_000,
+    "the roster push with carol's pending request",
+  );
+  await carol.send(xml("presence", { to: bare("dave"), type: "subscribe" }));
+  await request;
+  await pending;
+
+  const approved = nextStanza(
+    carol,
+    (s) => s.is("presence") && s.attrs.type === "subscribed" && s.attrs.from === bare("dave"),
+    10_000,
+    "dave's approval at carol",
+  );
+  const pushed = nextStanza(
+    carol,
+    (s) => s.is("iq") && s.attrs.type === "set" && s.getChild("query")?.getChild("item")?.attrs.subscription === "to",
+    10_000,
+    "the roster push with subscription 'to'",
+  );
+  const presence = nextStanza(
+    carol,
+    (s) => s.is("presence") && !s.attrs.type && s.attrs.from === dave.jid.toString(),
+    10_000,
+    "dave's presence at carol after the approval",
+  );
+  await dave.send(xml("presence", { to: bare("carol"), type: "subscribed" }));
+  await Promise.all([approved, pushed, presence]);
+
+  const status = nextStanza(
+    carol,
+    (s) => s.is("presence") && s.attrs.from === dave.jid.toString() && s.getChildText("status") === "on the web",
+    10_000,
+    "dave's status change at carol",
+  );
+  await dave.send(xml("presence", {}, xml("status", {}, "on the web")));
+  await status;
+
+  const id = randomUUID();
+  const receipt = nextStanza(
+    carol,
+    (s) => s.is("message") && s.getChild("received", "urn:xmpp:receipts")?.attrs.id === id,
+    10_000,
+    "dave's receipt at carol",
+  );
+  await carol.send(
+    xml("message", { to: bare("dave"), type: "chat", id }, xml("body", {}, unique("receipt please")), xml("request", { xmlns: "urn:xmpp:receipts" })),
+  );
+  const got = await receipt;
+  assert.equal(got.attrs.from, dave.jid.toString(), "the receipt is not from dave's full JID");
+});

@@ -143,6 +143,12 @@ class Client(slixmpp.ClientXMPP):
             self.own_presence, timeout, f"{self.boundjid} to receive its own initial presence back"
         )
 
+    async def get_full_roster(self, timeout: float = 10) -> slixmpp.Iq:
+        """A roster get without slixmpp's cached version (RFC 6121 §2.6), so that the server
+        answers with every item it stores rather than an empty "you are up to date" result."""
+        self.client_roster.version = ""
+        return await within(self.get_roster(timeout=timeout), timeout + 2, "the full roster")
+
     async def next_message(
         self, predicate: Callable[[slixmpp.Message], bool], timeout: float, what: str
     ) -> slixmpp.Message:

@@ -209,6 +209,13 @@ pub struct LimitsConfig {
     pub max_blocklist_items: usize,
     /// Accounts whose blocklists are kept in memory for the blocking filter.
     pub blocklist_cache_size: usize,
+    /// Messages stored for one account while it has no available resource (XEP-0160).
+    pub offline_max_messages: u64,
+    /// Bytes of stored messages for one account.
+    pub offline_max_bytes: u64,
+    /// Entities one session's directed presence is remembered for, to tell them when it goes
+    /// unavailable (RFC 6121 §4.6).
+    pub max_directed_presence: usize,
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
@@ -320,6 +327,9 @@ impl Default for LimitsConfig {
             max_connections: 100_000,
             max_blocklist_items: 1000,
             blocklist_cache_size: 10_000,
+            offline_max_messages: 10_000,
+            offline_max_bytes: 50 * 1024 * 1024,
+            max_directed_presence: 1000,
         }
     }
 }
@@ -418,6 +428,18 @@ pub const ENV_KEYS: &[(&str, &str)] = &[
     (
         "SWITCHBOARD_LIMITS_BLOCKLIST_CACHE_SIZE",
         "limits.blocklist_cache_size",
+    ),
+    (
+        "SWITCHBOARD_LIMITS_OFFLINE_MAX_MESSAGES",
+        "limits.offline_max_messages",
+    ),
+    (
+        "SWITCHBOARD_LIMITS_OFFLINE_MAX_BYTES",
+        "limits.offline_max_bytes",
+    ),
+    (
+        "SWITCHBOARD_LIMITS_MAX_DIRECTED_PRESENCE",
+        "limits.max_directed_presence",
     ),
     ("SWITCHBOARD_AUTH_SCRAM_ITERATIONS", "auth.scram_iterations"),
     ("SWITCHBOARD_AUTH_MAX_ATTEMPTS", "auth.max_attempts"),

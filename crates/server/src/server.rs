@@ -190,12 +190,15 @@ fn handlers(config: &Config, webhooks: &Webhooks) -> Handlers {
         .account_iq(ns::PING, Arc::new(ping::AccountPing))
         .account_iq(ns::BLOCKING, blocking.clone())
         .account_iq(ns::CARBONS, carbons.clone())
-        .presence(Arc::new(presence::Presence))
+        .presence(Arc::new(presence::Presence::with_divert(Arc::new(
+            webhooks.clone(),
+        ))))
         .offline(Arc::new(offline::Offline))
         .divert(Arc::new(webhooks.clone()))
-        // Filters run in this order: blocking first, so that nothing blocked is archived or
-        // copied; carbons last, so that copies carry what the filters before added.
+        // Filters run in this order: blocking first, so that nothing blocked changes a roster,
+        // is archived or copied; carbons last, so that copies carry what the filters before added.
         .filter(blocking)
+        .filter(Arc::new(presence::OutboundPresence))
         .filter(carbons);
     for c in &config.component {
         let service = component::Component {

@@ -1,10 +1,11 @@
 //! The table of bound resources behind a small trait: what the router resolves addresses
 //! against. Local sessions today; a cluster registry can implement the same trait later.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
+use jid::Jid;
 use minidom::Element;
 use switchboard_xmpp::stanza::StreamCondition;
 use tokio::sync::mpsc;
@@ -39,6 +40,8 @@ pub struct SessionEntry {
     pub carbons: bool,
     /// Requested the blocklist, so it receives blocklist pushes (XEP-0191 §3.3).
     pub blocklist_requested: bool,
+    /// Entities it sent directed presence to, told when it becomes unavailable (RFC 6121 §4.6).
+    pub directed: Arc<HashSet<Jid>>,
 }
 
 /// How a write to a mailbox went.
@@ -119,6 +122,7 @@ impl SessionTable for LocalSessions {
             presence: None,
             carbons: false,
             blocklist_requested: false,
+            directed: Arc::default(),
         };
         let mut table = self.write();
         let list = table.entry(user.to_owned()).or_default();

@@ -8,11 +8,13 @@ pub mod framing;
 pub mod json;
 pub mod negotiation;
 pub mod ns;
+pub mod offline;
 pub mod rest_codec;
 pub mod rest_error;
 pub mod sasl;
 pub mod sender;
 pub mod stanza;
+pub mod subscription;
 
 pub use jid;
 pub use minidom;

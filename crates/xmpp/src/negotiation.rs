@@ -24,6 +24,8 @@ pub struct StreamFeatures {
     /// RFC 3921 session establishment, offered as optional (RFC 6121 dropped it; old clients
     /// still ask).
     pub legacy_session: bool,
+    /// XEP-0237 roster versioning (RFC 6121 §2.6), offered with resource binding.
+    pub roster_versioning: bool,
 }
 
 impl From<StreamFeatures> for Element {
@@ -52,6 +54,9 @@ impl From<StreamFeatures> for Element {
                     .append(Element::bare("optional", ns::SESSION))
                     .build(),
             );
+        }
+        if features.roster_versioning {
+            el.append_child(Element::bare("ver", ns::ROSTER_VER));
         }
         el
     }
@@ -137,6 +142,7 @@ mod tests {
         let bound = StreamFeatures {
             bind: true,
             legacy_session: true,
+            roster_versioning: true,
             ..StreamFeatures::default()
         };
         assert_eq!(
@@ -144,6 +150,7 @@ mod tests {
             "<stream:features xmlns:stream='http://etherx.jabber.org/streams'>\
              <bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'/>\
              <session xmlns='urn:ietf:params:xml:ns:xmpp-session'><optional/></session>\
+             <ver xmlns='urn:xmpp:features:rosterver'/>\
              </stream:features>"
         );
     }

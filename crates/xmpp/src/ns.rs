@@ -57,3 +57,12 @@ pub const BLOCKING_ERRORS: &str = "urn:xmpp:blocking:errors";
 pub const REPORTING: &str = "urn:xmpp:reporting:1";
 /// XEP-0160's disco feature for offline storage (a feature name rather than a namespace).
 pub const MSGOFFLINE: &str = "msgoffline";
+/// XEP-0237 roster versioning, as a stream feature.
+pub const ROSTER_VER: &str = "urn:xmpp:features:rosterver";
+/// XEP-0334 message processing hints (`store`, `no-store`…).
+/// End-to-end encrypted payloads that carry no `<body/>`: OMEMO (legacy and XEP-0384 v0.8),
+/// OpenPGP for XMPP (XEP-0373) and legacy OpenPGP (XEP-0027).
+pub const OMEMO_LEGACY: &str = "eu.siacs.conversations.axolotl";
+pub const OMEMO: &str = "urn:xmpp:omemo:2";
+pub const OPENPGP: &str = "urn:xmpp:openpgp:0";
+pub const PGP_ENCRYPTED: &str = "jabber:x:encrypted";

@@ -20,7 +20,7 @@ use super::end::End;
 use super::{C2sContext, Security, Transport, sasl};
 use crate::ids::random_id;
 use crate::routed::{Origin, Refused, Routed};
-use crate::services;
+use crate::services::offline::Backlog;
 use crate::sessions::{Registration, SessionMsg};
 
 /// Where negotiation stands. Each variant is waiting for a new stream header.
@@ -42,6 +42,9 @@ struct Bound {
     registration: Registration,
     /// Sent available presence (and not unavailable since).
     available: bool,
+    /// Available with a non-negative priority: messages to the bare JID come here, so the
+    /// stored ones are due when it becomes so (XEP-0160).
+    reachable: bool,
 }
 
 /// Runs one c2s stream from its first byte to its close.
@@ -265,6 +268,7 @@ async fn bind<T: Transport>(
     let features = StreamFeatures {
         bind: true,
         legacy_session: true,
+        roster_versioning: true,
         ..StreamFeatures::default()
     };
     t.send(&features.into()).await?;
@@ -304,6 +308,7 @@ async fn bind<T: Transport>(
                 jid,
                 registration,
                 available: false,
+                reachable: false,
             },
             rx,
         ));
@@ -386,25 +391,28 @@ async fn from_client<T: Transport>(
         return Ok(());
     }
     let own_presence = stanza.to.is_none() && stanza.kind == StanzaKind::Presence;
-    let (became_available, priority) = if own_presence {
+    let mut became_reachable = false;
+    if own_presence {
         let priority = stanza
             .el
             .get_child("priority", ns::CLIENT)
             .and_then(|p| p.text().trim().parse::<i8>().ok())
             .unwrap_or(0);
         match stanza.type_() {
-            "" => (!std::mem::replace(&mut bound.available, true), priority),
+            "" => {
+                became_reachable = priority >= 0 && !bound.reachable;
+                bound.available = true;
+                bound.reachable = priority >= 0;
+            }
             "unavailable" => {
                 bound.available = false;
-                (false, priority)
+                bound.reachable = false;
             }
-            _ => (false, priority),
+            _ => {}
         }
-    } else {
-        (false, 0)
-    };
+    }
     ctx.server.deliver(stanza).await;
-    if became_available && priority >= 0 {
+    if became_reachable {
         // What the presence broadcast put in the mailbox (its own presence, its siblings')
         // goes out before the stored messages.
         while let Ok(msg) = rx.try_recv() {
@@ -415,39 +423,53 @@ async fn from_client<T: Transport>(
     Ok(())
 }
 
-/// Writes stored messages to the client, deleting each batch only once written: a crash
-/// in between delivers twice rather than never.
+/// Writes the account's stored messages to the client in batches, each deleted only once
+/// written: a crash in between delivers twice rather than never. Only one session at a time
+/// gets them (another one becoming available at once gets none).
 async fn deliver_offline<T: Transport>(t: &mut T, ctx: &C2sContext, user: &str) -> Result<(), End> {
-    let pending = match services::offline::pending(&ctx.server, user).await {
-        Ok(pending) => pending,
-        Err(e) => {
-            tracing::error!(user, error = %e, "cannot read offline messages");
-            return Ok(());
-        }
-    };
-    if pending.is_empty() {
+    let Some(mut backlog) = Backlog::claim(&ctx.server, user).await else {
         return Ok(());
-    }
-    let mut delivered = Vec::with_capacity(pending.len());
-    for (id, message) in pending {
-        t.send(&message).await?;
-        delivered.push(id);
-    }
-    if let Err(e) = ctx.server.store().offline_delete(user, &delivered).await {
-        tracing::error!(user, error = %e, "cannot delete delivered offline messages");
-    }
-    Ok(())
+    };
+    let written = write_backlog(t, &mut backlog).await;
+    backlog.release().await;
+    written
 }
 
-/// Tells the account's other resources that this one left, if it was available.
+async fn write_backlog<T: Transport>(t: &mut T, backlog: &mut Backlog) -> Result<(), End> {
+    loop {
+        let batch = match backlog.next().await {
+            Ok(batch) if batch.is_empty() => return Ok(()),
+            Ok(batch) => batch,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot read offline messages");
+                return Ok(());
+            }
+        };
+        let mut written = Vec::with_capacity(batch.len());
+        for (id, message) in batch {
+            t.send(&message).await?;
+            written.push(id);
+        }
+        backlog.delivered(&written).await;
+    }
+}
+
+/// Tells the account's other resources, its subscribers and the entities of its directed
+/// presence that this one left, if it was available or sent directed presence.
 async fn went_offline(ctx: &C2sContext, bound: &Bound) {
-    if !bound.available {
+    let id = bound.registration.id();
+    let directed = ctx
+        .server
+        .sessions()
+        .resources(&bound.user)
+        .into_iter()
+        .any(|e| e.id == id && !e.directed.is_empty());
+    if !bound.available && !directed {
         return;
     }
     let mut presence = Element::bare("presence", ns::CLIENT);
     stanza::set_attr(&mut presence, "type", "unavailable");
-    let origin = Origin::Session(bound.registration.id());
-    if let Ok(stanza) = Routed::accept(&bound.principal, presence, origin) {
+    if let Ok(stanza) = Routed::accept(&bound.principal, presence, Origin::Session(id)) {
         ctx.server.deliver(stanza).await;
     }
 }

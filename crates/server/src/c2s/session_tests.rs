@@ -19,7 +19,9 @@ use crate::c2s::tcp::TcpTransport;
 use crate::config::Config;
 use crate::ctx::Ctx;
 use crate::router::{Handlers, Router};
-use crate::services::{offline::Offline, presence::Presence, roster::Roster};
+use crate::services::offline::Offline;
+use crate::services::presence::{OutboundPresence, Presence};
+use crate::services::roster::Roster;
 use crate::sessions::LocalSessions;
 use crate::storage::sqlite::SqliteStore;
 use crate::tls;
@@ -49,7 +51,8 @@ async fn server(mailbox_size: usize) -> Server {
         Arc::new(LocalSessions::default()),
     );
     let handlers = Handlers::default()
-        .presence(Arc::new(Presence))
+        .presence(Arc::new(Presence::default()))
+        .filter(Arc::new(OutboundPresence))
         .offline(Arc::new(Offline))
         .account_iq(ns::ROSTER, Arc::new(Roster));
     let router = Router::new(server.clone(), handlers);
@@ -220,6 +223,33 @@ async fn stored_messages_follow_the_initial_presence() {
     assert_eq!(alice.element().await.attr("id"), Some("p"));
     let mut bob = Client::login(&s, "bob", "desk", 1 << 16).await;
     bob.send("<presence/>").await;
+    assert_eq!(bob.element().await.name(), "presence");
+    let stored = bob.element().await;
+    assert_eq!(stored.attr("id"), Some("m1"));
+    assert!(stored.has_child("delay", ns::DELAY));
+}
+
+#[tokio::test]
+async fn stored_messages_wait_for_a_non_negative_priority() {
+    let s = server(16).await;
+    let mut alice = Client::login(&s, "alice", "phone", 1 << 16).await;
+    alice
+        .send("<message to='bob@localhost' type='chat' id='m1'><body>later</body></message>")
+        .await;
+    alice
+        .send("<iq type='get' id='p'><ping xmlns='urn:xmpp:ping'/></iq>")
+        .await;
+    assert_eq!(alice.element().await.attr("id"), Some("p"));
+    let mut bob = Client::login(&s, "bob", "desk", 1 << 16).await;
+    bob.send("<presence><priority>-1</priority></presence>")
+        .await;
+    assert_eq!(bob.element().await.name(), "presence");
+    // Negative priority: no bare-JID messages, so none of the stored ones either.
+    bob.send("<iq type='get' id='q'><ping xmlns='urn:xmpp:ping'/></iq>")
+        .await;
+    assert_eq!(bob.element().await.attr("id"), Some("q"));
+    bob.send("<presence><priority>1</priority></presence>")
+        .await;
     assert_eq!(bob.element().await.name(), "presence");
     let stored = bob.element().await;
     assert_eq!(stored.attr("id"), Some("m1"));

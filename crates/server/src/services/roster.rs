@@ -1,18 +1,19 @@
-//! RFC 6121 §2 roster management: get, set and remove, stored per account, with roster pushes
-//! to every interested resource. Subscription state changes come with presence subscriptions.
+//! RFC 6121 §2 roster management: get (with versioning), set and remove, with roster pushes; the
+//! subscription state is the server's, and removing a contact tells it what ends (§2.5.2).
 
 use std::collections::BTreeSet;
 
 use async_trait::async_trait;
-use jid::BareJid;
+use jid::{BareJid, Jid};
 use minidom::Element;
 use switchboard_xmpp::ns;
 use switchboard_xmpp::stanza::{self, DefinedCondition, ErrorType};
+use switchboard_xmpp::subscription;
 
+use super::contacts::{self, Shown};
 use crate::ctx::{Ctx, Feature, Service};
-use crate::ids::random_id;
 use crate::routed::{Origin, Outcome, Routed};
-use crate::storage::RosterItem;
+use crate::storage::{RosterItem, StoreError};
 
 /// A roster change requested by a client, validated.
 #[derive(Debug, PartialEq, Eq)]
@@ -66,26 +67,6 @@ fn parse_set(query: &Element) -> Result<Change, (ErrorType, DefinedCondition, &'
     }))
 }
 
-fn item_element(item: &RosterItem) -> Element {
-    let mut el = Element::bare("item", ns::ROSTER);
-    stanza::set_attr(&mut el, "jid", &item.jid);
-    if let Some(name) = &item.name {
-        stanza::set_attr(&mut el, "name", name);
-    }
-    stanza::set_attr(&mut el, "subscription", &item.subscription);
-    if let Some(ask) = &item.ask {
-        stanza::set_attr(&mut el, "ask", ask);
-    }
-    for group in &item.groups {
-        el.append_child(
-            Element::builder("group", ns::ROSTER)
-                .append(group.as_str())
-                .build(),
-        );
-    }
-    el
-}
-
 /// The roster of the requesting account; nobody else's roster is reachable.
 pub struct Roster;
 
@@ -112,7 +93,7 @@ impl Service for Roster {
                 .await;
         };
         if iq.type_() == "get" {
-            return get(ctx, &user, &iq).await;
+            return get(ctx, &user, &iq, query.attr("ver")).await;
         }
         match parse_set(query) {
             Ok(change) => set(ctx, &user, &iq, change).await,
@@ -126,111 +107,107 @@ impl Service for Roster {
     }
 }
 
+async fn failed(ctx: &Ctx, user: &str, iq: &Routed, error: StoreError) -> Outcome {
+    tracing::error!(user, error = %error, "roster unavailable");
+    ctx.bounce(
+        iq,
+        ErrorType::Wait,
+        DefinedCondition::InternalServerError,
+        None,
+    )
+    .await
+}
+
 async fn set(ctx: &Ctx, user: &str, iq: &Routed, change: Change) -> Outcome {
-    let store = ctx.store();
-    let (stored, pushed) = match change {
-        Change::Set(item) => {
-            // Keep the subscription state the server owns; the client only names and groups.
-            let existing = store
-                .roster(user)
-                .await
-                .ok()
-                .and_then(|items| items.into_iter().find(|i| i.jid == item.jid));
-            let item = RosterItem {
-                subscription: existing
-                    .as_ref()
-                    .map_or(item.subscription.clone(), |e| e.subscription.clone()),
-                ask: existing.and_then(|e| e.ask),
-                ..item
-            };
-            (store.roster_set(user, &item).await.map(|_| true), item)
-        }
-        Change::Remove(jid) => {
-            let removed = store.roster_remove(user, &jid).await;
-            let item = RosterItem {
-                jid,
-                name: None,
-                subscription: "remove".into(),
-                ask: None,
-                groups: vec![],
-            };
-            (removed, item)
-        }
+    let item = match change {
+        Change::Set(item) => item,
+        Change::Remove(jid) => return remove(ctx, user, iq, &jid).await,
     };
+    // The client names and groups; the subscription stays the server's.
+    let stored = ctx
+        .store()
+        .roster_set_details(user, &item.jid, item.name.as_deref(), &item.groups)
+        .await;
     match stored {
-        Ok(true) => {
+        Ok(change) => {
             let outcome = ctx.reply(iq, stanza::iq_result(&iq.el, None)).await;
-            push(ctx, user, &pushed).await;
+            contacts::push(ctx, user, &change.item, change.version).await;
             outcome
         }
-        Ok(false) => {
-            ctx.bounce(iq, ErrorType::Cancel, DefinedCondition::ItemNotFound, None)
-                .await
-        }
-        Err(e) => {
-            tracing::error!(user, error = %e, "roster update failed");
-            ctx.bounce(
-                iq,
-                ErrorType::Wait,
-                DefinedCondition::InternalServerError,
-                None,
-            )
-            .await
-        }
+        Err(e) => failed(ctx, user, iq, e).await,
     }
 }
 
-async fn get(ctx: &Ctx, user: &str, iq: &Routed) -> Outcome {
+/// RFC 6121 §2.5: the item and any pending request from the contact go, and the contact is
+/// told that the subscriptions end: `unsubscribe` for the account's, `unsubscribed` for its own.
+async fn remove(ctx: &Ctx, user: &str, iq: &Routed, contact: &str) -> Outcome {
+    let store = ctx.store();
+    let before = match contacts::state(ctx, user, contact).await {
+        Ok(state) => state,
+        Err(e) => return failed(ctx, user, iq, e).await,
+    };
+    let version = match store.roster_remove(user, contact).await {
+        Ok(Some(version)) => version,
+        Ok(None) => {
+            return ctx
+                .bounce(iq, ErrorType::Cancel, DefinedCondition::ItemNotFound, None)
+                .await;
+        }
+        Err(e) => return failed(ctx, user, iq, e).await,
+    };
+    if before.pending_in()
+        && let Err(e) = store.request_remove(user, contact).await
+    {
+        tracing::error!(user, error = %e, "cannot forget a subscription request");
+    }
+    let outcome = ctx.reply(iq, stanza::iq_result(&iq.el, None)).await;
+    let removed = RosterItem {
+        subscription: "remove".into(),
+        ..RosterItem::new(contact)
+    };
+    contacts::push(ctx, user, &removed, version).await;
+    let (Some(me), Ok(contact_jid)) = (ctx.account_jid(user), Jid::new(contact)) else {
+        return outcome;
+    };
+    // A local contact's unsubscribed is followed by our unavailable on arrival; one elsewhere
+    // hears it now.
+    if before.has_from() && ctx.local_user(&contact_jid).is_none() {
+        contacts::share(ctx, user, &contact_jid, Shown::Unavailable).await;
+    }
+    for type_ in before.on_removal() {
+        let notice = subscription::presence(type_.as_str(), me.as_str(), contact);
+        ctx.send(notice).await;
+    }
+    outcome
+}
+
+/// The roster, or (XEP-0237) an empty result when the client's `ver` is the current one: it
+/// has everything but what the pushes that follow bring.
+async fn get(ctx: &Ctx, user: &str, iq: &Routed, ver: Option<&str>) -> Outcome {
     // The requesting session now wants roster pushes (RFC 6121 §2.1.6).
     if let Origin::Session(id) = iq.origin {
         ctx.sessions()
             .update(user, id, &mut |e| e.interested = true);
     }
+    // The version is read before the items: a change in between leaves the client a stale
+    // version (so a full roster next time), never stale items.
+    let version = match ctx.store().roster_version(user).await {
+        Ok(version) => version,
+        Err(e) => return failed(ctx, user, iq, e).await,
+    };
+    if ver == Some(version.to_string().as_str()) {
+        return ctx.reply(iq, stanza::iq_result(&iq.el, None)).await;
+    }
     match ctx.store().roster(user).await {
         Ok(items) => {
-            let mut query = Element::bare("query", ns::ROSTER);
-            for item in &items {
-                query.append_child(item_element(item));
+            let mut query = contacts::query(version, &items);
+            // Only a client that asked for versioning is given one (RFC 6121 §2.6.3).
+            if ver.is_none() {
+                stanza::remove_attr(&mut query, "ver");
             }
             ctx.reply(iq, stanza::iq_result(&iq.el, Some(query))).await
         }
-        Err(e) => {
-            tracing::error!(user, error = %e, "roster read failed");
-            ctx.bounce(
-                iq,
-                ErrorType::Wait,
-                DefinedCondition::InternalServerError,
-                None,
-            )
-            .await
-        }
-    }
-}
-
-/// Roster push to every interested resource of `user` (RFC 6121 §2.1.6).
-async fn push(ctx: &Ctx, user: &str, item: &RosterItem) {
-    for entry in ctx
-        .sessions()
-        .resources(user)
-        .into_iter()
-        .filter(|e| e.interested)
-    {
-        let mut iq = Element::builder("iq", ns::CLIENT)
-            .append(
-                Element::builder("query", ns::ROSTER)
-                    .append(item_element(item))
-                    .build(),
-            )
-            .build();
-        stanza::set_attr(&mut iq, "type", "set");
-        stanza::set_attr(&mut iq, "id", &format!("push-{}", random_id()));
-        stanza::set_attr(&mut iq, "from", &format!("{user}@{}", ctx.domain()));
-        stanza::set_attr(
-            &mut iq,
-            "to",
-            &format!("{user}@{}/{}", ctx.domain(), entry.resource),
-        );
-        ctx.send(iq).await;
+        Err(e) => failed(ctx, user, iq, e).await,
     }
 }
 

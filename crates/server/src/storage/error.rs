@@ -6,6 +6,9 @@ pub enum StoreError {
     Conflict,
     #[error("no such account")]
     NoSuchUser,
+    /// The account's offline storage is full.
+    #[error("offline storage quota exceeded")]
+    QuotaExceeded,
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
     #[error("migration failed: {0}")]

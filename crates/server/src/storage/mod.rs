@@ -6,6 +6,7 @@ pub mod blocking;
 pub mod error;
 pub mod offline;
 pub mod outbox;
+pub mod presence;
 pub mod roster;
 pub mod sqlite;
 #[cfg(test)]
@@ -15,21 +16,30 @@ pub mod webhooks;
 pub use accounts::AccountStore;
 pub use blocking::BlockingStore;
 pub use error::StoreError;
-pub use offline::{OfflineMessage, OfflineStore};
+pub use offline::{OfflineMessage, OfflineQuota, OfflineStore, OfflineUsage};
 pub use outbox::{NewOutboxEntry, OutboxDepth, OutboxEntry, OutboxStore};
-pub use roster::{RosterItem, RosterStore};
+pub use presence::{PresenceStore, SubscriptionRequest};
+pub use roster::{RosterChange, RosterItem, RosterStore, RosterVersion};
 pub use webhooks::{UserCallbackRow, WebhookStore};
 
 /// Everything the server persists, one trait per concern. Usernames are nodeprep'd localparts
 /// of the served domain.
 pub trait Store:
-    AccountStore + RosterStore + OfflineStore + OutboxStore + WebhookStore + BlockingStore + 'static
+    AccountStore
+    + RosterStore
+    + PresenceStore
+    + OfflineStore
+    + OutboxStore
+    + WebhookStore
+    + BlockingStore
+    + 'static
 {
 }
 
 impl<T> Store for T where
     T: AccountStore
         + RosterStore
+        + PresenceStore
         + OfflineStore
         + OutboxStore
         + WebhookStore

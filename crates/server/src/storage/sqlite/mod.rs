@@ -70,6 +70,7 @@ mod accounts;
 mod blocking;
 mod offline;
 mod outbox;
+mod presence;
 mod roster;
 mod webhooks;
 
