@@ -2,6 +2,7 @@
 //! SASL, the REST JSON mapping and error tables. No sockets, no async runtime, no storage: bytes and values in, values out.
 
 pub mod callback_error;
+pub mod csi;
 pub mod framing;
 pub mod json;
 pub mod negotiation;
@@ -10,6 +11,7 @@ pub mod rest_codec;
 pub mod rest_error;
 pub mod sasl;
 pub mod sender;
+pub mod sm;
 pub mod stanza;
 
 pub use jid;

@@ -4,7 +4,9 @@
 use jid::{FullJid, ResourcePart};
 use minidom::Element;
 use xmpp_parsers::bind::{BindFeature, BindQuery, BindResponse};
+use xmpp_parsers::csi;
 use xmpp_parsers::iq::Iq;
+use xmpp_parsers::sm;
 use xmpp_parsers::starttls::{self, StartTls};
 
 use crate::ns;
@@ -24,6 +26,10 @@ pub struct StreamFeatures {
     /// RFC 3921 session establishment, offered as optional (RFC 6121 dropped it; old clients
     /// still ask).
     pub legacy_session: bool,
+    /// XEP-0198 stream management, offered after authentication.
+    pub stream_management: bool,
+    /// XEP-0352 client state indication, offered after authentication.
+    pub client_state_indication: bool,
 }
 
 impl From<StreamFeatures> for Element {
@@ -52,6 +58,12 @@ impl From<StreamFeatures> for Element {
                     .append(Element::bare("optional", ns::SESSION))
                     .build(),
             );
+        }
+        if features.stream_management {
+            el.append_child(sm::StreamManagement { optional: false }.into());
+        }
+        if features.client_state_indication {
+            el.append_child(csi::Feature.into());
         }
         el
     }
@@ -137,6 +149,8 @@ mod tests {
         let bound = StreamFeatures {
             bind: true,
             legacy_session: true,
+            stream_management: true,
+            client_state_indication: true,
             ..StreamFeatures::default()
         };
         assert_eq!(
@@ -144,6 +158,8 @@ mod tests {
             "<stream:features xmlns:stream='http://etherx.jabber.org/streams'>\
              <bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'/>\
              <session xmlns='urn:ietf:params:xml:ns:xmpp-session'><optional/></session>\
+             <sm xmlns='urn:xmpp:sm:3'/>\
+             <csi xmlns='urn:xmpp:csi:0'/>\
              </stream:features>"
         );
     }

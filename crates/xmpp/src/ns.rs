@@ -54,3 +54,5 @@ pub const BLOCKING: &str = "urn:xmpp:blocking";
 pub const REPORTING: &str = "urn:xmpp:reporting:1";
 /// XEP-0160's disco feature for offline storage (a feature name rather than a namespace).
 pub const MSGOFFLINE: &str = "msgoffline";
+pub const SM: &str = "urn:xmpp:sm:3";
+pub const CSI: &str = "urn:xmpp:csi:0";

@@ -58,6 +58,7 @@ pub enum StreamCondition {
     ResourceConstraint,
     RestrictedXml,
     SystemShutdown,
+    UndefinedCondition,
     UnsupportedStanzaType,
     UnsupportedVersion,
 }
@@ -78,6 +79,7 @@ impl From<StreamCondition> for StreamErrorCondition {
             StreamCondition::ResourceConstraint => StreamErrorCondition::ResourceConstraint,
             StreamCondition::RestrictedXml => StreamErrorCondition::RestrictedXml,
             StreamCondition::SystemShutdown => StreamErrorCondition::SystemShutdown,
+            StreamCondition::UndefinedCondition => StreamErrorCondition::UndefinedCondition,
             StreamCondition::UnsupportedStanzaType => StreamErrorCondition::UnsupportedStanzaType,
             StreamCondition::UnsupportedVersion => StreamErrorCondition::UnsupportedVersion,
         }
@@ -103,7 +105,11 @@ pub fn stream_error(condition: StreamCondition, text: Option<&str>) -> Element {
             application_specific: Vec::new(),
         },
     };
-    let mut typed = Element::from(error);
+    with_stream_prefix(Element::from(error))
+}
+
+/// A typed `<error xmlns='…streams'>` rewritten with the conventional `stream:` prefix.
+pub fn with_stream_prefix(mut typed: Element) -> Element {
     let mut el = stream_element(typed.name());
     for node in typed.take_nodes() {
         el.append_node(node);
@@ -145,6 +151,17 @@ pub fn error_reply(
     reply.set_attr(rxml::Namespace::NONE, name("type"), "error");
     reply.append_child(stanza_error(type_, condition, text));
     Some(reply)
+}
+
+/// A XEP-0199 ping request, `<iq type='get'><ping/></iq>`.
+pub fn ping_request(id: &str, from: &str, to: &str) -> Element {
+    Element::builder("iq", ns::CLIENT)
+        .attr(name("type"), "get")
+        .attr(name("id"), id)
+        .attr(name("from"), from)
+        .attr(name("to"), to)
+        .append(Element::from(xmpp_parsers::ping::Ping))
+        .build()
 }
 
 /// `<iq type="result">` answering `iq`, with an optional payload.
@@ -400,6 +417,17 @@ mod tests {
         let empty = parse("<presence xmlns='jabber:client'/>");
         assert!(to_xml_in_stream(&empty).starts_with("<presence"));
         assert!(to_xml_in_stream(&empty).ends_with("/>"));
+    }
+
+    #[test]
+    fn ping_request_shape() {
+        assert_eq!(
+            ping_request("k1", "localhost", "a@localhost/r"),
+            parse(
+                "<iq xmlns='jabber:client' type='get' id='k1' from='localhost' to='a@localhost/r'>\
+                 <ping xmlns='urn:xmpp:ping'/></iq>"
+            )
+        );
     }
 
     #[test]
