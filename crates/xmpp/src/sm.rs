@@ -4,12 +4,11 @@
 use std::collections::VecDeque;
 
 use minidom::Element;
-use xmpp_parsers::sm::{self, HandledCountTooHigh, StreamId};
-use xmpp_parsers::stream_error::StreamError;
+use xmpp_parsers::sm::{self, StreamId};
 
 pub use xmpp_parsers::stanza_error::DefinedCondition;
 
-use crate::{ns, stanza};
+use crate::ns;
 
 /// A stream management element a client sends.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -97,12 +96,6 @@ pub fn request() -> Element {
     sm::R.into()
 }
 
-/// The stream error for a client that acknowledged more stanzas than were sent (XEP-0198 §5):
-/// `undefined-condition` with `<handled-count-too-high/>`.
-pub fn handled_count_too_high(h: u32, send_count: u32) -> Element {
-    stanza::with_stream_prefix(StreamError::from(HandledCountTooHigh { h, send_count }).into())
-}
-
 /// A count of handled stanzas, wrapping at 2^32 as `h` does.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Counter(u32);
@@ -117,12 +110,16 @@ impl Counter {
     }
 }
 
-/// An acknowledgement for stanzas that were never sent.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("{h} stanzas acknowledged, {sent} sent")]
-pub struct TooHigh {
-    pub h: u32,
-    pub sent: u32,
+/// What an acknowledgement did to the queue.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Acknowledged {
+    /// This many stanzas left the queue.
+    Stanzas(usize),
+    /// `h` counts more stanzas than were sent: all of them left the queue, and the count of
+    /// sent stanzas now follows the client's, so that later acknowledgements agree.
+    TooHigh { h: u32, sent: u32 },
+    /// `h` is older than an acknowledgement already received: nothing changes.
+    Stale,
 }
 
 /// The stanzas sent and not yet acknowledged, oldest first, numbered modulo 2^32 from the
@@ -176,18 +173,23 @@ impl<T> Unacked<T> {
         (self.limit / 2).saturating_sub(self.queue.len())
     }
 
-    /// The client handled `h` stanzas: drops the acknowledged ones and says how many.
-    pub fn ack(&mut self, h: u32) -> Result<usize, TooHigh> {
-        let handled = h.wrapping_sub(self.acked) as usize;
+    /// The client handled `h` stanzas: drops the acknowledged ones. Modulo 2^32, an `h` up
+    /// to 2^31 ahead of the last acknowledgement counts forward, one further is taken as older.
+    pub fn ack(&mut self, h: u32) -> Acknowledged {
+        let handled = h.wrapping_sub(self.acked);
+        if handled > u32::MAX / 2 {
+            return Acknowledged::Stale;
+        }
+        let handled = handled as usize;
         if handled > self.queue.len() {
-            return Err(TooHigh {
-                h,
-                sent: self.sent(),
-            });
+            let sent = self.sent();
+            self.queue.clear();
+            self.acked = h;
+            return Acknowledged::TooHigh { h, sent };
         }
         self.queue.drain(..handled);
         self.acked = h;
-        Ok(handled)
+        Acknowledged::Stanzas(handled)
     }
 
     pub fn len(&self) -> usize {
@@ -212,7 +214,6 @@ impl<T> Unacked<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::stanza::to_xml;
 
     fn parse(xml: &str) -> Element {
         xml.parse().unwrap()
@@ -292,13 +293,6 @@ mod tests {
         );
         assert_eq!(ack(3), parse("<a xmlns='urn:xmpp:sm:3' h='3'/>"));
         assert_eq!(request(), parse("<r xmlns='urn:xmpp:sm:3'/>"));
-        let error = handled_count_too_high(9, 4);
-        let xml = to_xml(&error);
-        assert!(xml.starts_with("<stream:error"), "{xml}");
-        assert!(error.has_child("undefined-condition", ns::STREAMS_ERRORS));
-        let detail = error.get_child("handled-count-too-high", ns::SM).unwrap();
-        assert_eq!(detail.attr("h"), Some("9"));
-        assert_eq!(detail.attr("send-count"), Some("4"));
     }
 
     #[test]
@@ -318,14 +312,27 @@ mod tests {
             assert_eq!(q.newest(), Some(&i));
         }
         assert_eq!(q.sent(), 5);
-        assert_eq!(q.ack(2), Ok(2));
+        assert_eq!(q.ack(2), Acknowledged::Stanzas(2));
         assert_eq!(q.iter().copied().collect::<Vec<_>>(), vec![2, 3, 4]);
-        // The same h again acknowledges nothing new.
-        assert_eq!(q.ack(2), Ok(0));
-        assert_eq!(q.ack(6), Err(TooHigh { h: 6, sent: 5 }));
-        assert_eq!(q.len(), 3, "a refused ack changes nothing");
-        assert_eq!(q.ack(5), Ok(3));
+        // The same h again acknowledges nothing new; an older one changes nothing.
+        assert_eq!(q.ack(2), Acknowledged::Stanzas(0));
+        assert_eq!(q.ack(1), Acknowledged::Stale);
+        assert_eq!(q.len(), 3);
+        assert_eq!(q.ack(5), Acknowledged::Stanzas(3));
         assert!(q.is_empty());
+    }
+
+    #[test]
+    fn a_count_ahead_of_ours_is_followed() {
+        let mut q = Unacked::new(8);
+        for i in 0..3 {
+            q.push(i);
+        }
+        assert_eq!(q.ack(4), Acknowledged::TooHigh { h: 4, sent: 3 });
+        assert!(q.is_empty());
+        assert_eq!(q.sent(), 4, "numbering goes on from the client's count");
+        q.push(3);
+        assert_eq!(q.ack(5), Acknowledged::Stanzas(1));
     }
 
     #[test]
@@ -336,8 +343,9 @@ mod tests {
             q.push(i);
         }
         assert_eq!(q.sent(), 2);
-        assert_eq!(q.ack(u32::MAX), Ok(1));
-        assert_eq!(q.ack(1), Ok(2));
+        assert_eq!(q.ack(u32::MAX), Acknowledged::Stanzas(1));
+        assert_eq!(q.ack(1), Acknowledged::Stanzas(2));
+        assert_eq!(q.ack(u32::MAX - 5), Acknowledged::Stale);
         assert_eq!(q.into_items(), VecDeque::from([3]));
     }
 

@@ -58,7 +58,6 @@ pub enum StreamCondition {
     ResourceConstraint,
     RestrictedXml,
     SystemShutdown,
-    UndefinedCondition,
     UnsupportedStanzaType,
     UnsupportedVersion,
 }
@@ -79,7 +78,6 @@ impl From<StreamCondition> for StreamErrorCondition {
             StreamCondition::ResourceConstraint => StreamErrorCondition::ResourceConstraint,
             StreamCondition::RestrictedXml => StreamErrorCondition::RestrictedXml,
             StreamCondition::SystemShutdown => StreamErrorCondition::SystemShutdown,
-            StreamCondition::UndefinedCondition => StreamErrorCondition::UndefinedCondition,
             StreamCondition::UnsupportedStanzaType => StreamErrorCondition::UnsupportedStanzaType,
             StreamCondition::UnsupportedVersion => StreamErrorCondition::UnsupportedVersion,
         }
@@ -105,11 +103,7 @@ pub fn stream_error(condition: StreamCondition, text: Option<&str>) -> Element {
             application_specific: Vec::new(),
         },
     };
-    with_stream_prefix(Element::from(error))
-}
-
-/// A typed `<error xmlns='…streams'>` rewritten with the conventional `stream:` prefix.
-pub fn with_stream_prefix(mut typed: Element) -> Element {
+    let mut typed = Element::from(error);
     let mut el = stream_element(typed.name());
     for node in typed.take_nodes() {
         el.append_node(node);

@@ -4,7 +4,6 @@
 use std::time::Duration;
 
 use minidom::Element;
-use switchboard_xmpp::sm::{self as nonza, TooHigh};
 use tokio::time::Instant;
 
 use super::C2sContext;
@@ -16,42 +15,22 @@ use crate::sessions::SessionMsg;
 /// writing to a dead link answers once its write fails).
 const CLAIM_WAIT: Duration = Duration::from_secs(10);
 
-/// Why a `<resume/>` fails.
-#[derive(Debug)]
-pub enum Refusal {
-    /// No such session for this account (never was, ended, or another account's): the
-    /// client gets `<failed><item-not-found/></failed>` and may bind anew.
-    Unknown,
-    /// The client acknowledged stanzas that were never sent: this stream error ends the stream
-    /// (and the session).
-    TooHigh(Element),
-}
-
-/// The session `previd` of `user`, taken from whoever holds it, with the client's `h` applied.
-pub async fn resume(
-    ctx: &C2sContext,
-    user: &str,
-    previd: &str,
-    h: u32,
-) -> Result<Session, Refusal> {
-    let mut session = ctx
-        .resumption
-        .claim(previd, user, CLAIM_WAIT)
-        .await
-        .ok_or(Refusal::Unknown)?;
-    let checked = match &mut session.sm {
-        Some(sm) => sm.acked(h).map(|()| sm.resumed()),
-        None => Ok(()),
-    };
-    match (checked, session.sm.is_some()) {
-        (Ok(()), true) => Ok(session),
-        (Ok(()), false) => {
-            session.end(&ctx.server).await;
-            Err(Refusal::Unknown)
+/// The session `previd` of `user`, taken from whoever holds it, with the client's `h` applied;
+/// `None` when there is no such session for this account (it never was, it ended, or it is
+/// another account's): the client gets `<failed><item-not-found/></failed>` and may bind anew.
+pub async fn resume(ctx: &C2sContext, user: &str, previd: &str, h: u32) -> Option<Session> {
+    let mut session = ctx.resumption.claim(previd, user, CLAIM_WAIT).await?;
+    let jid = session.bound.jid.clone();
+    match &mut session.sm {
+        Some(sm) => {
+            sm.acked(h, &jid);
+            sm.resumed();
+            Some(session)
         }
-        (Err(TooHigh { h, sent }), _) => {
+        // Only sessions with stream management are registered for resumption.
+        None => {
             session.end(&ctx.server).await;
-            Err(Refusal::TooHigh(nonza::handled_count_too_high(h, sent)))
+            None
         }
     }
 }

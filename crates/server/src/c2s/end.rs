@@ -12,8 +12,6 @@ use super::{Transport, TransportError};
 pub enum End {
     /// Close with this stream error.
     Error(StreamCondition, Option<String>),
-    /// Close with this stream error, built with its application-specific detail.
-    Prepared(Box<Element>),
     /// The peer closed its stream (`</stream:stream>` or `<close/>`): answer in kind.
     PeerClosed,
     /// The connection is gone (I/O error, EOF): nothing more can be written.
@@ -43,7 +41,6 @@ impl End {
             End::Error(condition, text) => {
                 Some(Some(stanza::stream_error(condition, text.as_deref())))
             }
-            End::Prepared(error) => Some(Some(*error)),
         }
     }
 }

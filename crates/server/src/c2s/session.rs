@@ -17,7 +17,7 @@ use switchboard_xmpp::stanza::{self, DefinedCondition, ErrorType, StreamConditio
 use tokio::sync::mpsc;
 use xmpp_parsers::starttls::StartTls;
 
-use super::detached::{self, Refusal};
+use super::detached;
 use super::end::{End, next_element};
 use super::live;
 use super::state::{Bound, Session};
@@ -258,14 +258,11 @@ async fn bind<T: Transport>(t: &mut T, ctx: &C2sContext, user: String) -> Result
         let iq = next_element(t).await?;
         match ClientSm::parse(&iq) {
             Some(Ok(ClientSm::Resume { previd, h })) => {
-                match detached::resume(ctx, &user, &previd, h).await {
-                    Ok(session) => return Ok(Negotiated::Resumed(session)),
-                    Err(Refusal::Unknown) => {
-                        t.send(&nonza::failed(DefinedCondition::ItemNotFound))
-                            .await?;
-                    }
-                    Err(Refusal::TooHigh(error)) => return Err(End::Prepared(Box::new(error))),
+                if let Some(session) = detached::resume(ctx, &user, &previd, h).await {
+                    return Ok(Negotiated::Resumed(session));
                 }
+                t.send(&nonza::failed(DefinedCondition::ItemNotFound))
+                    .await?;
                 continue;
             }
             // Stream management is enabled once a resource is bound.

@@ -321,7 +321,7 @@ async fn shutdown_closes_streams_with_system_shutdown() {
 async fn stream_management_counts_both_ways() {
     let s = server(16).await;
     let mut alice = Client::login(&s, "alice", "phone", 1 << 16).await;
-    assert!(alice.enable(true).await.is_some(), "resumption is offered");
+    let id = alice.enable(true).await.expect("resumption is offered");
     alice
         .send("<iq type='get' id='r1'><query xmlns='jabber:iq:roster'/></iq>")
         .await;
@@ -340,14 +340,24 @@ async fn stream_management_counts_both_ways() {
     let failed = alice.element().await;
     assert!(failed.is("failed", ns::SM));
     assert!(failed.has_child("unexpected-request", ns::STANZAS));
-    // Acknowledging what was never sent ends the stream (XEP-0198 §5).
+
+    // A count ahead of ours (one stanza was sent, five are acknowledged) is followed: the
+    // next stanza is the sixth, as the client sees it.
     alice.send("<a xmlns='urn:xmpp:sm:3' h='5'/>").await;
-    let error = alice.closed().await.expect("a stream error");
-    assert!(error.has_child("undefined-condition", ns::STREAMS_ERRORS));
-    let detail = error.get_child("handled-count-too-high", ns::SM).unwrap();
+    let mut bob = Client::login(&s, "bob", "desk", 1 << 16).await;
+    bob.send(&chat("alice@localhost/phone", "m1")).await;
+    assert_eq!(alice.stanza().await.attr("id"), Some("m1"));
+    drop(alice);
+    let mut back = Client::authenticated(&s, "alice", 1 << 16).await;
+    back.send(&format!(
+        "<resume xmlns='urn:xmpp:sm:3' previd='{id}' h='5'/>"
+    ))
+    .await;
+    assert!(back.element().await.is("resumed", ns::SM));
     assert_eq!(
-        (detail.attr("h"), detail.attr("send-count")),
-        (Some("5"), Some("1"))
+        back.stanza().await.attr("id"),
+        Some("m1"),
+        "stanza six was not acknowledged by h=5"
     );
 }
 
@@ -618,4 +628,28 @@ async fn over_the_rate_stanzas_are_refused_then_the_stream_ends() {
         Some("result"),
         "others are served"
     );
+}
+
+#[tokio::test]
+async fn a_clean_close_counts_what_was_written_as_delivered() {
+    let s = server(16).await;
+    let mut alice = Client::login(&s, "alice", "phone", 1 << 16).await;
+    alice.available().await;
+    alice.enable(true).await.unwrap();
+    let mut desk = Client::login(&s, "alice", "desk", 1 << 16).await;
+    desk.available().await;
+    let mut bob = Client::login(&s, "bob", "desk", 1 << 16).await;
+    bob.send(&chat("alice@localhost/phone", "m1")).await;
+    while alice.stanza().await.name() != "message" {}
+    // No <a/> for m1, then </stream:stream>: the session ends at once, nothing is stored.
+    alice.send("</stream:stream>").await;
+    assert_eq!(alice.closed().await, None);
+    loop {
+        let presence = desk.element().await;
+        if presence.attr("type") == Some("unavailable") {
+            break;
+        }
+    }
+    let stored = s.ctx.server.store().offline_list("alice").await.unwrap();
+    assert!(stored.is_empty(), "{stored:?}");
 }

@@ -1,12 +1,21 @@
 //! The server's side of XEP-0198 on one session: the count of stanzas handled from the client,
 //! the stanzas the client has not acknowledged yet, and when to ask it for an acknowledgement.
 
+use std::time::Duration;
+
+use jid::FullJid;
 use minidom::Element;
-use switchboard_xmpp::sm::{Counter, TooHigh, Unacked};
+use switchboard_xmpp::sm::{Acknowledged, Counter, Unacked};
+use tokio::time::Instant;
+
+use crate::throttle::ReportEvery;
 
 /// Stanzas written since the last `<r/>` after which another one goes out even while the
 /// client has not answered the previous one yet.
 const REQUEST_EVERY: u32 = 10;
+
+/// Clients that acknowledged more stanzas than were sent, summarised.
+static MISCOUNTED: ReportEvery = ReportEvery::new(Duration::from_secs(10));
 
 pub struct Sm {
     /// Stanzas received from the client since `<enable/>` (its `h` in our `<a/>`).
@@ -36,10 +45,25 @@ impl Sm {
         self.unacked.push(el);
     }
 
-    /// The client's `<a h/>`.
-    pub fn acked(&mut self, h: u32) -> Result<(), TooHigh> {
+    /// The `h` of the client's `<a/>` or `<resume/>`. A count ahead of ours is followed rather
+    /// than refused (XEP-0198 says the stream SHOULD be closed): @xmpp/client 0.14 counts the
+    /// presence it receives between binding and `<enabled/>`, one more than was sent after
+    /// `<enable/>`, and would be disconnected at its first acknowledgement.
+    pub fn acked(&mut self, h: u32, client: &FullJid) -> Acknowledged {
         self.awaiting = false;
-        self.unacked.ack(h).map(drop)
+        let outcome = self.unacked.ack(h);
+        if let Acknowledged::TooHigh { h, sent } = outcome
+            && let Some(clients) = MISCOUNTED.note(Instant::now())
+        {
+            tracing::warn!(
+                jid = %client,
+                h,
+                sent,
+                clients,
+                "stream management: acknowledged more stanzas than were sent; following the client's count"
+            );
+        }
+        outcome
     }
 
     /// Whether to send `<r/>` now: every few stanzas during a burst, and once the session has
@@ -87,7 +111,8 @@ mod tests {
         }
         assert!(sm.wants_request(false), "a long burst asks again");
         sm.requested();
-        assert_eq!(sm.acked(5), Ok(()));
+        let me = FullJid::new("me@localhost/r").unwrap();
+        assert_eq!(sm.acked(5, &me), Acknowledged::Stanzas(5));
         sm.sent(message(11));
         assert!(sm.wants_request(true), "the answer came: ask again");
         assert_eq!(sm.unacked.len(), 7);

@@ -1,6 +1,5 @@
-//! A bound c2s session apart from its connection: the resource and its registration, the mailbox,
-//! stream management, held presence and the stanza rate. It outlives a dropped link while it
-//! waits to be resumed; when it ends, what the client never acknowledged is kept offline.
+//! A bound c2s session apart from its connection (resource, mailbox, stream management, held
+//! presence, stanza rate): it outlives a dropped link, and its end keeps the unacked offline.
 
 use std::time::Duration;
 
