@@ -653,3 +653,74 @@ async fn a_clean_close_counts_what_was_written_as_delivered() {
     let stored = s.ctx.server.store().offline_list("alice").await.unwrap();
     assert!(stored.is_empty(), "{stored:?}");
 }
+
+#[tokio::test]
+async fn too_many_unacknowledged_stanzas_close_the_stream_and_nothing_is_lost() {
+    let s = server(4).await;
+    let mut alice = Client::login(&s, "alice", "phone", 1 << 16).await;
+    alice.available().await;
+    alice.enable(false).await;
+    let mut bob = Client::login(&s, "bob", "desk", 1 << 16).await;
+    for i in 0..4 {
+        bob.send(&chat("alice@localhost/phone", &format!("m{i}")))
+            .await;
+        assert_eq!(
+            alice.stanza().await.attr("id"),
+            Some(format!("m{i}").as_str())
+        );
+    }
+    // Alice never answers <r/>: the fifth unacknowledged stanza is one too many.
+    bob.send(&chat("alice@localhost/phone", "m4")).await;
+    let error = alice.closed().await.expect("a stream error");
+    assert!(error.has_child("resource-constraint", ns::STREAMS_ERRORS));
+    // The resource is gone: what follows is stored for the account.
+    bob.send(&chat("alice@localhost/phone", "m5")).await;
+    let store = s.ctx.server.store().clone();
+    let stored = tokio::time::timeout(STEP, async {
+        loop {
+            let stored = store.offline_list("alice").await.unwrap();
+            if stored.len() == 6 {
+                return stored;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .expect("every message is kept offline");
+    let ids: Vec<String> = stored
+        .iter()
+        .map(|m| {
+            m.stanza
+                .parse::<Element>()
+                .unwrap()
+                .attr("id")
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(ids, vec!["m0", "m1", "m2", "m3", "m4", "m5"]);
+}
+
+#[tokio::test]
+async fn binding_the_resource_again_ends_the_waiting_session() {
+    let s = server(16).await;
+    let mut alice = Client::login(&s, "alice", "phone", 1 << 16).await;
+    let id = alice.enable(true).await.unwrap();
+    let mut bob = Client::login(&s, "bob", "desk", 1 << 16).await;
+    bob.send(&chat("alice@localhost/phone", "m1")).await;
+    assert_eq!(alice.stanza().await.attr("id"), Some("m1"));
+    drop(alice);
+    // A plain login of the same resource replaces the waiting session, whose unacknowledged
+    // message is kept offline for it; the old id no longer resumes anything.
+    let mut again = Client::login(&s, "alice", "phone", 1 << 16).await;
+    again.available().await;
+    let stored = again.stanza().await;
+    assert_eq!(stored.attr("id"), Some("m1"));
+    assert!(stored.has_child("delay", ns::DELAY));
+    let mut late = Client::authenticated(&s, "alice", 1 << 16).await;
+    late.send(&format!(
+        "<resume xmlns='urn:xmpp:sm:3' previd='{id}' h='0'/>"
+    ))
+    .await;
+    assert!(late.element().await.is("failed", ns::SM));
+}
