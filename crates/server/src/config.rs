@@ -181,6 +181,9 @@ pub struct C2sConfig {
     pub direct_tls_addr: Option<SocketAddr>,
     /// Allow streams and SASL without TLS on a non-loopback address.
     pub allow_plaintext: bool,
+    /// Seconds a stream-management session stays resumable after its link drops (XEP-0198);
+    /// 0 offers no resumption.
+    pub resumption_timeout_secs: u64,
 }
 
 #[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
@@ -216,6 +219,10 @@ pub struct LimitsConfig {
     /// Entities one session's directed presence is remembered for, to tell them when it goes
     /// unavailable (RFC 6121 §4.6).
     pub max_directed_presence: usize,
+    /// Sustained stanzas per second one c2s stream may send (0 disables the limit).
+    pub c2s_rate_per_second: u32,
+    /// Stanzas a c2s stream may send in a burst above the sustained rate.
+    pub c2s_rate_burst: u32,
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
@@ -312,6 +319,7 @@ impl Default for C2sConfig {
             addr: SocketAddr::from(([127, 0, 0, 1], 5222)),
             direct_tls_addr: None,
             allow_plaintext: false,
+            resumption_timeout_secs: 300,
         }
     }
 }
@@ -330,6 +338,8 @@ impl Default for LimitsConfig {
             offline_max_messages: 10_000,
             offline_max_bytes: 50 * 1024 * 1024,
             max_directed_presence: 1000,
+            c2s_rate_per_second: 200,
+            c2s_rate_burst: 1000,
         }
     }
 }
@@ -401,6 +411,10 @@ pub const ENV_KEYS: &[(&str, &str)] = &[
     ("SWITCHBOARD_C2S_ADDR", "c2s.addr"),
     ("SWITCHBOARD_C2S_DIRECT_TLS_ADDR", "c2s.direct_tls_addr"),
     ("SWITCHBOARD_C2S_ALLOW_PLAINTEXT", "c2s.allow_plaintext"),
+    (
+        "SWITCHBOARD_C2S_RESUMPTION_TIMEOUT_SECS",
+        "c2s.resumption_timeout_secs",
+    ),
     ("SWITCHBOARD_TLS_CERT", "tls.cert"),
     ("SWITCHBOARD_TLS_KEY", "tls.key"),
     (
@@ -441,6 +455,11 @@ pub const ENV_KEYS: &[(&str, &str)] = &[
         "SWITCHBOARD_LIMITS_MAX_DIRECTED_PRESENCE",
         "limits.max_directed_presence",
     ),
+    (
+        "SWITCHBOARD_LIMITS_C2S_RATE_PER_SECOND",
+        "limits.c2s_rate_per_second",
+    ),
+    ("SWITCHBOARD_LIMITS_C2S_RATE_BURST", "limits.c2s_rate_burst"),
     ("SWITCHBOARD_AUTH_SCRAM_ITERATIONS", "auth.scram_iterations"),
     ("SWITCHBOARD_AUTH_MAX_ATTEMPTS", "auth.max_attempts"),
     ("SWITCHBOARD_AUTH_FAILURE_DELAY_MS", "auth.failure_delay_ms"),

@@ -5,9 +5,19 @@ use rand::Rng;
 
 /// Twelve characters of `[a-z0-9]` (about 62 bits).
 pub fn random_id() -> String {
+    random_chars(12)
+}
+
+/// Twenty-five characters of `[a-z0-9]` (about 129 bits): for identifiers that grant
+/// something to whoever presents them, such as a stream-resumption id.
+pub fn unguessable_id() -> String {
+    random_chars(25)
+}
+
+fn random_chars(len: usize) -> String {
     const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
     let mut rng = rand::rng();
-    (0..12)
+    (0..len)
         .map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char)
         .collect()
 }

@@ -13,6 +13,7 @@ pub mod server;
 pub mod services;
 pub mod sessions;
 pub mod storage;
+pub mod throttle;
 pub mod tls;
 pub mod waiters;
 pub mod webhook;

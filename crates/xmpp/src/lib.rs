@@ -4,6 +4,7 @@
 pub mod blocking;
 pub mod callback_error;
 pub mod carbons;
+pub mod csi;
 pub mod framing;
 pub mod json;
 pub mod negotiation;
@@ -13,6 +14,7 @@ pub mod rest_codec;
 pub mod rest_error;
 pub mod sasl;
 pub mod sender;
+pub mod sm;
 pub mod stanza;
 pub mod subscription;
 

@@ -4,7 +4,9 @@
 use jid::{FullJid, ResourcePart};
 use minidom::Element;
 use xmpp_parsers::bind::{BindFeature, BindQuery, BindResponse};
+use xmpp_parsers::csi;
 use xmpp_parsers::iq::Iq;
+use xmpp_parsers::sm;
 use xmpp_parsers::starttls::{self, StartTls};
 
 use crate::ns;
@@ -26,6 +28,10 @@ pub struct StreamFeatures {
     pub legacy_session: bool,
     /// XEP-0237 roster versioning (RFC 6121 §2.6), offered with resource binding.
     pub roster_versioning: bool,
+    /// XEP-0198 stream management, offered after authentication.
+    pub stream_management: bool,
+    /// XEP-0352 client state indication, offered after authentication.
+    pub client_state_indication: bool,
 }
 
 impl From<StreamFeatures> for Element {
@@ -57,6 +63,12 @@ impl From<StreamFeatures> for Element {
         }
         if features.roster_versioning {
             el.append_child(Element::bare("ver", ns::ROSTER_VER));
+        }
+        if features.stream_management {
+            el.append_child(sm::StreamManagement { optional: false }.into());
+        }
+        if features.client_state_indication {
+            el.append_child(csi::Feature.into());
         }
         el
     }
@@ -143,6 +155,8 @@ mod tests {
             bind: true,
             legacy_session: true,
             roster_versioning: true,
+            stream_management: true,
+            client_state_indication: true,
             ..StreamFeatures::default()
         };
         assert_eq!(
@@ -151,6 +165,8 @@ mod tests {
              <bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'/>\
              <session xmlns='urn:ietf:params:xml:ns:xmpp-session'><optional/></session>\
              <ver xmlns='urn:xmpp:features:rosterver'/>\
+             <sm xmlns='urn:xmpp:sm:3'/>\
+             <csi xmlns='urn:xmpp:csi:0'/>\
              </stream:features>"
         );
     }

@@ -59,10 +59,11 @@ pub const REPORTING: &str = "urn:xmpp:reporting:1";
 pub const MSGOFFLINE: &str = "msgoffline";
 /// XEP-0237 roster versioning, as a stream feature.
 pub const ROSTER_VER: &str = "urn:xmpp:features:rosterver";
-/// XEP-0334 message processing hints (`store`, `no-store`…).
 /// End-to-end encrypted payloads that carry no `<body/>`: OMEMO (legacy and XEP-0384 v0.8),
 /// OpenPGP for XMPP (XEP-0373) and legacy OpenPGP (XEP-0027).
 pub const OMEMO_LEGACY: &str = "eu.siacs.conversations.axolotl";
 pub const OMEMO: &str = "urn:xmpp:omemo:2";
 pub const OPENPGP: &str = "urn:xmpp:openpgp:0";
 pub const PGP_ENCRYPTED: &str = "jabber:x:encrypted";
+pub const SM: &str = "urn:xmpp:sm:3";
+pub const CSI: &str = "urn:xmpp:csi:0";

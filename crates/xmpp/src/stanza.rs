@@ -153,6 +153,17 @@ pub fn error_reply_with(stanza: &Element, error: Element) -> Option<Element> {
     Some(reply)
 }
 
+/// A XEP-0199 ping request, `<iq type='get'><ping/></iq>`.
+pub fn ping_request(id: &str, from: &str, to: &str) -> Element {
+    Element::builder("iq", ns::CLIENT)
+        .attr(name("type"), "get")
+        .attr(name("id"), id)
+        .attr(name("from"), from)
+        .attr(name("to"), to)
+        .append(Element::from(xmpp_parsers::ping::Ping))
+        .build()
+}
+
 /// `<iq type="result">` answering `iq`, with an optional payload.
 pub fn iq_result(iq: &Element, payload: Option<Element>) -> Element {
     let mut reply = reply_shell(iq);
@@ -406,6 +417,17 @@ mod tests {
         let empty = parse("<presence xmlns='jabber:client'/>");
         assert!(to_xml_in_stream(&empty).starts_with("<presence"));
         assert!(to_xml_in_stream(&empty).ends_with("/>"));
+    }
+
+    #[test]
+    fn ping_request_shape() {
+        assert_eq!(
+            ping_request("k1", "localhost", "a@localhost/r"),
+            parse(
+                "<iq xmlns='jabber:client' type='get' id='k1' from='localhost' to='a@localhost/r'>\
+                 <ping xmlns='urn:xmpp:ping'/></iq>"
+            )
+        );
     }
 
     #[test]

@@ -1,9 +1,11 @@
 //! Why a c2s stream ends, whichever stage it is in: the value negotiation, SASL and the session
 //! loop all return to the code that closes the stream.
 
-use switchboard_xmpp::stanza::StreamCondition;
+use minidom::Element;
+use switchboard_xmpp::framing::StreamEvent;
+use switchboard_xmpp::stanza::{self, StreamCondition};
 
-use super::TransportError;
+use super::{Transport, TransportError};
 
 /// Why a stream ends.
 #[derive(Debug)]
@@ -20,6 +22,27 @@ impl End {
     pub fn error(condition: StreamCondition, text: &str) -> End {
         End::Error(condition, Some(text.to_owned()))
     }
+
+    /// The link failed rather than the client leaving or breaking a rule: a session that
+    /// may be resumed waits for its client to come back.
+    pub fn is_link_loss(&self) -> bool {
+        matches!(
+            self,
+            End::Gone | End::Error(StreamCondition::ConnectionTimeout, _)
+        )
+    }
+
+    /// What to write before closing: `None` when nothing can be written any more, else the
+    /// stream error to send, if any.
+    pub fn farewell(self) -> Option<Option<Element>> {
+        match self {
+            End::Gone => None,
+            End::PeerClosed => Some(None),
+            End::Error(condition, text) => {
+                Some(Some(stanza::stream_error(condition, text.as_deref())))
+            }
+        }
+    }
 }
 
 impl From<TransportError> for End {
@@ -35,5 +58,18 @@ impl From<TransportError> for End {
 impl From<std::io::Error> for End {
     fn from(_: std::io::Error) -> End {
         End::Gone
+    }
+}
+
+/// The next top-level element; a stream close, a new header or a lost connection end the stream.
+pub async fn next_element<T: Transport>(t: &mut T) -> Result<Element, End> {
+    match t.next_event().await? {
+        Some(StreamEvent::Element(el)) => Ok(el),
+        Some(StreamEvent::Close) => Err(End::PeerClosed),
+        Some(StreamEvent::Open(_)) => Err(End::error(
+            StreamCondition::BadFormat,
+            "Unexpected stream header",
+        )),
+        None => Err(End::Gone),
     }
 }

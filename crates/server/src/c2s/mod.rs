@@ -1,11 +1,19 @@
 //! Client-to-server connections: the transports (TCP with STARTTLS or direct TLS, and RFC 7395
 //! WebSocket) only frame; one negotiation state machine and session loop serve both.
 
+mod detached;
 mod end;
+mod held;
+mod keepalive;
+mod live;
+mod rate;
+mod resumption;
 pub mod sasl;
 pub mod session;
 #[cfg(test)]
 mod session_tests;
+mod sm;
+mod state;
 pub mod tcp;
 pub mod websocket;
 
@@ -18,11 +26,21 @@ use std::time::Duration;
 use minidom::Element;
 use switchboard_xmpp::framing::{FramingError, Limits, StreamEvent};
 use tokio::sync::Semaphore;
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::config::{AuthConfig, Config};
 use crate::ctx::Ctx;
+use rate::RateConfig;
+use resumption::Registry;
+use state::Session;
+
+/// Connections being refused at once (at the connection cap); beyond, an excess connection is
+/// closed without a word.
+const MAX_REFUSALS: usize = 64;
+/// The stream error text of a connection refused at the cap.
+const AT_CAPACITY: &str = "Too many connections, try again later";
 
 /// Shared by every c2s connection.
 pub struct C2sContext {
@@ -37,6 +55,14 @@ pub struct C2sContext {
     pub shutdown: CancellationToken,
     pub tasks: TaskTracker,
     pub connections: Arc<Semaphore>,
+    /// Connections being refused at the cap (each is told so, briefly).
+    refusals: Arc<Semaphore>,
+    /// The per-stream inbound stanza limit.
+    rate: RateConfig,
+    /// The longest a stream-management session stays resumable after its link drops.
+    resumption_timeout: Duration,
+    /// Sessions that may be resumed, by id.
+    resumption: Arc<Registry<Session>>,
     /// Plaintext SASL on non-loopback TCP listeners (explicit opt-in).
     pub tcp_allow_plaintext: bool,
     /// Seeds the SCRAM answers for unknown accounts.
@@ -66,6 +92,13 @@ impl C2sContext {
             shutdown,
             tasks,
             connections: Arc::new(Semaphore::new(config.limits.max_connections)),
+            refusals: Arc::new(Semaphore::new(MAX_REFUSALS)),
+            rate: RateConfig {
+                per_second: config.limits.c2s_rate_per_second,
+                burst: config.limits.c2s_rate_burst,
+            },
+            resumption_timeout: Duration::from_secs(config.c2s.resumption_timeout_secs),
+            resumption: Arc::default(),
             tcp_allow_plaintext: config.c2s.allow_plaintext,
             decoy_secret,
         }
@@ -116,6 +149,8 @@ pub trait Transport: Send {
     fn starttls(&mut self) -> impl Future<Output = io::Result<()>> + Send;
     /// Frees idle buffers between elements.
     fn release_idle(&mut self);
+    /// When bytes last arrived from the client (whitespace keepalives included).
+    fn last_read(&self) -> Instant;
 }
 
 pub fn is_loopback(addr: &SocketAddr) -> bool {

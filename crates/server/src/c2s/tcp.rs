@@ -4,19 +4,29 @@
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use minidom::Element;
 use switchboard_xmpp::framing::{StreamEvent, StreamParser};
-use switchboard_xmpp::stanza;
+use switchboard_xmpp::stanza::{self, StreamCondition};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
+use tokio::time::Instant;
 use tokio_rustls::TlsAcceptor;
 use tokio_rustls::server::TlsStream;
 use tracing::Instrument;
 
-use super::{C2sContext, Security, Transport, TransportError, is_loopback, session};
+use super::{AT_CAPACITY, C2sContext, Security, Transport, TransportError, is_loopback, session};
+use crate::ids::random_id;
+use crate::throttle::{
+    AcceptBackoff, ReportEvery, is_out_of_descriptors, is_transient_accept_error,
+};
 
 const READ_CHUNK: usize = 4096;
+/// How long a connection refused at the cap may take to receive its stream error.
+const REFUSAL_TIME: Duration = Duration::from_secs(2);
+/// Connections refused at the cap, summarised.
+static REFUSED: ReportEvery = ReportEvery::new(Duration::from_secs(10));
 
 /// The byte streams a c2s connection runs on: a TCP socket in production, an in-memory
 /// duplex in tests.
@@ -38,6 +48,7 @@ pub struct TcpTransport<S = TcpStream> {
     tls: TlsAcceptor,
     channel_binding: Option<Vec<u8>>,
     plaintext_sasl: bool,
+    last_read: Instant,
 }
 
 impl<S: Io> TcpTransport<S> {
@@ -56,6 +67,7 @@ impl<S: Io> TcpTransport<S> {
             tls: TlsAcceptor::from(ctx.tls.clone()),
             channel_binding: None,
             plaintext_sasl: peer_local || ctx.tcp_allow_plaintext,
+            last_read: Instant::now(),
         }
     }
 
@@ -95,6 +107,7 @@ impl<S: Io> Transport for TcpTransport<S> {
             if n == 0 {
                 return Ok(None);
             }
+            self.last_read = Instant::now();
             self.parser.feed(&self.buf[..n])?;
         }
     }
@@ -162,27 +175,59 @@ impl<S: Io> Transport for TcpTransport<S> {
             self.parser.release_temporaries();
         }
     }
+
+    fn last_read(&self) -> Instant {
+        self.last_read
+    }
 }
 
 /// Accepts STARTTLS connections (`direct_tls == false`) or direct-TLS ones until shutdown.
+/// Accept errors (out of file descriptors) pause the loop; a connection over
+/// `limits.max_connections` is told so with a `policy-violation` stream error.
 pub async fn serve(listener: TcpListener, ctx: Arc<C2sContext>, direct_tls: bool) {
+    let mut backoff = AcceptBackoff::default();
     loop {
         let accepted = tokio::select! {
             _ = ctx.shutdown.cancelled() => return,
             accepted = listener.accept() => accepted,
         };
         let (socket, peer) = match accepted {
-            Ok(pair) => pair,
+            Ok(pair) => {
+                backoff.succeeded();
+                pair
+            }
+            Err(e) if is_transient_accept_error(&e) => continue,
             Err(e) => {
-                tracing::warn!(error = %e, "accept failed");
-                continue;
+                let (pause, report) = backoff.failed(Instant::now());
+                if let Some(failures) = report {
+                    let cause = if is_out_of_descriptors(&e) {
+                        "out of file descriptors"
+                    } else {
+                        "accept failed"
+                    };
+                    tracing::warn!(error = %e, failures, "c2s listener: {cause}, backing off");
+                }
+                tokio::select! {
+                    _ = ctx.shutdown.cancelled() => return,
+                    () = tokio::time::sleep(pause) => continue,
+                }
             }
         };
+        let _ = socket.set_nodelay(true);
         let Ok(permit) = ctx.connections.clone().try_acquire_owned() else {
-            tracing::warn!(%peer, "connection limit reached, refusing");
+            if let Some(refused) = REFUSED.note(Instant::now()) {
+                tracing::warn!(%peer, refused, "c2s connections refused: limits.max_connections reached");
+            }
+            if let Ok(slot) = ctx.refusals.clone().try_acquire_owned() {
+                let tls = direct_tls.then(|| TlsAcceptor::from(ctx.tls.clone()));
+                let domain = ctx.server.domain().to_owned();
+                ctx.tasks.spawn(async move {
+                    let _ = tokio::time::timeout(REFUSAL_TIME, refuse(socket, tls, &domain)).await;
+                    drop(slot);
+                });
+            }
             continue;
         };
-        let _ = socket.set_nodelay(true);
         let local = listener
             .local_addr()
             .map(|a| is_loopback(&a))
@@ -228,4 +273,27 @@ async fn handle(
         TcpTransport::plain(socket, &ctx, local)
     };
     session::run(transport, ctx, peer).await;
+}
+
+/// Tells a connection over the cap why it is closed: our stream header, a `policy-violation`
+/// stream error and the close (RFC 6120 §4.9.1.2), over TLS first on a direct-TLS listener.
+async fn refuse(socket: TcpStream, tls: Option<TlsAcceptor>, domain: &str) -> io::Result<()> {
+    match tls {
+        Some(acceptor) => refuse_on(acceptor.accept(socket).await?, domain).await,
+        None => refuse_on(socket, domain).await,
+    }
+}
+
+async fn refuse_on<S: AsyncRead + AsyncWrite + Unpin>(mut s: S, domain: &str) -> io::Result<()> {
+    let mut out = stanza::stream_open(domain, &random_id(), None);
+    let error = stanza::stream_error(StreamCondition::PolicyViolation, Some(AT_CAPACITY));
+    out.push_str(&stanza::to_xml(&error));
+    out.push_str(stanza::STREAM_CLOSE);
+    s.write_all(out.as_bytes()).await?;
+    s.shutdown().await?;
+    // Reading what the client still sends until it closes: closing a socket with unread data
+    // resets the connection, which can destroy the error before the client reads it.
+    let mut sink = [0u8; 1024];
+    while s.read(&mut sink).await? > 0 {}
+    Ok(())
 }

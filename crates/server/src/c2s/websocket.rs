@@ -8,18 +8,30 @@ use std::sync::Arc;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use std::time::Duration;
+
 use minidom::Element;
 use switchboard_xmpp::framing::{StreamEvent, StreamHeader, StreamParser};
+use switchboard_xmpp::stanza::StreamCondition;
 use switchboard_xmpp::{ns, stanza};
+use tokio::time::Instant;
 use tracing::Instrument;
 
-use super::{C2sContext, Security, Transport, TransportError, session};
+use super::{AT_CAPACITY, C2sContext, Security, Transport, TransportError, session};
+use crate::ids::random_id;
+use crate::throttle::ReportEvery;
+
+/// How long a connection refused at the cap may take to receive its stream error.
+const REFUSAL_TIME: Duration = Duration::from_secs(2);
+/// WebSocket streams refused at the cap, summarised.
+static REFUSED: ReportEvery = ReportEvery::new(Duration::from_secs(10));
 
 pub struct WsTransport {
     socket: WebSocket,
     parser: StreamParser,
     limits: switchboard_xmpp::framing::Limits,
     closed: bool,
+    last_read: Instant,
 }
 
 impl WsTransport {
@@ -29,6 +41,7 @@ impl WsTransport {
             parser: StreamParser::new_fragments(ctx.limits),
             limits: ctx.limits,
             closed: false,
+            last_read: Instant::now(),
         }
     }
 
@@ -51,6 +64,8 @@ impl Transport for WsTransport {
                 return Ok(None);
             };
             let message = message.map_err(io::Error::other)?;
+            // Every frame is a sign of life, WebSocket pings included.
+            self.last_read = Instant::now();
             let text = match message {
                 Message::Text(text) => text,
                 Message::Binary(_) => {
@@ -119,6 +134,10 @@ impl Transport for WsTransport {
             self.parser.release_temporaries();
         }
     }
+
+    fn last_read(&self) -> Instant {
+        self.last_read
+    }
 }
 
 /// The `GET /xmpp-websocket` handler.
@@ -134,7 +153,17 @@ pub async fn upgrade(ctx: Arc<C2sContext>, peer: SocketAddr, ws: WebSocketUpgrad
             .into_response();
     }
     let Ok(permit) = ctx.connections.clone().try_acquire_owned() else {
-        return (StatusCode::SERVICE_UNAVAILABLE, "connection limit reached").into_response();
+        if let Some(refused) = REFUSED.note(Instant::now()) {
+            tracing::warn!(%peer, refused, "WebSocket streams refused: limits.max_connections reached");
+        }
+        let Ok(slot) = ctx.refusals.clone().try_acquire_owned() else {
+            return (StatusCode::SERVICE_UNAVAILABLE, "connection limit reached").into_response();
+        };
+        let domain = ctx.server.domain().to_owned();
+        return ws.protocols(["xmpp"]).on_upgrade(move |socket| async move {
+            let _ = tokio::time::timeout(REFUSAL_TIME, refuse(socket, &domain)).await;
+            drop(slot);
+        });
     };
     // One element per message, so a message may be as large as a stanza (plus framing slack).
     let max = ctx.limits.max_stanza_bytes + 1024;
@@ -155,4 +184,29 @@ pub async fn upgrade(ctx: Arc<C2sContext>, peer: SocketAddr, ws: WebSocketUpgrad
                 let _ = handle.await;
             }
         })
+}
+
+/// Tells a WebSocket stream over the cap why it is closed: `<open/>`, a `policy-violation`
+/// stream error, `<close/>`, then the WebSocket close handshake.
+async fn refuse(mut socket: WebSocket, domain: &str) {
+    let error = stanza::stream_error(StreamCondition::PolicyViolation, Some(AT_CAPACITY));
+    for el in [
+        stanza::ws_open(domain, &random_id(), None),
+        error,
+        stanza::ws_close(),
+    ] {
+        let text = Message::Text(stanza::to_xml(&el).into());
+        if socket.send(text).await.is_err() {
+            return;
+        }
+    }
+    if socket.send(Message::Close(None)).await.is_err() {
+        return;
+    }
+    // The client's close frame completes the handshake.
+    while let Some(Ok(message)) = socket.recv().await {
+        if matches!(message, Message::Close(_)) {
+            break;
+        }
+    }
 }

@@ -35,6 +35,7 @@ use tower::ServiceExt;
 
 use super::error::HttpError;
 use crate::config::HttpConfig;
+use crate::throttle::{AcceptBackoff, is_out_of_descriptors, is_transient_accept_error};
 
 /// Connections being refused at once; beyond, an excess connection is closed without a word.
 const MAX_REFUSALS: usize = 64;
@@ -104,16 +105,7 @@ pub async fn serve(
                 accepted
             }
             // The client gave up between connect and accept: nothing to do.
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::ConnectionAborted
-                        | io::ErrorKind::ConnectionReset
-                        | io::ErrorKind::Interrupted
-                ) =>
-            {
-                continue;
-            }
+            Err(e) if is_transient_accept_error(&e) => continue,
             Err(e) => {
                 let (pause, report) = backoff.failed(Instant::now());
                 if let Some(failures) = report {
@@ -156,10 +148,6 @@ pub async fn serve(
             }
         }
     }
-}
-
-fn is_out_of_descriptors(e: &io::Error) -> bool {
-    matches!(e.raw_os_error(), Some(libc::EMFILE | libc::ENFILE))
 }
 
 /// One connection: hyper serves it while the watchdog enforces the header-read and
@@ -514,43 +502,6 @@ impl hyper::service::Service<Request<Incoming>> for ConnService {
     }
 }
 
-/// Pauses after failed accepts, doubling up to a second, and reports failures at most once
-/// per interval (with how many there were) so that a descriptor shortage cannot flood the log.
-#[derive(Default)]
-struct AcceptBackoff {
-    pause: Duration,
-    last_report: Option<Instant>,
-    unreported: u64,
-}
-
-impl AcceptBackoff {
-    const FIRST_PAUSE: Duration = Duration::from_millis(10);
-    const MAX_PAUSE: Duration = Duration::from_secs(1);
-    const REPORT_EVERY: Duration = Duration::from_secs(10);
-
-    /// How long to pause, and the number of failures to report now, if it is time to.
-    fn failed(&mut self, now: Instant) -> (Duration, Option<u64>) {
-        self.pause = if self.pause.is_zero() {
-            Self::FIRST_PAUSE
-        } else {
-            (self.pause * 2).min(Self::MAX_PAUSE)
-        };
-        self.unreported += 1;
-        let due = self
-            .last_report
-            .is_none_or(|last| now.duration_since(last) >= Self::REPORT_EVERY);
-        let report = due.then(|| {
-            self.last_report = Some(now);
-            std::mem::take(&mut self.unreported)
-        });
-        (self.pause, report)
-    }
-
-    fn succeeded(&mut self) {
-        self.pause = Duration::ZERO;
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -616,24 +567,6 @@ mod tests {
         activity.begin();
         activity.read();
         assert_eq!(activity.deadline(&b), None);
-    }
-
-    #[test]
-    fn accept_failures_back_off_and_are_reported_once_per_interval() {
-        let mut backoff = AcceptBackoff::default();
-        let t0 = Instant::now();
-        assert_eq!(backoff.failed(t0), (AcceptBackoff::FIRST_PAUSE, Some(1)));
-        let (pause, report) = backoff.failed(t0 + Duration::from_millis(10));
-        assert_eq!((pause, report), (AcceptBackoff::FIRST_PAUSE * 2, None));
-        for _ in 0..20 {
-            backoff.failed(t0 + Duration::from_secs(1));
-        }
-        let (pause, report) = backoff.failed(t0 + AcceptBackoff::REPORT_EVERY);
-        assert_eq!(pause, AcceptBackoff::MAX_PAUSE);
-        assert_eq!(report, Some(22));
-        backoff.succeeded();
-        let (pause, report) = backoff.failed(t0 + AcceptBackoff::REPORT_EVERY);
-        assert_eq!((pause, report), (AcceptBackoff::FIRST_PAUSE, None));
     }
 
     #[test]

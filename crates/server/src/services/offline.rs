@@ -32,20 +32,12 @@ impl Service for Offline {
         let Some(user) = ctx.local_user(message.to.as_ref().unwrap_or(&message.from)) else {
             return Outcome::Dropped;
         };
-        if !is_storable(&message.el) {
-            return Outcome::Dropped;
-        }
-        let limits = &ctx.config().limits;
-        let quota = OfflineQuota {
-            max_messages: limits.offline_max_messages,
-            max_bytes: limits.offline_max_bytes,
-        };
-        let xml = stanza::to_xml(&message.el);
-        match ctx.store().offline_push(&user, &xml, quota).await {
-            Ok(()) => {
+        match keep(ctx, &user, &message.el).await {
+            Ok(true) => {
                 tracing::debug!(user, "stored offline message");
                 Outcome::Stored
             }
+            Ok(false) => Outcome::Dropped,
             Err(StoreError::NoSuchUser) => {
                 ctx.bounce(
                     &message,
@@ -82,6 +74,22 @@ impl Service for Offline {
         const FEATURES: &[Feature] = &[Feature::server(ns::MSGOFFLINE), Feature::server(ns::DELAY)];
         FEATURES
     }
+}
+
+/// Stores `message` for `user` when offline storage keeps such a message (XEP-0160, with the
+/// XEP-0334 hints), within the account's quotas; `Ok(false)` when it does not keep it.
+pub async fn keep(ctx: &Ctx, user: &str, message: &Element) -> Result<bool, StoreError> {
+    if !is_storable(message) {
+        return Ok(false);
+    }
+    let limits = &ctx.config().limits;
+    let quota = OfflineQuota {
+        max_messages: limits.offline_max_messages,
+        max_bytes: limits.offline_max_bytes,
+    };
+    let xml = stanza::to_xml(message);
+    ctx.store().offline_push(user, &xml, quota).await?;
+    Ok(true)
 }
 
 fn millis(at: chrono::DateTime<chrono::Utc>) -> i64 {
@@ -125,9 +133,9 @@ impl Backlog {
         })
     }
 
-    /// The next batch, oldest first, each with its arrival time as a XEP-0203 delay and its id
-    /// for [`Backlog::delivered`]; empty at the end (or when the claim was lost).
-    pub async fn next(&mut self) -> Result<Vec<(i64, Element)>, StoreError> {
+    /// The next batch of at most `max`, oldest first, each with its arrival time as a XEP-0203
+    /// delay and its id for [`Backlog::delivered`]; empty at the end (or when the claim was lost).
+    pub async fn next(&mut self, max: usize) -> Result<Vec<(i64, Element)>, StoreError> {
         if !self.renew().await {
             return Ok(Vec::new());
         }
@@ -135,7 +143,7 @@ impl Backlog {
             let stored = self
                 .ctx
                 .store()
-                .offline_batch(&self.user, self.after, BATCH)
+                .offline_batch(&self.user, self.after, BATCH.min(max))
                 .await?;
             if stored.is_empty() {
                 return Ok(Vec::new());
