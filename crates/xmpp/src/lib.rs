@@ -3,6 +3,7 @@
 
 pub mod blocking;
 pub mod callback_error;
+pub mod caps;
 pub mod carbons;
 pub mod csi;
 pub mod framing;

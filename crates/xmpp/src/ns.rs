@@ -66,4 +66,25 @@ pub const OMEMO: &str = "urn:xmpp:omemo:2";
 pub const OPENPGP: &str = "urn:xmpp:openpgp:0";
 pub const PGP_ENCRYPTED: &str = "jabber:x:encrypted";
 pub const SM: &str = "urn:xmpp:sm:3";
+/// XEP-0060 publish-subscribe, as XEP-0163 PEP serves it on each account.
+pub const PUBSUB: &str = "http://jabber.org/protocol/pubsub";
+pub const PUBSUB_OWNER: &str = "http://jabber.org/protocol/pubsub#owner";
+pub const PUBSUB_EVENT: &str = "http://jabber.org/protocol/pubsub#event";
+pub const PUBSUB_ERRORS: &str = "http://jabber.org/protocol/pubsub#errors";
+/// FORM_TYPE of node configuration forms and of publish-options (XEP-0060 §16.4).
+pub const PUBSUB_NODE_CONFIG: &str = "http://jabber.org/protocol/pubsub#node_config";
+pub const PUBSUB_PUBLISH_OPTIONS: &str = "http://jabber.org/protocol/pubsub#publish-options";
+/// XEP-0054 vCard-temp and XEP-0398's conversion feature.
+pub const VCARD: &str = "vcard-temp";
+pub const PEP_VCARD_CONVERSION: &str = "urn:xmpp:pep-vcard-conversion:0";
+/// XEP-0084 user avatar nodes.
+pub const AVATAR_DATA: &str = "urn:xmpp:avatar:data";
+pub const AVATAR_METADATA: &str = "urn:xmpp:avatar:metadata";
+/// XEP-0049 private XML storage.
+pub const PRIVATE: &str = "jabber:iq:private";
+/// XEP-0048 bookmarks (in private storage) and XEP-0402 bookmarks (a PEP node).
+pub const BOOKMARKS: &str = "storage:bookmarks";
+pub const BOOKMARKS2: &str = "urn:xmpp:bookmarks:1";
+/// XEP-0402 §5: the server keeps XEP-0048 private storage and the PEP node in step.
+pub const BOOKMARKS2_COMPAT: &str = "urn:xmpp:bookmarks:1#compat";
 pub const CSI: &str = "urn:xmpp:csi:0";
