@@ -4,6 +4,7 @@
 pub mod callback_error;
 pub mod framing;
 pub mod json;
+pub mod mam;
 pub mod negotiation;
 pub mod ns;
 pub mod rest_codec;
