@@ -2,6 +2,7 @@
 //! serve it; implementations live in a file each and run the same test suite.
 
 pub mod accounts;
+pub mod archive;
 pub mod error;
 pub mod offline;
 pub mod outbox;
@@ -12,6 +13,7 @@ pub mod suite;
 pub mod webhooks;
 
 pub use accounts::AccountStore;
+pub use archive::ArchiveStore;
 pub use error::StoreError;
 pub use offline::{OfflineMessage, OfflineStore};
 pub use outbox::{NewOutboxEntry, OutboxDepth, OutboxEntry, OutboxStore};
@@ -21,11 +23,17 @@ pub use webhooks::{UserCallbackRow, WebhookStore};
 /// Everything the server persists, one trait per concern. Usernames are nodeprep'd localparts
 /// of the served domain.
 pub trait Store:
-    AccountStore + RosterStore + OfflineStore + OutboxStore + WebhookStore + 'static
+    AccountStore + RosterStore + OfflineStore + OutboxStore + WebhookStore + ArchiveStore + 'static
 {
 }
 
 impl<T> Store for T where
-    T: AccountStore + RosterStore + OfflineStore + OutboxStore + WebhookStore + 'static
+    T: AccountStore
+        + RosterStore
+        + OfflineStore
+        + OutboxStore
+        + WebhookStore
+        + ArchiveStore
+        + 'static
 {
 }
