@@ -43,6 +43,23 @@ pub struct Config {
     pub component: Vec<ComponentConfig>,
     /// Webhook delivery (timeouts, retries, concurrency) and per-user callbacks.
     pub webhook: WebhookConfig,
+    /// The message archive (XEP-0313).
+    pub mam: MamConfig,
+}
+
+/// What the message archive keeps, for how long, and how much one query returns.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct MamConfig {
+    /// What is archived for accounts that set no preferences: `always`, `roster` (messages
+    /// with roster contacts only) or `never`.
+    pub default_policy: switchboard_xmpp::mam::Policy,
+    /// Days a message stays in the archive; 0 keeps it forever.
+    pub retention_days: u32,
+    /// Messages in one page of a query, and the page size when the query names none.
+    pub max_page_size: usize,
+    /// Also archive delivery receipts (XEP-0184) and chat markers (XEP-0333) without a body.
+    pub archive_receipts: bool,
 }
 
 /// Who may use a REST credential, with the option names of ejabberd's mod_rest.
@@ -244,6 +261,18 @@ impl Default for Config {
             admins: Vec::new(),
             component: Vec::new(),
             webhook: WebhookConfig::default(),
+            mam: MamConfig::default(),
+        }
+    }
+}
+
+impl Default for MamConfig {
+    fn default() -> Self {
+        MamConfig {
+            default_policy: switchboard_xmpp::mam::Policy::Always,
+            retention_days: 0,
+            max_page_size: 100,
+            archive_receipts: true,
         }
     }
 }
@@ -330,6 +359,11 @@ impl Default for RestConfig {
         }
     }
 }
+
+/// Upper bound of `mam.max_page_size`: an HTTP request collecting a query's results holds the
+/// whole page and its iq result.
+const MAX_PAGE_SIZE: usize = 1000;
+const _: () = assert!(MAX_PAGE_SIZE < crate::waiters::CAPACITY);
 
 /// Environment variables and the key each overrides. A test checks that every key of the
 /// example config appears here.
@@ -441,6 +475,10 @@ pub const ENV_KEYS: &[(&str, &str)] = &[
     ),
     ("SWITCHBOARD_WEBHOOK_CA_FILE", "webhook.ca_file"),
     ("SWITCHBOARD_WEBHOOK_USER", "webhook.user"),
+    ("SWITCHBOARD_MAM_DEFAULT_POLICY", "mam.default_policy"),
+    ("SWITCHBOARD_MAM_RETENTION_DAYS", "mam.retention_days"),
+    ("SWITCHBOARD_MAM_MAX_PAGE_SIZE", "mam.max_page_size"),
+    ("SWITCHBOARD_MAM_ARCHIVE_RECEIPTS", "mam.archive_receipts"),
 ];
 
 impl Config {
@@ -535,6 +573,11 @@ impl Config {
             }
         }
         check_webhooks(self).map_err(ConfigError::Invalid)?;
+        if !(1..=MAX_PAGE_SIZE).contains(&self.mam.max_page_size) {
+            return Err(ConfigError::Invalid(format!(
+                "mam.max_page_size must be between 1 and {MAX_PAGE_SIZE}"
+            )));
+        }
         if self.limits.mailbox_size == 0 || self.limits.max_depth == 0 {
             return Err(ConfigError::Invalid(
                 "limits.mailbox_size and limits.max_depth must be positive".into(),

@@ -21,6 +21,7 @@ use crate::http::gate::Gate;
 use crate::http::listener::{self, Bounds};
 use crate::http::state::AppState;
 use crate::router::{Handlers, Router};
+use crate::services::mam::{filter::ArchiveFilter, queries::ArchiveQueries, retention};
 use crate::services::{commands, component, disco, offline, ping, presence, roster, version};
 use crate::sessions::LocalSessions;
 use crate::storage::StoreError;
@@ -108,6 +109,7 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
     let shutdown = CancellationToken::new();
     let tasks = TaskTracker::new();
     crate::webhook::spawn(&webhooks, server.clone(), shutdown.clone(), &tasks);
+    retention::spawn(server.clone(), shutdown.clone(), &tasks);
     let ctx = Arc::new(C2sContext::new(
         &config,
         server.clone(),
@@ -184,9 +186,11 @@ fn handlers(config: &Config, webhooks: &Webhooks) -> Handlers {
         .account_iq(ns::ROSTER, Arc::new(roster::Roster))
         .account_iq(ns::DISCO_INFO, Arc::new(disco::AccountDisco))
         .account_iq(ns::PING, Arc::new(ping::AccountPing))
+        .account_iq(ns::MAM, Arc::new(ArchiveQueries))
         .presence(Arc::new(presence::Presence))
         .offline(Arc::new(offline::Offline))
-        .divert(Arc::new(webhooks.clone()));
+        .divert(Arc::new(webhooks.clone()))
+        .filter(Arc::new(ArchiveFilter::default()));
     for c in &config.component {
         let service = component::Component {
             domain: c.domain.clone(),

@@ -95,7 +95,8 @@ impl Service for ServerDisco {
     }
 }
 
-/// disco#info on an account's bare JID: `account/registered` when it exists (XEP-0030 §3.1).
+/// disco#info on an account's bare JID: `account/registered` when it exists (XEP-0030 §3.1),
+/// with the features of its archive (XEP-0313 §8, XEP-0359 §5).
 pub struct AccountDisco;
 
 #[async_trait]
@@ -122,7 +123,7 @@ impl Service for AccountDisco {
         }
         let info = info(
             vec![identity("account", "registered", None)],
-            &[ns::DISCO_INFO],
+            &[ns::DISCO_INFO, ns::MAM, ns::MAM_EXTENDED, ns::STANZA_ID],
         );
         ctx.reply(&iq, stanza::iq_result(&iq.el, Some(info))).await
     }
