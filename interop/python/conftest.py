@@ -167,10 +167,19 @@ class Client(slixmpp.ClientXMPP):
 
 @contextlib.asynccontextmanager
 async def connected(
-    server: Server, user: str, resource: str, *, ca_cert: str | None = "default", timeout: float = 15
+    server: Server,
+    user: str,
+    resource: str,
+    *,
+    ca_cert: str | None = "default",
+    timeout: float = 15,
+    plugins: tuple[str, ...] = (),
 ) -> AsyncIterator[Client]:
-    """A logged-in slixmpp client (STARTTLS with a verified certificate, SASL, bind)."""
+    """A logged-in slixmpp client (STARTTLS with a verified certificate, SASL, bind), with
+    the slixmpp `plugins` (e.g. "xep_0313") registered before it connects."""
     client = Client(f"{server.jid(user)}/{resource}", server.password(user))
+    for plugin in plugins:
+        client.register_plugin(plugin)
     client.ssl_context = verifying_context(server.ca_cert if ca_cert == "default" else ca_cert)
     client.connect(server.host, server.c2s_port)
     try:
