@@ -649,6 +649,21 @@ async fn the_server_caps_the_page() {
     assert_eq!(page.len(), 2, "a query without max gets the capped page");
     assert_eq!(fin(&done).4, Some(5));
     server.stop().await;
+
+    // Past mam.count_limit matching messages, <count/> is left out, and so is the index of a
+    // page that more than that many messages precede.
+    let server = TestServer::start_with(|c| c.mam.count_limit = 3).await;
+    let mut alice = Peer::available(&server, "alice", "phone").await;
+    for i in 0..5 {
+        alice.chat("bob@localhost", &format!("m{i}")).await;
+    }
+    let (_, done) = alice.query("first", &rsm("<max>2</max>")).await;
+    assert_eq!((fin(&done).2, fin(&done).4), (Some(0), None));
+    let (_, done) = alice.query("last", &rsm("<max>2</max><before/>")).await;
+    assert_eq!((fin(&done).2, fin(&done).4), (Some(3), None));
+    let (_, done) = alice.query("one", &rsm("<max>1</max><before/>")).await;
+    assert_eq!((fin(&done).2, fin(&done).4), (None, None));
+    server.stop().await;
 }
 
 #[tokio::test]
@@ -869,7 +884,7 @@ async fn retention_purges_old_messages_in_the_background() {
         let request = PageRequest {
             from: Position::Oldest,
             max: 10,
-            counted: false,
+            count_limit: 0,
         };
         let page = store
             .archive_page("alice", &criteria, &request)

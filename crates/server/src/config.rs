@@ -60,6 +60,9 @@ pub struct MamConfig {
     pub max_page_size: usize,
     /// Also archive delivery receipts (XEP-0184) and chat markers (XEP-0333) without a body.
     pub archive_receipts: bool,
+    /// Matching messages counted at most for a query's RSM `<count/>` and `<first index/>`;
+    /// a larger result is answered without them (counting is a scan). 0 never counts.
+    pub count_limit: u64,
 }
 
 /// Who may use a REST credential, with the option names of ejabberd's mod_rest.
@@ -273,6 +276,7 @@ impl Default for MamConfig {
             retention_days: 0,
             max_page_size: 100,
             archive_receipts: true,
+            count_limit: 10_000,
         }
     }
 }
@@ -479,6 +483,7 @@ pub const ENV_KEYS: &[(&str, &str)] = &[
     ("SWITCHBOARD_MAM_RETENTION_DAYS", "mam.retention_days"),
     ("SWITCHBOARD_MAM_MAX_PAGE_SIZE", "mam.max_page_size"),
     ("SWITCHBOARD_MAM_ARCHIVE_RECEIPTS", "mam.archive_receipts"),
+    ("SWITCHBOARD_MAM_COUNT_LIMIT", "mam.count_limit"),
 ];
 
 impl Config {

@@ -21,7 +21,9 @@ use crate::http::gate::Gate;
 use crate::http::listener::{self, Bounds};
 use crate::http::state::AppState;
 use crate::router::{Handlers, Router};
-use crate::services::mam::{filter::ArchiveFilter, queries::ArchiveQueries, retention};
+use crate::services::mam::{
+    filter::ArchiveFilter, queries::ArchiveQueries, retention, state::Archive,
+};
 use crate::services::{commands, component, disco, offline, ping, presence, roster, version};
 use crate::sessions::LocalSessions;
 use crate::storage::StoreError;
@@ -177,6 +179,7 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
 
 /// Every service of the server, registered with the router by what it handles.
 fn handlers(config: &Config, webhooks: &Webhooks) -> Handlers {
+    let archive = Arc::new(Archive::default());
     let mut handlers = Handlers::default()
         .server_iq(ns::DISCO_INFO, Arc::new(disco::ServerDisco))
         .server_iq(ns::DISCO_ITEMS, Arc::new(disco::ServerDisco))
@@ -186,11 +189,11 @@ fn handlers(config: &Config, webhooks: &Webhooks) -> Handlers {
         .account_iq(ns::ROSTER, Arc::new(roster::Roster))
         .account_iq(ns::DISCO_INFO, Arc::new(disco::AccountDisco))
         .account_iq(ns::PING, Arc::new(ping::AccountPing))
-        .account_iq(ns::MAM, Arc::new(ArchiveQueries))
+        .account_iq(ns::MAM, Arc::new(ArchiveQueries::new(archive.clone())))
         .presence(Arc::new(presence::Presence))
         .offline(Arc::new(offline::Offline))
         .divert(Arc::new(webhooks.clone()))
-        .filter(Arc::new(ArchiveFilter::default()));
+        .filter(Arc::new(ArchiveFilter::new(archive)));
     for c in &config.component {
         let service = component::Component {
             domain: c.domain.clone(),

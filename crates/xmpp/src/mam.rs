@@ -1,6 +1,5 @@
-//! XEP-0313 message archives as values: the query a client sends (its data form and XEP-0059
-//! page), the results and `<fin/>`, preferences (XEP-0441), XEP-0359 stanza-ids, and which
-//! messages belong in an archive at all.
+//! XEP-0313 archives as values: queries (data form, XEP-0059 page), results and `<fin/>`,
+//! XEP-0441 preferences, XEP-0359 stanza-ids, and which messages an archive takes.
 
 use std::str::FromStr;
 

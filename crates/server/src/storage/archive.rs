@@ -1,6 +1,5 @@
-//! Message archives (XEP-0313): each account's messages in archive order, with the queries
-//! that page through them, and each account's archiving preferences. Backends implement
-//! [`ArchiveStore`]; each is run through the same tests.
+//! Message archives (XEP-0313) in archive order with the queries that page through them, and
+//! archiving preferences. Backends implement [`ArchiveStore`]; each runs the same tests.
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -75,8 +74,9 @@ pub struct PageRequest {
     pub from: Position,
     /// At most this many messages.
     pub max: usize,
-    /// Also count the matching messages and the page's position among them.
-    pub counted: bool,
+    /// Count the matching messages and the page's position among them as long as no more
+    /// than this many are to be counted (a count is a scan); 0 counts nothing.
+    pub count_limit: u64,
 }
 
 /// A page of matching messages, always oldest first whichever end it was taken from.
@@ -85,8 +85,10 @@ pub struct Page {
     pub messages: Vec<Archived>,
     /// No more matching messages lie beyond the page in the direction it was taken.
     pub complete: bool,
-    /// With `counted`: how many messages match, and how many of them precede the page.
+    /// How many messages match, when no more than `count_limit`.
     pub count: Option<u64>,
+    /// How many matching messages precede the page, when known: always for a page from the
+    /// oldest end, otherwise when no more than `count_limit`.
     pub first_index: Option<u64>,
 }
 

@@ -261,7 +261,7 @@ fn request(from: Position, max: usize) -> PageRequest {
     PageRequest {
         from,
         max,
-        counted: true,
+        count_limit: 100,
     }
 }
 
@@ -329,21 +329,43 @@ pub async fn archive_pages_forward_and_backward(s: &dyn Store) {
     let none = page(s, &all, Position::Oldest, 0).await;
     assert!(none.messages.is_empty() && !none.complete);
     assert_eq!((none.count, none.first_index), (Some(10), None));
-    let uncounted = s
-        .archive_page(
-            "alice",
-            &all,
-            &PageRequest {
-                from: Position::Newest,
-                max: 2,
-                counted: false,
-            },
-        )
-        .await
-        .unwrap();
-    assert_eq!((ids(&uncounted), uncounted.count), (vec!["m8", "m9"], None));
+    // Counting stops at the limit: beyond it the count, and positions past it, are unknown.
+    let all = &all;
+    let limited = |from: Position, count_limit: u64| {
+        let request = PageRequest {
+            from,
+            max: 2,
+            count_limit,
+        };
+        async move { s.archive_page("alice", all, &request).await.unwrap() }
+    };
+    let p = limited(Position::Newest, 0).await;
+    assert_eq!(
+        (ids(&p), p.count, p.first_index),
+        (vec!["m8", "m9"], None, None)
+    );
+    let p = limited(Position::Oldest, 0).await;
+    assert_eq!(
+        (p.count, p.first_index),
+        (None, Some(0)),
+        "the start is index 0"
+    );
+    let p = limited(Position::Newest, 9).await;
+    assert_eq!(
+        (p.count, p.first_index),
+        (None, Some(8)),
+        "8 precede: counted"
+    );
+    let p = limited(Position::Newest, 7).await;
+    assert_eq!((p.count, p.first_index), (None, None));
+    let p = limited(Position::Newest, 10).await;
+    assert_eq!((p.count, p.first_index), (Some(10), Some(8)));
+    let p = limited(Position::After("m3".into()), 4).await;
+    assert_eq!((p.count, p.first_index), (None, Some(4)));
+    let p = limited(Position::After("m3".into()), 3).await;
+    assert_eq!((ids(&p), p.first_index), (vec!["m4", "m5"], None));
     let empty = s
-        .archive_page("nobody", &all, &request(Position::Newest, 5))
+        .archive_page("nobody", all, &request(Position::Newest, 5))
         .await
         .unwrap();
     assert_eq!(

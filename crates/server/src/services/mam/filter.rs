@@ -1,8 +1,7 @@
-//! Archiving on the way through the router: a local account's 1:1 messages go into its own
-//! archive as it sends them and into the recipient's as they are delivered, where the copy
-//! gets its XEP-0359 `<stanza-id/>` (before delivery, offline storage or a webhook).
+//! Archiving on the way through the router: 1:1 messages go into the sender's archive as sent
+//! and the recipient's before delivery, whose copy gets its XEP-0359 `<stanza-id/>`.
 
-use std::sync::OnceLock;
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use jid::Jid;
@@ -10,8 +9,7 @@ use minidom::Element;
 use switchboard_xmpp::mam;
 use switchboard_xmpp::stanza::{self, StanzaKind};
 
-use super::policy;
-use super::writer::Writer;
+use super::state::Archive;
 use crate::ctx::{Ctx, Filter, Flow};
 use crate::ids::unguessable_id;
 use crate::routed::Routed;
@@ -19,14 +17,16 @@ use crate::sessions::SessionEntry;
 use crate::storage::archive::NewArchived;
 
 /// Registered after blocking (a refused message is not archived) and before carbons.
-#[derive(Default)]
 pub struct ArchiveFilter {
-    /// Started with the first message, from the store the router's context holds.
-    writer: OnceLock<Writer>,
+    archive: Arc<Archive>,
 }
 
 impl ArchiveFilter {
-    /// Archives `message` for `user` as exchanged with `peer`; its archive id once written.
+    pub fn new(archive: Arc<Archive>) -> ArchiveFilter {
+        ArchiveFilter { archive }
+    }
+
+    /// Archives `message` for `user` as exchanged with `peer`; its archive id.
     async fn archive(
         &self,
         ctx: &Ctx,
@@ -34,7 +34,7 @@ impl ArchiveFilter {
         peer: &Jid,
         message: &Element,
     ) -> Option<String> {
-        if !policy::archives(ctx, user, peer).await {
+        if !self.archive.prefs.archives(ctx, user, peer).await {
             return None;
         }
         let entry = NewArchived {
@@ -46,16 +46,14 @@ impl ArchiveFilter {
             stanza: stanza::to_xml(&stanza::without_prefixes(message)),
         };
         let id = entry.id.clone();
-        let writer = self
-            .writer
-            .get_or_init(|| Writer::start(ctx.store().clone()));
-        writer.append(entry).await.then_some(id)
+        self.archive.writer.append(ctx, entry).await;
+        Some(id)
     }
 }
 
 /// The account's bare JID when `stanza` is a message its archive takes, with any stanza-id
 /// claiming to come from that archive removed.
-fn archivable(ctx: &Ctx, user: &str, stanza: &mut Routed) -> Option<jid::BareJid> {
+fn archive_for(ctx: &Ctx, user: &str, stanza: &mut Routed) -> Option<jid::BareJid> {
     if stanza.kind != StanzaKind::Message
         || !mam::archivable(&stanza.el, ctx.config().mam.archive_receipts)
     {
@@ -69,7 +67,7 @@ fn archivable(ctx: &Ctx, user: &str, stanza: &mut Routed) -> Option<jid::BareJid
 #[async_trait]
 impl Filter for ArchiveFilter {
     async fn outbound(&self, ctx: &Ctx, user: &str, stanza: &mut Routed) -> Flow {
-        let Some(own) = archivable(ctx, user, stanza) else {
+        let Some(own) = archive_for(ctx, user, stanza) else {
             return Flow::Continue;
         };
         // A message to the account itself is archived once, as it arrives.
@@ -86,7 +84,7 @@ impl Filter for ArchiveFilter {
         stanza: &mut Routed,
         _targets: &[SessionEntry],
     ) -> Flow {
-        let Some(own) = archivable(ctx, user, stanza) else {
+        let Some(own) = archive_for(ctx, user, stanza) else {
             return Flow::Continue;
         };
         let peer = stanza.from.clone();

@@ -1,6 +1,7 @@
-//! The archive on an account's bare JID: queries (XEP-0313 §4, with XEP-0059 paging and the
-//! `#extended` fields), the query form, archive metadata, and preferences (XEP-0441). Only the
-//! account itself may read or configure its archive.
+//! The archive on an account's bare JID, for that account only: queries (XEP-0313 §4, XEP-0059
+//! paging, `#extended` fields), the query form, metadata and preferences (XEP-0441).
+
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use jid::Jid;
@@ -8,14 +9,22 @@ use minidom::Element;
 use switchboard_xmpp::mam::{self, Anchor, Edge, PageBounds, Prefs, PrefsError, Query};
 use switchboard_xmpp::stanza::{self, DefinedCondition, ErrorType};
 
-use super::policy;
+use super::state::Archive;
 use crate::ctx::{Ctx, Service};
 use crate::routed::{Outcome, Routed};
 use crate::sessions::Pushed;
 use crate::storage::archive::{Archived, Criteria, PageRequest, Position, QueryError, With};
 
 /// Answers `urn:xmpp:mam:2` iqs to an account's bare JID (or without `to`).
-pub struct ArchiveQueries;
+pub struct ArchiveQueries {
+    archive: Arc<Archive>,
+}
+
+impl ArchiveQueries {
+    pub fn new(archive: Arc<Archive>) -> ArchiveQueries {
+        ArchiveQueries { archive }
+    }
+}
 
 #[async_trait]
 impl Service for ArchiveQueries {
@@ -41,22 +50,28 @@ impl Service for ArchiveQueries {
                 ctx.reply(&iq, stanza::iq_result(&iq.el, Some(form))).await
             }
             ("query", "set") => match Query::parse(&payload) {
-                Ok(query) => run(ctx, &user, &iq, query).await,
+                Ok(query) => {
+                    self.archive.writer.flush(ctx).await;
+                    run(ctx, &user, &iq, query).await
+                }
                 Err(e) => {
                     let (type_, condition) = e.condition();
                     ctx.bounce(&iq, type_, condition, Some(&e.to_string()))
                         .await
                 }
             },
-            ("metadata", "get") => metadata(ctx, &user, &iq).await,
-            ("prefs", "get") => match policy::prefs(ctx, &user).await {
+            ("metadata", "get") => {
+                self.archive.writer.flush(ctx).await;
+                metadata(ctx, &user, &iq).await
+            }
+            ("prefs", "get") => match self.archive.prefs.get(ctx, &user).await {
                 Ok(prefs) => {
                     ctx.reply(&iq, stanza::iq_result(&iq.el, Some(prefs.to_element())))
                         .await
                 }
                 Err(e) => failed(ctx, &iq, &user, e.to_string()).await,
             },
-            ("prefs", "set") => set_prefs(ctx, &user, &iq, &payload).await,
+            ("prefs", "set") => set_prefs(ctx, &self.archive, &user, &iq, &payload).await,
             _ => {
                 ctx.bounce(
                     &iq,
@@ -121,7 +136,7 @@ async fn run(ctx: &Ctx, user: &str, iq: &Routed, query: Query) -> Outcome {
     let request = PageRequest {
         from,
         max: query.max.unwrap_or(cap).min(cap),
-        counted: true,
+        count_limit: ctx.config().mam.count_limit,
     };
     let page = match ctx
         .store()
@@ -211,7 +226,7 @@ async fn metadata(ctx: &Ctx, user: &str, iq: &Routed) -> Outcome {
     let end = |from| PageRequest {
         from,
         max: 1,
-        counted: false,
+        count_limit: 0,
     };
     let store = ctx.store();
     let all = Criteria::default();
@@ -230,7 +245,13 @@ async fn metadata(ctx: &Ctx, user: &str, iq: &Routed) -> Outcome {
     ctx.reply(iq, stanza::iq_result(&iq.el, Some(el))).await
 }
 
-async fn set_prefs(ctx: &Ctx, user: &str, iq: &Routed, payload: &Element) -> Outcome {
+async fn set_prefs(
+    ctx: &Ctx,
+    archive: &Archive,
+    user: &str,
+    iq: &Routed,
+    payload: &Element,
+) -> Outcome {
     let prefs = match Prefs::parse(payload) {
         Ok(prefs) => prefs,
         Err(e) => {
@@ -243,9 +264,10 @@ async fn set_prefs(ctx: &Ctx, user: &str, iq: &Routed, payload: &Element) -> Out
                 .await;
         }
     };
-    match policy::save(ctx, user, &prefs).await {
+    let applied = prefs.to_element();
+    match archive.prefs.save(ctx, user, prefs).await {
         Ok(()) => {
-            ctx.reply(iq, stanza::iq_result(&iq.el, Some(prefs.to_element())))
+            ctx.reply(iq, stanza::iq_result(&iq.el, Some(applied)))
                 .await
         }
         Err(e) => failed(ctx, iq, user, e.to_string()).await,

@@ -1,10 +1,11 @@
-//! Group commit for the archive: messages archived while a write is in flight go together in
-//! the next one, so that many concurrent senders cost a few transactions, not one each.
+//! Archive writes off the delivery path: entries queue for one task that writes each batch in
+//! one transaction; a reader first waits until everything queued before it is written.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use tokio::sync::{mpsc, oneshot};
 
+use crate::ctx::Ctx;
 use crate::storage::Store;
 use crate::storage::archive::NewArchived;
 
@@ -13,47 +14,64 @@ const BATCH: usize = 256;
 /// Entries waiting for a write; beyond, archiving waits (back-pressure, not memory).
 const QUEUE: usize = 4096;
 
-struct Pending {
-    entry: NewArchived,
-    written: oneshot::Sender<bool>,
+enum Job {
+    Append(NewArchived),
+    /// Answered once every entry queued before it is written.
+    Flush(oneshot::Sender<()>),
 }
 
-/// Hands entries to the one task that writes them; the task ends with the last `Writer`.
-pub struct Writer {
-    tx: mpsc::Sender<Pending>,
+/// The archive's writer, shared by the filter that archives and the services that read;
+/// started with the first write, from the store of the context it is given.
+#[derive(Default)]
+pub struct ArchiveWriter {
+    tx: OnceLock<mpsc::Sender<Job>>,
 }
 
-impl Writer {
-    pub fn start(store: Arc<dyn Store>) -> Writer {
-        let (tx, rx) = mpsc::channel(QUEUE);
-        tokio::spawn(write(store, rx));
-        Writer { tx }
+impl ArchiveWriter {
+    fn queue(&self, ctx: &Ctx) -> &mpsc::Sender<Job> {
+        self.tx.get_or_init(|| {
+            let (tx, rx) = mpsc::channel(QUEUE);
+            tokio::spawn(write(ctx.store().clone(), rx));
+            tx
+        })
     }
 
-    /// Archives `entry`; true once it is written.
-    pub async fn append(&self, entry: NewArchived) -> bool {
-        let (written, done) = oneshot::channel();
-        if self.tx.send(Pending { entry, written }).await.is_err() {
-            return false;
+    /// Queues `entry`: it is written with the next batch, in queue order. Delivery does not
+    /// wait for the disk; a failed write is logged.
+    pub async fn append(&self, ctx: &Ctx, entry: NewArchived) {
+        if self.queue(ctx).send(Job::Append(entry)).await.is_err() {
+            tracing::error!("archive writer gone; message not archived");
         }
-        done.await.unwrap_or(false)
+    }
+
+    /// Waits until every entry queued so far is written (or its write failed): a query after
+    /// this sees every message archived before it.
+    pub async fn flush(&self, ctx: &Ctx) {
+        let (done, flushed) = oneshot::channel();
+        if self.queue(ctx).send(Job::Flush(done)).await.is_ok() {
+            let _ = flushed.await;
+        }
     }
 }
 
-async fn write(store: Arc<dyn Store>, mut rx: mpsc::Receiver<Pending>) {
-    let mut batch = Vec::with_capacity(BATCH);
-    while rx.recv_many(&mut batch, BATCH).await > 0 {
-        let (entries, waiting): (Vec<NewArchived>, Vec<oneshot::Sender<bool>>) =
-            batch.drain(..).map(|p| (p.entry, p.written)).unzip();
-        let ok = match store.archive_append(&entries).await {
-            Ok(()) => true,
-            Err(e) => {
-                tracing::error!(error = %e, messages = entries.len(), "cannot archive messages");
-                false
+async fn write(store: Arc<dyn Store>, mut rx: mpsc::Receiver<Job>) {
+    let mut jobs = Vec::with_capacity(BATCH);
+    while rx.recv_many(&mut jobs, BATCH).await > 0 {
+        let mut entries = Vec::with_capacity(jobs.len());
+        let mut waiting = Vec::new();
+        for job in jobs.drain(..) {
+            match job {
+                Job::Append(entry) => entries.push(entry),
+                Job::Flush(done) => waiting.push(done),
             }
-        };
-        for w in waiting {
-            let _ = w.send(ok);
+        }
+        if !entries.is_empty()
+            && let Err(e) = store.archive_append(&entries).await
+        {
+            tracing::error!(error = %e, messages = entries.len(), "cannot archive messages");
+        }
+        for done in waiting {
+            let _ = done.send(());
         }
     }
 }

@@ -92,18 +92,27 @@ impl Bounds<'_> {
         }
     }
 
+    /// How many messages match (those before `below`, with it), unless more than `limit`:
+    /// the scan stops there.
     async fn count(
         &self,
         conn: &mut SqliteConnection,
         below: Option<Key>,
-    ) -> Result<u64, StoreError> {
-        let mut q = QueryBuilder::new("SELECT COUNT(*) FROM archive");
+        limit: u64,
+    ) -> Result<Option<u64>, StoreError> {
+        if limit == 0 {
+            return Ok(None);
+        }
+        let mut q = QueryBuilder::new("SELECT COUNT(*) FROM (SELECT 1 FROM archive");
         self.push_where(&mut q);
         if let Some(key) = below {
             push_key(&mut q, "<", key);
         }
+        let bound = i64::try_from(limit).unwrap_or(i64::MAX).saturating_add(1);
+        q.push(" LIMIT ").push_bind(bound).push(")");
         let n: i64 = q.build_query_scalar().fetch_one(&mut *conn).await?;
-        Ok(u64::try_from(n).unwrap_or_default())
+        let n = u64::try_from(n).unwrap_or_default();
+        Ok((n <= limit).then_some(n))
     }
 }
 
@@ -230,17 +239,16 @@ impl ArchiveStore for SqliteStore {
             found.reverse();
         }
 
-        let (mut count, mut first_index) = (None, None);
-        if page.counted {
-            let total = bounds.count(&mut tx, None).await?;
-            count = Some(total);
-            first_index = match (&page.from, found.first()) {
-                (_, None) => None,
-                (Position::Oldest, Some(_)) => Some(0),
-                (Position::Newest, Some(_)) => Some(total.saturating_sub(found.len() as u64)),
-                (_, Some((_, first))) => Some(bounds.count(&mut tx, Some(*first)).await?),
-            };
-        }
+        let limit = page.count_limit;
+        let count = bounds.count(&mut tx, None, limit).await?;
+        let first_index = match (&page.from, found.first(), count) {
+            (_, None, _) => None,
+            (Position::Oldest, Some(_), _) => Some(0),
+            (Position::Newest, Some(_), Some(total)) => {
+                Some(total.saturating_sub(found.len() as u64))
+            }
+            (_, Some((_, first)), _) => bounds.count(&mut tx, Some(*first), limit).await?,
+        };
         tx.rollback().await.map_err(StoreError::from)?;
         Ok(Page {
             messages: found.into_iter().map(|(m, _)| m).collect(),
