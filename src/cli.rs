@@ -14,8 +14,8 @@ use switchboard_server::config::load::{DEFAULT_FILE, ENV_PREFIX};
     about = "An XMPP server whose first interface is HTTP",
     long_about = "An XMPP server whose first interface is HTTP: Prosody mod_rest compatible /rest, \
                   webhooks, XMPP over WebSocket (RFC 7395) and TCP.\n\n\
-                  Commands other than `serve` work on the same data directory as the server and \
-                  may run while it serves."
+                  Commands other than `serve` and `restore` work on the same data directory as \
+                  the server and may run while it serves."
 )]
 pub struct Cli {
     /// Configuration file (TOML); without it ./switchboard.toml is read when present.
@@ -44,6 +44,21 @@ pub enum Command {
     /// Webhook outbox: dead letters, re-drive, signing keys.
     #[command(subcommand)]
     Webhook(WebhookCommand),
+    /// Write a consistent copy of the database (accounts, rosters, offline messages, archive,
+    /// tokens, webhook outbox) to FILE, also while the server runs.
+    Backup {
+        /// The copy to write; it must not exist yet.
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+    },
+    /// Replace the database with a copy made by `backup`, after checking it. Refused while a
+    /// server runs on the data directory; the replaced database is kept as
+    /// switchboard.db.pre-restore.
+    Restore {
+        /// A file written by `switchboard backup`.
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+    },
 }
 
 #[derive(Subcommand)]

@@ -1,5 +1,6 @@
 //! The `switchboard` binary: `serve`, account, token, certificate and webhook administration,
-//! configuration checks. Everything here is wiring; the system itself lives in `switchboard-server`.
+//! backup and restore, configuration checks. Everything here is wiring; the system itself lives
+//! in `switchboard-server`.
 
 mod cli;
 mod password;
@@ -11,6 +12,7 @@ use std::sync::Arc;
 use anyhow::{Context, Result, anyhow, bail};
 use clap::{CommandFactory, FromArgMatches};
 use switchboard_server::auth::{AccountError, Accounts};
+use switchboard_server::backup;
 use switchboard_server::config::load::{self, Loaded};
 use switchboard_server::config::{
     AccountJid, Config, ConfigError, Diagnostics, KeyPath, LogFormat,
@@ -121,6 +123,29 @@ async fn run(command: Command, loaded: Loaded) -> Result<()> {
         Command::Token(cmd) => token(cmd, &loaded.config).await,
         Command::Cert(cmd) => cert(cmd, &loaded),
         Command::Webhook(cmd) => webhook(cmd, &loaded.config).await,
+        Command::Backup { file } => {
+            let schema = backup::backup(&loaded.config.data_dir, &file).await?;
+            println!(
+                "backed up {} account(s), schema version {}, to {}",
+                schema.accounts,
+                schema.version,
+                file.display()
+            );
+            Ok(())
+        }
+        Command::Restore { file } => {
+            let restored = backup::restore(&loaded.config.data_dir, &file).await?;
+            println!(
+                "restored {} account(s), schema version {}, from {}",
+                restored.schema.accounts,
+                restored.schema.version,
+                file.display()
+            );
+            if let Some(kept) = restored.kept {
+                eprintln!("the replaced database was kept as {}", kept.display());
+            }
+            Ok(())
+        }
     }
 }
 

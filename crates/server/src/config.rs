@@ -190,6 +190,11 @@ pub struct HttpConfig {
     pub cors_origins: Vec<String>,
     /// Client addresses or CIDR blocks that may read `/metrics`; empty allows every address.
     pub metrics_allowed_ips: Vec<String>,
+    /// Serve HTTPS (and `wss://`) on `addr` with the `[tls]` certificates. Unset: HTTPS off
+    /// loopback unless `allow_plaintext`, plain HTTP on loopback.
+    pub tls: Option<bool>,
+    /// An extra HTTPS listener (the same routes), e.g. "0.0.0.0:5281", whatever `tls` says.
+    pub https_addr: Option<SocketAddr>,
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
@@ -342,6 +347,8 @@ impl Default for HttpConfig {
             max_concurrent_requests: 1024,
             cors_origins: vec!["*".into()],
             metrics_allowed_ips: vec!["127.0.0.0/8".into(), "::1".into()],
+            tls: None,
+            https_addr: None,
         }
     }
 }
@@ -446,6 +453,8 @@ pub const ENV_KEYS: &[(&str, &str)] = &[
         "SWITCHBOARD_HTTP_METRICS_ALLOWED_IPS",
         "http.metrics_allowed_ips",
     ),
+    ("SWITCHBOARD_HTTP_TLS", "http.tls"),
+    ("SWITCHBOARD_HTTP_HTTPS_ADDR", "http.https_addr"),
     ("SWITCHBOARD_C2S_ADDR", "c2s.addr"),
     ("SWITCHBOARD_C2S_DIRECT_TLS_ADDR", "c2s.direct_tls_addr"),
     ("SWITCHBOARD_C2S_ALLOW_PLAINTEXT", "c2s.allow_plaintext"),

@@ -2,6 +2,7 @@
 //! surface, storage and configuration, wired together by [`server::start`].
 
 pub mod auth;
+pub mod backup;
 pub mod c2s;
 pub mod config;
 pub mod ctx;

@@ -13,6 +13,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::auth::Accounts;
+use crate::backup::{BackupError, DataDirLock};
 use crate::c2s::{self, C2sContext, is_loopback};
 use crate::config::Config;
 use crate::ctx::{Ctx, Scope};
@@ -45,25 +46,33 @@ pub enum StartError {
     #[error("cannot listen on {addr}: {source}")]
     Bind { addr: SocketAddr, source: io::Error },
     #[error(
-        "http.addr {0} is not a loopback address and this server serves HTTP without TLS: \
-         put a TLS-terminating proxy in front and set http.allow_plaintext = true"
+        "http.addr {0} is not a loopback address and http.tls = false: set http.tls = true to \
+         serve HTTPS, or put a TLS-terminating proxy in front and set http.allow_plaintext = true"
     )]
     PlaintextHttp(SocketAddr),
     #[error("configuration: {0}")]
     Config(String),
     #[error("webhooks: {0}")]
     Webhook(#[from] crate::webhook::WebhookError),
+    #[error("{0}")]
+    Locked(#[from] BackupError),
 }
 
 /// A started server. Dropping it does not stop it: call [`RunningServer::shutdown`].
 pub struct RunningServer {
     pub http_addr: SocketAddr,
+    /// Whether `http_addr` speaks HTTPS (`http.tls`).
+    pub http_tls: bool,
+    /// The extra HTTPS listener (`http.https_addr`).
+    pub https_addr: Option<SocketAddr>,
     pub c2s_addr: SocketAddr,
     pub direct_tls_addr: Option<SocketAddr>,
     /// Owns the dispatching: the server delivers stanzas while this lives.
     router: Router,
     shutdown: CancellationToken,
     tasks: TaskTracker,
+    /// `restore` and a second server keep off the data directory while this lives.
+    _lock: DataDirLock,
 }
 
 /// Opens the store in `data_dir`, creating the directory when needed.
@@ -90,7 +99,11 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
     // One crypto provider for the whole process (TLS listeners, webhook HTTPS client): ring,
     // which builds without cmake. Installing twice (tests start many servers) is harmless.
     let _ = rustls::crypto::ring::default_provider().install_default();
-    if !is_loopback(&config.http.addr) && !config.http.allow_plaintext {
+    let http_tls = config
+        .http
+        .tls
+        .unwrap_or_else(|| !is_loopback(&config.http.addr) && !config.http.allow_plaintext);
+    if !http_tls && !is_loopback(&config.http.addr) && !config.http.allow_plaintext {
         return Err(StartError::PlaintextHttp(config.http.addr));
     }
     // Configurations built in code skip the loader's checks; these are the ones code relies on.
@@ -99,6 +112,7 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
     let cors = Cors::new(&config.http.cors_origins).map_err(StartError::Config)?;
     let bounds =
         Bounds::new(&config.http, gate.trusted_proxies().to_vec()).map_err(StartError::Config)?;
+    let lock = DataDirLock::acquire(&config.data_dir)?;
     let store = Arc::new(open_store(&config.data_dir).await?);
     let accounts = Accounts::new(store.clone(), &config.domain, config.auth.scram_iterations);
     let webhooks = Webhooks::new(&config, store).await?;
@@ -110,6 +124,17 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
     let router = Router::new(server.clone(), handlers(&config, &webhooks));
     let (cert, key) = tls::resolve_paths(&config)?;
     let tls_config = tls::server_config(&cert, &key)?;
+    let https_config = if http_tls || config.http.https_addr.is_some() {
+        let hosted: Vec<String> = config.component.iter().map(|c| c.domain.clone()).collect();
+        Some(crate::http::tls::server_config(
+            &cert,
+            &key,
+            &config.data_dir,
+            &hosted,
+        )?)
+    } else {
+        None
+    };
     let decoy = decoy_secret(&config.data_dir)?;
 
     let shutdown = CancellationToken::new();
@@ -147,7 +172,12 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
         None => None,
     };
 
-    let http_listener = listen(config.http.addr, "http (/rest, /xmpp-websocket)").await?;
+    let what = if http_tls {
+        "https (/rest, /xmpp-websocket)"
+    } else {
+        "http (/rest, /xmpp-websocket)"
+    };
+    let http_listener = listen(config.http.addr, what).await?;
     let http_addr = http_listener
         .local_addr()
         .map_err(|source| StartError::Bind {
@@ -164,6 +194,27 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
         Duration::from_secs(config.http.body_timeout_secs),
     );
     let app = crate::http::app(state, &config.http).map_err(StartError::Config)?;
+    let https_addr = match (config.http.https_addr, &https_config) {
+        (Some(addr), Some(https)) => {
+            let listener = listen(addr, "https (/rest, /xmpp-websocket)").await?;
+            let bound = listener
+                .local_addr()
+                .map_err(|source| StartError::Bind { addr, source })?;
+            tasks.spawn(listener::serve(
+                listener,
+                app.clone(),
+                bounds.clone().with_tls(https.clone()),
+                shutdown.clone(),
+                tasks.clone(),
+            ));
+            Some(bound)
+        }
+        _ => None,
+    };
+    let bounds = match (http_tls, https_config) {
+        (true, Some(https)) => bounds.with_tls(https),
+        _ => bounds,
+    };
     tasks.spawn(listener::serve(
         http_listener,
         app,
@@ -174,11 +225,14 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
 
     Ok(RunningServer {
         http_addr,
+        http_tls,
+        https_addr,
         c2s_addr,
         direct_tls_addr,
         router,
         shutdown,
         tasks,
+        _lock: lock,
     })
 }
 

@@ -1,5 +1,6 @@
-//! The HTTP listener: our own accept loop over hyper's HTTP/1.1 connections, bounded in number
-//! (in total and per client address) and in time (request headers, keep-alive idle).
+//! The HTTP listener: our own accept loop over hyper's HTTP/1.1 connections (and HTTP/2 over
+//! TLS, see [`super::tls`]), bounded in number (in total and per client address) and in time
+//! (TLS handshake and request headers, keep-alive idle).
 //!
 //! hyper's header-read timer also runs while a keep-alive connection waits for its next
 //! request, which would make the idle timeout equal to the header timeout; a small watchdog
@@ -22,8 +23,8 @@ use axum::http::{Request, Response};
 use axum::response::IntoResponse;
 use http_body::{Frame, SizeHint};
 use hyper::body::Incoming;
-use hyper::server::conn::http1;
-use hyper_util::rt::TokioIo;
+use hyper::server::conn::{http1, http2};
+use hyper_util::rt::{TokioExecutor, TokioIo};
 use ipnet::IpNet;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
@@ -34,6 +35,7 @@ use tokio_util::task::TaskTracker;
 use tower::ServiceExt;
 
 use super::error::HttpError;
+use super::tls::{HttpsAcceptor, Protocol};
 use crate::config::HttpConfig;
 use crate::throttle::{AcceptBackoff, is_out_of_descriptors, is_transient_accept_error};
 
@@ -51,6 +53,8 @@ pub struct Bounds {
     pub max_connections_per_ip: usize,
     /// Proxies, which speak for many clients: not held to the per-address cap.
     pub exempt: Vec<IpNet>,
+    /// Set on an HTTPS listener.
+    pub tls: Option<HttpsAcceptor>,
 }
 
 impl Bounds {
@@ -77,7 +81,14 @@ impl Bounds {
             max_connections: http.max_connections,
             max_connections_per_ip: http.max_connections_per_ip,
             exempt,
+            tls: None,
         })
+    }
+
+    /// The same bounds for an HTTPS listener; the handshake gets the header-read timeout.
+    pub fn with_tls(mut self, config: Arc<rustls::ServerConfig>) -> Bounds {
+        self.tls = Some(HttpsAcceptor::new(config, self.header_read));
+        self
     }
 }
 
@@ -139,9 +150,9 @@ pub async fn serve(
             Err(full) => {
                 tracing::debug!(%peer, reason = full.reason(), "HTTP connection refused");
                 if let Ok(permit) = refusals.clone().try_acquire_owned() {
-                    let header_read = bounds.header_read;
+                    let bounds = bounds.clone();
                     tasks.spawn(async move {
-                        refuse(tcp, full.reason(), header_read).await;
+                        refuse(tcp, peer, full.reason(), &bounds).await;
                         drop(permit);
                     });
                 }
@@ -150,20 +161,42 @@ pub async fn serve(
     }
 }
 
-/// One connection: hyper serves it while the watchdog enforces the header-read and
-/// keep-alive timeouts. Once upgraded (WebSocket) the connection leaves hyper, and this task
-/// ends: the WebSocket session holds a client connection slot of its own.
+/// One connection, after its TLS handshake on an HTTPS listener (the slot is held meanwhile).
 async fn connection(
     tcp: TcpStream,
     peer: SocketAddr,
-    _slot: Slot,
+    slot: Slot,
     app: axum::Router,
     bounds: Arc<Bounds>,
     shutdown: CancellationToken,
 ) {
+    match &bounds.tls {
+        None => serve_connection(tcp, Protocol::Http1, peer, slot, app, &bounds, shutdown).await,
+        Some(tls) => {
+            if let Some((stream, protocol)) = tls.accept(tcp, peer).await {
+                serve_connection(stream, protocol, peer, slot, app, &bounds, shutdown).await;
+            }
+        }
+    }
+}
+
+/// hyper serves the connection while the watchdog enforces the header-read and keep-alive
+/// timeouts. Once upgraded (WebSocket) the connection leaves hyper, and this task ends: the
+/// WebSocket session holds a client connection slot of its own.
+async fn serve_connection<S>(
+    stream: S,
+    protocol: Protocol,
+    peer: SocketAddr,
+    _slot: Slot,
+    app: axum::Router,
+    bounds: &Bounds,
+    shutdown: CancellationToken,
+) where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
     let activity = Arc::new(Activity::new(Instant::now()));
     let io = TokioIo::new(Watched {
-        inner: tcp,
+        inner: stream,
         activity: activity.clone(),
     });
     let service = ConnService {
@@ -171,13 +204,53 @@ async fn connection(
         peer,
         activity: activity.clone(),
     };
-    let conn = http1::Builder::new()
-        .serve_connection(io, service)
-        .with_upgrades();
+    match protocol {
+        Protocol::Http1 => {
+            let conn = http1::Builder::new()
+                .serve_connection(io, service)
+                .with_upgrades();
+            watch(
+                conn,
+                |c| c.graceful_shutdown(),
+                peer,
+                &activity,
+                bounds,
+                shutdown,
+            )
+            .await;
+        }
+        Protocol::Http2 => {
+            let conn = http2::Builder::new(TokioExecutor::new()).serve_connection(io, service);
+            watch(
+                conn,
+                |c| c.graceful_shutdown(),
+                peer,
+                &activity,
+                bounds,
+                shutdown,
+            )
+            .await;
+        }
+    }
+}
+
+/// Drives `conn` until it ends, the watchdog's deadline passes, or (after `drain` on shutdown)
+/// its last request is answered.
+async fn watch<C, E>(
+    conn: C,
+    drain: impl Fn(Pin<&mut C>),
+    peer: SocketAddr,
+    activity: &Activity,
+    bounds: &Bounds,
+    shutdown: CancellationToken,
+) where
+    C: Future<Output = Result<(), E>>,
+    E: std::fmt::Display,
+{
     tokio::pin!(conn);
     let mut draining = false;
     loop {
-        let deadline = activity.deadline(&bounds);
+        let deadline = activity.deadline(bounds);
         tokio::select! {
             done = conn.as_mut() => {
                 if let Err(e) = done {
@@ -187,13 +260,13 @@ async fn connection(
             }
             () = activity.changed.notified() => {}
             () = sleep_until(deadline) => {
-                if activity.deadline(&bounds).is_some_and(|d| d <= Instant::now()) {
+                if activity.deadline(bounds).is_some_and(|d| d <= Instant::now()) {
                     tracing::debug!(%peer, "HTTP connection closed: header or keep-alive timeout");
                     return;
                 }
             }
             () = shutdown.cancelled(), if !draining => {
-                conn.as_mut().graceful_shutdown();
+                drain(conn.as_mut());
                 draining = true;
             }
         }
@@ -207,14 +280,29 @@ async fn sleep_until(deadline: Option<Instant>) {
     }
 }
 
-/// Answers a connection over a cap with 503 and closes it.
-async fn refuse(tcp: TcpStream, reason: &'static str, header_read: Duration) {
+/// Answers a connection over a cap with 503 and closes it (over HTTP/1.1, after the handshake
+/// on an HTTPS listener).
+async fn refuse(tcp: TcpStream, peer: SocketAddr, reason: &'static str, bounds: &Bounds) {
+    match &bounds.tls {
+        None => refuse_on(tcp, reason, bounds.header_read).await,
+        Some(tls) => {
+            if let Some((stream, _)) = tls.accept(tcp, peer).await {
+                refuse_on(stream, reason, bounds.header_read).await;
+            }
+        }
+    }
+}
+
+async fn refuse_on<S>(stream: S, reason: &'static str, header_read: Duration)
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
     let service = hyper::service::service_fn(move |_: Request<Incoming>| async move {
         Ok::<_, Infallible>(HttpError::unavailable(reason, REFUSAL_RETRY).into_response())
     });
     let conn = http1::Builder::new()
         .keep_alive(false)
-        .serve_connection(TokioIo::new(tcp), service);
+        .serve_connection(TokioIo::new(stream), service);
     let _ = tokio::time::timeout(header_read, conn).await;
 }
 
@@ -380,13 +468,13 @@ impl Activity {
     }
 }
 
-/// The connection's socket, reporting reads to its [`Activity`].
-struct Watched {
-    inner: TcpStream,
+/// The connection's stream, reporting reads to its [`Activity`].
+struct Watched<S> {
+    inner: S,
     activity: Arc<Activity>,
 }
 
-impl AsyncRead for Watched {
+impl<S: AsyncRead + Unpin> AsyncRead for Watched<S> {
     fn poll_read(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -401,7 +489,7 @@ impl AsyncRead for Watched {
     }
 }
 
-impl AsyncWrite for Watched {
+impl<S: AsyncWrite + Unpin> AsyncWrite for Watched<S> {
     fn poll_write(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -513,6 +601,7 @@ mod tests {
             max_connections: total,
             max_connections_per_ip: per_ip,
             exempt: exempt.iter().map(|e| e.parse().unwrap()).collect(),
+            tls: None,
         }
     }
 

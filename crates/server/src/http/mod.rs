@@ -20,6 +20,7 @@ pub mod post_msg;
 pub mod rest;
 pub mod state;
 pub mod surface;
+pub mod tls;
 pub mod webhooks;
 
 use std::net::SocketAddr;

@@ -68,6 +68,7 @@ fn limit(n: usize) -> i64 {
 
 mod accounts;
 mod archive;
+pub mod backup;
 mod blocking;
 mod offline;
 mod outbox;
