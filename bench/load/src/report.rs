@@ -501,11 +501,11 @@ pub fn run(args: Args) -> Result<()> {
         }
         writeln!(md)?;
     }
-    // W6.
-    for r in records.iter().filter(|r| s(r, "workload") == "W6") {
+    // W5.
+    for r in records.iter().filter(|r| s(r, "workload") == "W5") {
         writeln!(
             md,
-            "## W6 — a page from a message archive (XEP-0313, RSM)\n"
+            "## W5 — a page from a message archive (XEP-0313, RSM)\n"
         )?;
         writeln!(
             md,
@@ -565,7 +565,7 @@ pub fn run(args: Args) -> Result<()> {
     if args.strict {
         let ran: Vec<String> = match meta.get("workloads").and_then(Value::as_str) {
             Some(list) => list.split(',').map(|w| w.trim().to_uppercase()).collect(),
-            None => ["W1", "W2", "W3", "W4", "W6"].map(String::from).to_vec(),
+            None => ["W1", "W2", "W3", "W4", "W5"].map(String::from).to_vec(),
         };
         let problems = check(&records, &ran);
         if !problems.is_empty() {
@@ -654,7 +654,7 @@ fn check(records: &[Value], ran: &[String]) -> Vec<String> {
                     }
                 }
             }
-            "W6" => {
+            "W5" => {
                 if f(r, "bounced").unwrap_or(0.0) > 0.0 {
                     problems.push(format!("{who}: messages bounced while filling the archive"));
                 }
