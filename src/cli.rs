@@ -121,7 +121,9 @@ pub enum ConfigCommand {
 #[derive(Subcommand)]
 pub enum CertCommand {
     /// Install the certificate and key for the configured domain from a certbot-style directory
-    /// into DATA_DIR/tls/ (cert.pem, key.pem), where `serve` reads them at its next start.
+    /// into DATA_DIR/tls/ (cert.pem, key.pem), where `serve` reads them at its next start; and
+    /// those of component domains found in DIR/live/<domain>/ or DIR/<domain>/ into
+    /// DATA_DIR/tls/<domain>/, served to HTTPS clients asking for that name.
     Import {
         /// Looked in, in order: DIR/live/<domain>/, DIR/<domain>/ and DIR itself, each with
         /// fullchain.pem and privkey.pem (for example /etc/letsencrypt)

@@ -17,6 +17,7 @@ use switchboard_server::config::load::{self, Loaded};
 use switchboard_server::config::{
     AccountJid, Config, ConfigError, Diagnostics, KeyPath, LogFormat,
 };
+use switchboard_server::http::tls as https;
 use switchboard_server::server;
 use switchboard_server::storage::OutboxStore;
 use switchboard_server::tls;
@@ -307,6 +308,22 @@ fn cert(cmd: CertCommand, loaded: &Loaded) -> Result<()> {
             );
             if let Some(warning) = &imported.warning {
                 eprintln!("warning: this certificate {warning}");
+            }
+            for component in &config.component {
+                let domain = &component.domain;
+                if let Some(hosted) = https::import_hosted(&dir, domain, &config.data_dir)? {
+                    println!(
+                        "installed the HTTPS certificate for {domain} (valid until {}) from {} \
+                         as {} and {}",
+                        hosted.info.not_after_text(),
+                        hosted.source.display(),
+                        hosted.cert.display(),
+                        hosted.key.display()
+                    );
+                    if let Some(warning) = &hosted.warning {
+                        eprintln!("warning: the certificate for {domain} {warning}");
+                    }
+                }
             }
             if config.tls.cert.is_some() {
                 eprintln!(

@@ -1,6 +1,7 @@
 //! HTTPS of the server's own: curl over HTTP/1.1 and HTTP/2 trusting the generated certificate,
 //! a `wss://` client (tokio-tungstenite over rustls), SNI choosing a hosted domain's own
-//! certificate, the extra `http.https_addr` listener and the TLS handshake timeout.
+//! certificate, the extra `http.https_addr` listener, the TLS handshake timeout, and `cert
+//! import` installing hosted domains' pairs.
 
 mod common;
 
@@ -232,4 +233,64 @@ async fn off_loopback_http_is_https_unless_plaintext_is_allowed() {
         .expect("starts behind a proxy");
     assert!(!running.http_tls);
     running.shutdown().await;
+}
+
+/// A certbot-style pair for `domain` in `dir`.
+fn certbot_pair(dir: &Path, domain: &str) {
+    let params = rcgen::CertificateParams::new(vec![domain.to_owned()]).unwrap();
+    let key = rcgen::KeyPair::generate().unwrap();
+    let cert = params.self_signed(&key).unwrap();
+    std::fs::create_dir_all(dir).unwrap();
+    std::fs::write(dir.join("fullchain.pem"), cert.pem()).unwrap();
+    std::fs::write(dir.join("privkey.pem"), key.serialize_pem()).unwrap();
+}
+
+#[test]
+fn cert_import_installs_the_pairs_of_hosted_domains_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let letsencrypt = d.join("letsencrypt");
+    certbot_pair(&letsencrypt.join("live/localhost"), "localhost");
+    certbot_pair(&letsencrypt.join("live/rest.localhost"), "rest.localhost");
+    let config = d.join("switchboard.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "data_dir = {:?}\n[[component]]\ndomain = \"rest.localhost\"\n\
+             component_secret = \"s3cret\"\n[[component]]\ndomain = \"bot.localhost\"\n\
+             component_secret = \"s3cret\"\n",
+            d.join("data")
+        ),
+    )
+    .unwrap();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_switchboard"));
+    for (var, _) in std::env::vars() {
+        if var.starts_with("SWITCHBOARD_") {
+            cmd.env_remove(var);
+        }
+    }
+    let out = cmd
+        .arg("--config")
+        .arg(&config)
+        .args(["cert", "import"])
+        .arg(&letsencrypt)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("the certificate for localhost"), "{stdout}");
+    assert!(
+        stdout.contains("the HTTPS certificate for rest.localhost"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("bot.localhost"), "{stdout}");
+    let (cert, _) = domain_paths(&d.join("data"), "rest.localhost");
+    assert_eq!(
+        std::fs::read(cert).unwrap(),
+        std::fs::read(letsencrypt.join("live/rest.localhost/fullchain.pem")).unwrap()
+    );
 }

@@ -306,6 +306,20 @@ pub fn import_certbot(dir: &Path, domain: &str, data_dir: &Path) -> Result<Impor
         dir.join(domain),
         dir.to_owned(),
     ];
+    let (cert, key) = generated_paths(data_dir);
+    import_into(&candidates, domain, data_dir, &cert, &key)
+}
+
+/// Installs the first certbot-style pair of `candidates` (directories holding `fullchain.pem`
+/// and `privkey.pem`) as `cert_path` and `key_path`, once it loads, names `domain` and is
+/// not expired.
+pub fn import_into(
+    candidates: &[PathBuf],
+    domain: &str,
+    data_dir: &Path,
+    cert_path: &Path,
+    key_path: &Path,
+) -> Result<Imported, TlsError> {
     let source = candidates
         .iter()
         .find(|d| d.join("fullchain.pem").is_file() && d.join("privkey.pem").is_file())
@@ -340,15 +354,14 @@ pub fn import_certbot(dir: &Path, domain: &str, data_dir: &Path) -> Result<Impor
         })
     };
     let (cert_pem, key_pem) = (read(&chain)?, read(&key)?);
-    let (cert_path, key_path) = generated_paths(data_dir);
-    install_pair(&cert_path, &cert_pem, &key_path, &key_pem)?;
+    install_pair(cert_path, &cert_pem, key_path, &key_pem)?;
     if let Some(tls_dir) = cert_path.parent() {
-        match_owner(data_dir, &[tls_dir, &cert_path, &key_path]);
+        match_owner(data_dir, &[tls_dir, cert_path, key_path]);
     }
     Ok(Imported {
         source: source.clone(),
-        cert: cert_path,
-        key: key_path,
+        cert: cert_path.to_owned(),
+        key: key_path.to_owned(),
         warning: info.expiry_warning(unix_now()),
         info,
     })

@@ -18,7 +18,7 @@ use tokio::net::TcpStream;
 use tokio_rustls::TlsAcceptor;
 use tokio_rustls::server::TlsStream;
 
-use crate::tls::TlsError;
+use crate::tls::{Imported, TlsError, import_into};
 
 /// What ALPN settled on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -34,6 +34,21 @@ const ALPN_HTTP1: &[u8] = b"http/1.1";
 pub fn domain_paths(data_dir: &Path, domain: &str) -> (std::path::PathBuf, std::path::PathBuf) {
     let dir = data_dir.join("tls").join(domain);
     (dir.join("cert.pem"), dir.join("key.pem"))
+}
+
+/// Installs the certbot-style pair of a hosted `domain` found in `DIR/live/<domain>/` or
+/// `DIR/<domain>/` as its HTTPS pair ([`domain_paths`]); `None` when neither exists.
+pub fn import_hosted(
+    dir: &Path,
+    domain: &str,
+    data_dir: &Path,
+) -> Result<Option<Imported>, TlsError> {
+    let candidates = [dir.join("live").join(domain), dir.join(domain)];
+    if !candidates.iter().any(|c| c.is_dir()) {
+        return Ok(None);
+    }
+    let (cert, key) = domain_paths(data_dir, domain);
+    import_into(&candidates, domain, data_dir, &cert, &key).map(Some)
 }
 
 /// Certificates by server name; clients that send no name, or one without a certificate of
