@@ -7,6 +7,7 @@ pub mod config;
 pub mod ctx;
 pub mod http;
 pub mod ids;
+pub mod metrics;
 pub mod routed;
 pub mod router;
 pub mod server;

@@ -98,15 +98,18 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
         Bounds::new(&config.http, gate.trusted_proxies().to_vec()).map_err(StartError::Config)?;
     let store = Arc::new(open_store(&config.data_dir).await?);
     let accounts = Accounts::new(store.clone(), &config.domain, config.auth.scram_iterations);
-    let webhooks = Webhooks::new(&config, store).await?;
     let server = Ctx::new(
         Arc::new(config.clone()),
         accounts,
         Arc::new(LocalSessions::default()),
     );
+    let webhooks = Webhooks::new(&config, store, server.metrics().registry()).await?;
     let router = Router::new(server.clone(), handlers(&config, &webhooks));
     let (cert, key) = tls::resolve_paths(&config)?;
     let tls_config = tls::server_config(&cert, &key)?;
+    if let Ok(info) = tls::inspect(&cert) {
+        server.metrics().set_certificate_expiry(info.not_after);
+    }
     let decoy = decoy_secret(&config.data_dir)?;
 
     let shutdown = CancellationToken::new();

@@ -32,6 +32,7 @@ use tokio_util::task::TaskTracker;
 
 use crate::config::{AuthConfig, Config};
 use crate::ctx::Ctx;
+use crate::metrics::Traffic;
 use rate::RateConfig;
 use resumption::Registry;
 use state::Session;
@@ -151,6 +152,8 @@ pub trait Transport: Send {
     fn release_idle(&mut self);
     /// When bytes last arrived from the client (whitespace keepalives included).
     fn last_read(&self) -> Instant;
+    /// The connection's transport and the bytes it moved so far.
+    fn traffic(&self) -> &Traffic;
 }
 
 pub fn is_loopback(addr: &SocketAddr) -> bool {

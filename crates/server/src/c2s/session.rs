@@ -23,6 +23,7 @@ use super::live;
 use super::state::{Bound, Session};
 use super::{C2sContext, Security, Transport, sasl};
 use crate::ids::random_id;
+use crate::metrics::LoginSurface;
 use crate::sessions::Registration;
 
 /// Where negotiation stands. Each variant is waiting for a new stream header.
@@ -46,6 +47,8 @@ enum Negotiated {
 
 /// Runs one c2s stream from its first byte to its close.
 pub async fn run<T: Transport>(mut t: T, ctx: Arc<C2sContext>, peer: SocketAddr) {
+    let transport = t.traffic().transport();
+    let _open = ctx.server.metrics().c2s_connection(transport);
     let mut header_sent = false;
     let negotiated = tokio::select! {
         result = tokio::time::timeout(ctx.negotiation_timeout, negotiate(&mut t, &ctx, &mut header_sent)) => {
@@ -55,11 +58,11 @@ pub async fn run<T: Transport>(mut t: T, ctx: Arc<C2sContext>, peer: SocketAddr)
     };
     match negotiated {
         Ok(Negotiated::Bound(session)) => {
-            tracing::info!(jid = %session.bound.jid, %peer, "session bound");
+            tracing::info!(jid = %session.bound.jid, %peer, transport = transport.as_str(), "session bound");
             live::serve(t, &ctx, session, false).await;
         }
         Ok(Negotiated::Resumed(session)) => {
-            tracing::info!(jid = %session.bound.jid, %peer, "session resumed");
+            tracing::info!(jid = %session.bound.jid, %peer, transport = transport.as_str(), "session resumed");
             live::serve(t, &ctx, session, true).await;
         }
         Err(end) => {
@@ -213,7 +216,12 @@ async fn secure_and_authenticate<T: Transport>(
         }
         let outcome = match auth {
             Ok((mechanism, initial_response)) => {
-                sasl::authenticate(t, ctx, mechanism, initial_response, &offered).await?
+                let outcome =
+                    sasl::authenticate(t, ctx, mechanism, initial_response, &offered).await?;
+                ctx.server
+                    .metrics()
+                    .login(LoginSurface::C2s, mechanism.name(), outcome.is_ok());
+                outcome
             }
             Err(condition) => Err(condition),
         };

@@ -16,6 +16,7 @@ use crate::auth::Accounts;
 use crate::c2s::C2sContext;
 use crate::config::RestConfig;
 use crate::ctx::Ctx;
+use crate::metrics::Metrics;
 use crate::routed::{Origin, Outcome, Refused, Routed};
 use crate::services::commands::{self, Args, Command, CommandError};
 use crate::waiters::WaiterGuard;
@@ -62,7 +63,21 @@ impl AppState {
         Edge {
             gate: self.gate.clone(),
             cors: self.cors.clone(),
+            metrics: self.server.metrics().clone(),
         }
+    }
+
+    /// The text of `/metrics`, after the gauges that are read from the store were set.
+    pub async fn scrape(&self) -> String {
+        self.webhooks.observe().await;
+        match self.server.store().offline_totals().await {
+            Ok(totals) => self
+                .server
+                .metrics()
+                .set_offline(totals.messages, totals.bytes),
+            Err(e) => tracing::error!(error = %e, "cannot read the offline storage totals"),
+        }
+        self.server.metrics().render()
     }
 
     pub fn domain(&self) -> &str {
@@ -71,6 +86,10 @@ impl AppState {
 
     pub fn accounts(&self) -> &Accounts {
         self.server.accounts()
+    }
+
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        self.server.metrics()
     }
 
     pub fn is_admin(&self, jid: &Jid) -> bool {

@@ -13,6 +13,7 @@ use switchboard_xmpp::rest_codec::{self, MediaType};
 use super::cors::Cors;
 use super::error::{HttpError, Style};
 use super::gate::{Gate, Policy};
+use crate::metrics::Metrics;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Surface {
@@ -87,11 +88,13 @@ pub fn reply_media(headers: &HeaderMap) -> MediaType {
     rest_codec::negotiate(header(ACCEPT), request)
 }
 
-/// What the edge middleware needs: the challenges of the gate and the CORS policy.
+/// What the edge middleware needs: the challenges of the gate and the CORS policy (and, for
+/// the access log around it, the gate's view of client addresses and the metrics).
 #[derive(Clone)]
 pub struct Edge {
     pub gate: Arc<Gate>,
     pub cors: Arc<Cors>,
+    pub metrics: Arc<Metrics>,
 }
 
 /// Classifies the request, answers CORS preflights, and on the way out writes any

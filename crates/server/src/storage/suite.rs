@@ -288,6 +288,13 @@ pub async fn offline_quotas_count_messages_and_bytes(s: &dyn Store) {
         s.offline_push("bob", message, none).await,
         Err(StoreError::QuotaExceeded)
     ));
+    assert_eq!(
+        s.offline_totals().await.unwrap(),
+        OfflineUsage {
+            messages: 4,
+            bytes: 2 * message.len() as u64 + 50
+        }
+    );
 }
 
 pub async fn offline_claims_admit_one_holder(s: &dyn Store) {

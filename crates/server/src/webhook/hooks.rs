@@ -99,7 +99,11 @@ pub(super) struct Shared {
 
 impl Webhooks {
     /// Reads the callbacks of the configuration and the store, generating missing secrets.
-    pub async fn new(config: &Config, store: Arc<dyn Store>) -> Result<Webhooks, WebhookError> {
+    pub async fn new(
+        config: &Config,
+        store: Arc<dyn Store>,
+        registry: &prometheus::Registry,
+    ) -> Result<Webhooks, WebhookError> {
         let settings = config.webhook.clone();
         let client = delivery::client(
             Duration::from_secs(settings.connect_timeout_secs),
@@ -187,7 +191,7 @@ impl Webhooks {
                 callbacks: RwLock::new(callbacks),
                 configured,
                 wake: Notify::new(),
-                metrics: Metrics::new()?,
+                metrics: Metrics::register(registry)?,
             }),
         })
     }
@@ -363,8 +367,8 @@ impl Webhooks {
         Ok(done)
     }
 
-    /// The Prometheus text of the webhook metrics, queue depths read from the store now.
-    pub async fn metrics_text(&self) -> String {
+    /// Sets the outbox gauges from the store, for a scrape: every callback has its series.
+    pub async fn observe(&self) {
         let depth = match self.inner.store.outbox_depth().await {
             Ok(depth) => depth,
             Err(e) => {
@@ -372,7 +376,8 @@ impl Webhooks {
                 Vec::new()
             }
         };
-        self.inner.metrics.render(&depth)
+        let known: Vec<String> = self.callbacks_read().keys().cloned().collect();
+        self.inner.metrics.observe(&known, &depth);
     }
 }
 
