@@ -8,6 +8,8 @@ pub mod ctx;
 pub mod http;
 pub mod ids;
 pub mod metrics;
+pub mod pidfile;
+pub mod reload;
 pub mod routed;
 pub mod router;
 pub mod server;

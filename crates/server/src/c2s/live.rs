@@ -129,7 +129,7 @@ async fn established<T: Transport>(
     if resumed && let Err(end) = resend(t, s).await {
         return Exit::End(end);
     }
-    let mut keepalive = Keepalive::new(ctx.idle_timeout);
+    let mut keepalive = Keepalive::new(ctx.settings().idle_timeout);
     loop {
         let deadline = keepalive.deadline(t.last_read());
         let step = tokio::select! {
@@ -361,6 +361,7 @@ async fn stream_management<T: Transport>(
     match (request, &mut s.sm) {
         (Ok(ClientSm::Enable { resume, max }), None) => {
             let timeout = ctx
+                .settings()
                 .resumption_timeout
                 .min(Duration::from_secs(max.map_or(u64::MAX, u64::from)));
             let resumable = (resume && !timeout.is_zero()).then(|| Resumable {
@@ -371,7 +372,7 @@ async fn stream_management<T: Transport>(
                 let max = u32::try_from(r.timeout.as_secs()).unwrap_or(u32::MAX);
                 (r.handle.id(), max)
             }));
-            s.sm = Some(Sm::new(ctx.mailbox_size));
+            s.sm = Some(Sm::new(ctx.settings().mailbox_size));
             s.resumable = resumable;
             Ok(t.send(&enabled).await?)
         }

@@ -51,7 +51,7 @@ pub async fn run<T: Transport>(mut t: T, ctx: Arc<C2sContext>, peer: SocketAddr)
     let _open = ctx.server.metrics().c2s_connection(transport);
     let mut header_sent = false;
     let negotiated = tokio::select! {
-        result = tokio::time::timeout(ctx.negotiation_timeout, negotiate(&mut t, &ctx, &mut header_sent)) => {
+        result = tokio::time::timeout(ctx.settings().negotiation_timeout, negotiate(&mut t, &ctx, &mut header_sent)) => {
             result.unwrap_or_else(|_| Err(End::error(StreamCondition::ConnectionTimeout, "Negotiation took too long")))
         }
         _ = ctx.shutdown.cancelled() => Err(End::Error(StreamCondition::SystemShutdown, None)),
@@ -235,12 +235,13 @@ async fn secure_and_authenticate<T: Transport>(
                 failures += 1;
                 // Growing delay before each failure answer slows password guessing down.
                 let delay = ctx
+                    .settings()
                     .auth
                     .failure_delay_ms
                     .saturating_mul(u64::from(failures));
                 tokio::time::sleep(Duration::from_millis(delay)).await;
                 t.send(&switchboard_xmpp::sasl::failure(condition)).await?;
-                if failures >= ctx.auth.max_attempts {
+                if failures >= ctx.settings().auth.max_attempts {
                     return Err(End::error(
                         StreamCondition::PolicyViolation,
                         "Too many failed authentication attempts",
@@ -310,7 +311,7 @@ async fn bind<T: Transport>(t: &mut T, ctx: &C2sContext, user: String) -> Result
         };
         let jid = FullJid::new(&format!("{user}@{}/{resource}", ctx.server.domain()))
             .map_err(|_| End::Error(StreamCondition::InternalServerError, None))?;
-        let (tx, rx) = mpsc::channel(ctx.mailbox_size);
+        let (tx, rx) = mpsc::channel(ctx.settings().mailbox_size);
         let registration = Registration::bind(ctx.server.sessions().clone(), &user, &resource, tx);
         t.send(&negotiation::bind_result(&iq, jid.clone())).await?;
         let bound = Bound {
@@ -324,8 +325,8 @@ async fn bind<T: Transport>(t: &mut T, ctx: &C2sContext, user: String) -> Result
         return Ok(Negotiated::Bound(Session::new(
             bound,
             rx,
-            ctx.mailbox_size,
-            ctx.rate,
+            ctx.settings().mailbox_size,
+            ctx.settings().rate,
         )));
     }
 }

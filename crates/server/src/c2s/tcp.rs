@@ -68,12 +68,12 @@ impl<S: Io> TcpTransport<S> {
         TcpTransport {
             traffic: ctx.server.metrics().c2s_traffic(kind),
             conn,
-            parser: StreamParser::new(ctx.limits),
-            ctx_limits: ctx.limits,
+            parser: StreamParser::new(ctx.settings().limits),
+            ctx_limits: ctx.settings().limits,
             buf: Vec::new(),
             tls: TlsAcceptor::from(ctx.tls.clone()),
             channel_binding: None,
-            plaintext_sasl: peer_local || ctx.tcp_allow_plaintext,
+            plaintext_sasl: peer_local || ctx.settings().tcp_allow_plaintext,
             last_read: Instant::now(),
         }
     }
@@ -272,7 +272,9 @@ async fn handle(
 ) {
     let transport = if direct_tls {
         let acceptor = TlsAcceptor::from(ctx.tls.clone());
-        match tokio::time::timeout(ctx.negotiation_timeout, acceptor.accept(socket)).await {
+        match tokio::time::timeout(ctx.settings().negotiation_timeout, acceptor.accept(socket))
+            .await
+        {
             Ok(Ok(tls)) => {
                 let channel_binding = crate::tls::channel_binding(tls.get_ref().1);
                 let mut t = TcpTransport::new(Conn::Tls(Box::new(tls)), &ctx, local);

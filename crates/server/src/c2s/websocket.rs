@@ -40,8 +40,8 @@ impl WsTransport {
     fn new(socket: WebSocket, ctx: &C2sContext) -> WsTransport {
         WsTransport {
             socket,
-            parser: StreamParser::new_fragments(ctx.limits),
-            limits: ctx.limits,
+            parser: StreamParser::new_fragments(ctx.settings().limits),
+            limits: ctx.settings().limits,
             closed: false,
             last_read: Instant::now(),
             traffic: ctx
@@ -184,7 +184,7 @@ pub async fn upgrade(ctx: Arc<C2sContext>, peer: SocketAddr, ws: WebSocketUpgrad
         });
     };
     // One element per message, so a message may be as large as a stanza (plus framing slack).
-    let max = ctx.limits.max_stanza_bytes + 1024;
+    let max = ctx.settings().limits.max_stanza_bytes + 1024;
     let tasks = ctx.tasks.clone();
     ws.protocols(["xmpp"])
         .max_message_size(max)

@@ -55,7 +55,7 @@ impl Visitor {
     pub async fn admit(self, app: &AppState) -> Result<Caller, HttpError> {
         let scheme = scheme_label(&self.presented);
         let admitted = app
-            .gate
+            .gate()
             .admit(app.accounts(), self.policy, self.presented, self.client)
             .await;
         let verdict = match &admitted {
@@ -91,7 +91,7 @@ fn client(parts: &Parts, app: &AppState) -> Result<IpAddr, HttpError> {
         .extensions
         .get::<ConnectInfo<SocketAddr>>()
         .ok_or_else(|| HttpError::internal().with_detail("no peer address"))?;
-    Ok(app.gate.client_ip(peer.ip(), &parts.headers))
+    Ok(app.gate().client_ip(peer.ip(), &parts.headers))
 }
 
 impl FromRequestParts<AppState> for Visitor {
@@ -152,7 +152,7 @@ impl FromRequestParts<AppState> for Monitor {
     type Rejection = HttpError;
 
     async fn from_request_parts(parts: &mut Parts, app: &AppState) -> Result<Self, HttpError> {
-        app.gate.admit_monitor(client(parts, app)?)?;
+        app.gate().admit_monitor(client(parts, app)?)?;
         Ok(Monitor)
     }
 }

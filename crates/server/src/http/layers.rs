@@ -129,11 +129,11 @@ mod tests {
 
     fn edge() -> Edge {
         let config = Config::default();
-        Edge {
-            gate: Arc::new(Gate::new(&config).unwrap()),
-            cors: Arc::new(Cors::new(&config.http.cors_origins).unwrap()),
-            metrics: Arc::default(),
-        }
+        Edge::new(
+            Gate::new(&config).unwrap(),
+            Cors::new(&config.http.cors_origins).unwrap(),
+            Arc::default(),
+        )
     }
 
     fn request(method: Method, path: &str, headers: &[(&str, &str)]) -> Request<Body> {

@@ -61,7 +61,7 @@ pub async fn observe(State(edge): State<Edge>, mut request: Request, next: Next)
         .map(|ConnectInfo(peer)| *peer);
     // The address the access rules saw: the one a trusted proxy forwarded for, if any.
     let client = peer
-        .map(|p| edge.gate.client_ip(p.ip(), request.headers()))
+        .map(|p| edge.gate().client_ip(p.ip(), request.headers()))
         .filter(|ip| peer.is_some_and(|p| p.ip() != *ip));
     let response = next.run(request).await;
     let took = start.elapsed();

@@ -29,8 +29,7 @@ pub struct AppState {
     webhooks: Webhooks,
     pub c2s: Arc<C2sContext>,
     pub rest: Arc<RestConfig>,
-    pub gate: Arc<Gate>,
-    pub cors: Arc<Cors>,
+    edge: Edge,
     /// How long a client may take to send a request body.
     pub body_timeout: Duration,
 }
@@ -48,23 +47,19 @@ impl AppState {
         cors: Cors,
         body_timeout: Duration,
     ) -> AppState {
+        let metrics = server.metrics().clone();
         AppState {
             server,
             webhooks,
             c2s,
             rest: Arc::new(rest),
-            gate: Arc::new(gate),
-            cors: Arc::new(cors),
+            edge: Edge::new(gate, cors, metrics),
             body_timeout,
         }
     }
 
     pub fn edge(&self) -> Edge {
-        Edge {
-            gate: self.gate.clone(),
-            cors: self.cors.clone(),
-            metrics: self.server.metrics().clone(),
-        }
+        self.edge.clone()
     }
 
     /// The text of `/metrics`, after the gauges that are read from the store were set.
@@ -86,6 +81,11 @@ impl AppState {
 
     pub fn accounts(&self) -> &Accounts {
         self.server.accounts()
+    }
+
+    /// The gate in force (a reload replaces it).
+    pub fn gate(&self) -> Arc<Gate> {
+        self.edge.gate()
     }
 
     pub fn metrics(&self) -> &Arc<Metrics> {
