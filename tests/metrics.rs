@@ -192,3 +192,80 @@ async fn series_exist_and_move() {
     assert_eq!(after.get("switchboard_c2s_connections{transport=tcp}"), 0.0);
     server.stop().await;
 }
+
+/// The metric names an expression or a text refers to.
+fn names_in(text: &str) -> Vec<String> {
+    let mut names = Vec::new();
+    let mut rest = text;
+    while let Some(at) = ["switchboard_", "process_"]
+        .iter()
+        .filter_map(|p| rest.find(p))
+        .min()
+    {
+        let name: String = rest[at..]
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+            .collect();
+        rest = &rest[at + name.len()..];
+        names.push(name);
+    }
+    names
+}
+
+#[tokio::test]
+async fn docs_and_dashboard_name_only_served_series() {
+    let server = TestServer::start_with(|config| {
+        config.component = vec![ComponentConfig {
+            domain: "rest.localhost".into(),
+            rest_callback_url: Some("http://127.0.0.1:9/hook".into()),
+            ..ComponentConfig::default()
+        }];
+    })
+    .await;
+    // Something for the HTTP families to hold.
+    http().get(server.url("/health")).send().await.unwrap();
+    let text = http()
+        .get(server.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let served: Vec<&str> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("# TYPE "))
+        .filter_map(|l| l.split_whitespace().next())
+        .collect();
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let docs = std::fs::read_to_string(root.join("docs/operations.md")).unwrap();
+    let documented = names_in(&docs);
+    for name in &served {
+        assert!(
+            documented.iter().any(|d| d == name),
+            "{name} is served but not in docs/operations.md"
+        );
+    }
+    let dashboard: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(root.join("contrib/grafana-switchboard.json")).unwrap(),
+    )
+    .unwrap();
+    let panels = dashboard["panels"].as_array().unwrap();
+    assert!(!panels.is_empty());
+    for target in panels.iter().flat_map(|p| p["targets"].as_array().unwrap()) {
+        for name in names_in(target["expr"].as_str().unwrap()) {
+            let family = name.strip_suffix("_bucket").unwrap_or(&name);
+            assert!(
+                documented.iter().any(|d| d == family),
+                "the dashboard uses {name}, which docs/operations.md does not list"
+            );
+            // Histograms without observations yet have no samples; every other family is
+            // served from the start.
+            assert!(
+                served.contains(&family) || name.ends_with("_bucket"),
+                "the dashboard uses {name}, which /metrics does not serve"
+            );
+        }
+    }
+    server.stop().await;
+}

@@ -45,6 +45,8 @@ pub fn plan(old: &Config, mut new: Config) -> Plan {
     fixed!("c2s.direct_tls_addr", c2s.direct_tls_addr);
     fixed!("limits.max_connections", limits.max_connections);
     fixed!("limits.blocklist_cache_size", limits.blocklist_cache_size);
+    // New passwords are hashed with the count the accounts were opened with.
+    fixed!("auth.scram_iterations", auth.scram_iterations);
     fixed!("rest.max_body_bytes", rest.max_body_bytes);
     fixed!("rest.iq_timeout_secs", rest.iq_timeout_secs);
     fixed!("rest.iq_max_timeout_secs", rest.iq_max_timeout_secs);
