@@ -47,6 +47,8 @@ pub fn plan(old: &Config, mut new: Config) -> Plan {
     fixed!("limits.blocklist_cache_size", limits.blocklist_cache_size);
     // New passwords are hashed with the count the accounts were opened with.
     fixed!("auth.scram_iterations", auth.scram_iterations);
+    // The retention task is started, or not, with the server.
+    fixed!("mam.retention_days", mam.retention_days);
     fixed!("rest.max_body_bytes", rest.max_body_bytes);
     fixed!("rest.iq_timeout_secs", rest.iq_timeout_secs);
     fixed!("rest.iq_max_timeout_secs", rest.iq_max_timeout_secs);

@@ -15,7 +15,7 @@ use super::gate::{Caller, Policy};
 use super::observe::Identity;
 use super::state::AppState;
 use super::surface::Surface;
-use crate::metrics::LoginSurface;
+use crate::metrics::{HTTP_SCHEMES, LoginSurface};
 
 /// A request at the door, before the gate: its credentials (parsed, not verified), the client's
 /// address, and the credentials its surface takes.
@@ -30,11 +30,12 @@ pub struct Visitor {
 /// The scheme of presented credentials as a metric label (a fixed set).
 fn scheme_label(presented: &Result<Authorization, RestError>) -> Option<&'static str> {
     match presented {
-        Ok(auth) => Some(match auth.scheme() {
-            "basic" => "Basic",
-            "bearer" => "Bearer",
-            _ => "other",
-        }),
+        Ok(auth) => Some(
+            HTTP_SCHEMES
+                .into_iter()
+                .find(|known| known.eq_ignore_ascii_case(auth.scheme()))
+                .unwrap_or("other"),
+        ),
         Err(RestError::MalformAuthz) => Some("other"),
         // No credentials at all: not a login attempt.
         Err(_) => None,

@@ -2,7 +2,7 @@
 //! server: submitting stanzas, waiting for replies, accounts, admins, commands.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use jid::Jid;
 use minidom::Element;
@@ -71,6 +71,12 @@ impl AppState {
                 .metrics()
                 .set_offline(totals.messages, totals.bytes),
             Err(e) => tracing::error!(error = %e, "cannot read the offline storage totals"),
+        }
+        if self.server.metrics().archive_count_due(Instant::now()) {
+            match self.server.store().archive_total().await {
+                Ok(total) => self.server.metrics().set_archive(total),
+                Err(e) => tracing::error!(error = %e, "cannot count the archived messages"),
+            }
         }
         self.server.metrics().render()
     }

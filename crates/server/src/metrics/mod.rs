@@ -3,9 +3,11 @@
 
 mod process;
 
-use std::time::Duration;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use http::StatusCode;
+use switchboard_xmpp::sasl::Mechanism;
 
 use prometheus::{
     Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts,
@@ -53,6 +55,12 @@ impl LoginSurface {
     }
 }
 
+/// How often the archives may be counted for [`Metrics::archive_count_due`].
+pub const ARCHIVE_COUNT_EVERY: Duration = Duration::from_secs(300);
+
+/// The HTTP authentication schemes as login labels (others count as `other`).
+pub const HTTP_SCHEMES: [&str; 2] = ["Basic", "Bearer"];
+
 /// HTTP request durations, from a health check to an iq that waits minutes for its reply.
 const HTTP_BUCKETS: [f64; 16] = [
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0,
@@ -76,6 +84,9 @@ pub struct Metrics {
     http_duration: HistogramVec,
     offline_messages: IntGauge,
     offline_bytes: IntGauge,
+    archive_messages: IntGauge,
+    /// When the archives were last counted.
+    archive_counted: Mutex<Option<Instant>>,
     reloads: IntCounterVec,
     tls_expiry: IntGauge,
 }
@@ -211,6 +222,13 @@ impl Metrics {
                 "switchboard_offline_bytes",
                 "Bytes of XML in offline storage, all accounts together",
             ),
+            archive_messages: gauge(
+                &r,
+                "switchboard_archive_messages",
+                "Messages in the message archives (XEP-0313), all accounts together; counted at \
+                 most every 5 minutes",
+            ),
+            archive_counted: Mutex::new(None),
             reloads: counter(
                 &r,
                 "switchboard_config_reloads_total",
@@ -234,6 +252,15 @@ impl Metrics {
             }
             for vec in [&metrics.c2s_received, &metrics.c2s_sent] {
                 vec.with_label_values(&[t.as_str()]);
+            }
+        }
+        let mechanisms = Mechanism::ALL
+            .iter()
+            .map(|m| (LoginSurface::C2s, m.name()))
+            .chain(HTTP_SCHEMES.map(|scheme| (LoginSurface::Http, scheme)));
+        for (surface, mechanism) in mechanisms {
+            for vec in [&metrics.logins, &metrics.login_failures] {
+                vec.with_label_values(&[surface.as_str(), mechanism]);
             }
         }
         for result in ["applied", "failed"] {
@@ -336,6 +363,24 @@ impl Metrics {
         self.offline_bytes.set(as_gauge(bytes));
     }
 
+    /// Whether the archives are due to be counted again (a scan of an index, so at most every
+    /// [`ARCHIVE_COUNT_EVERY`]; scrapes in between show the last count). Saying yes books it.
+    pub fn archive_count_due(&self, now: Instant) -> bool {
+        let mut last = self
+            .archive_counted
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let due = last.is_none_or(|at| now.duration_since(at) >= ARCHIVE_COUNT_EVERY);
+        if due {
+            *last = Some(now);
+        }
+        due
+    }
+
+    pub fn set_archive(&self, messages: u64) {
+        self.archive_messages.set(as_gauge(messages));
+    }
+
     pub fn reloaded(&self, applied: bool) {
         let result = if applied { "applied" } else { "failed" };
         self.reloads.with_label_values(&[result]).inc();
@@ -424,6 +469,9 @@ mod tests {
         ] {
             assert!(text.contains(line), "missing {line} in\n{text}");
         }
+        assert!(m.archive_count_due(Instant::now()));
+        assert!(!m.archive_count_due(Instant::now()));
+        assert!(m.archive_count_due(Instant::now() + ARCHIVE_COUNT_EVERY));
         drop(b);
         assert!(
             m.render()
