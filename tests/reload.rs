@@ -1,6 +1,6 @@
-//! Live reload in process: new admins, limits, component credentials and certificate apply
-//! while a client stays connected and keeps receiving; values that need a restart wait; a
-//! configuration that fails its checks changes nothing.
+//! Live reload in process: admins, limits, listener bounds, component credentials and the
+//! certificate apply while a client stays connected and keeps receiving; values that need a
+//! restart wait; a configuration that fails its checks changes nothing.
 
 mod common;
 
@@ -153,6 +153,15 @@ async fn changes_apply_while_a_session_stays_connected() {
     ] {
         assert!(metrics.contains(line), "missing {line} in\n{metrics}");
     }
+
+    // Listener bounds apply to the next connection: one per address, while one is held open.
+    let held = TcpStream::connect(server.http).await.unwrap();
+    let mut capped = first_config(server.dir.path());
+    capped.http.max_connections_per_ip = 1;
+    assert!(running.reload(capped).await.unwrap().is_empty());
+    let refused = http().get(server.url("/health")).send().await.unwrap();
+    assert_eq!(refused.status(), StatusCode::SERVICE_UNAVAILABLE);
+    drop(held);
     drop(alice);
     server.stop().await;
 }

@@ -31,15 +31,8 @@ pub fn plan(old: &Config, mut new: Config) -> Plan {
     fixed!("log_format", log_format);
     fixed!("http.addr", http.addr);
     fixed!("http.allow_plaintext", http.allow_plaintext);
-    fixed!(
-        "http.header_read_timeout_secs",
-        http.header_read_timeout_secs
-    );
-    fixed!("http.keepalive_timeout_secs", http.keepalive_timeout_secs);
     fixed!("http.request_timeout_secs", http.request_timeout_secs);
     fixed!("http.body_timeout_secs", http.body_timeout_secs);
-    fixed!("http.max_connections", http.max_connections);
-    fixed!("http.max_connections_per_ip", http.max_connections_per_ip);
     fixed!("http.max_concurrent_requests", http.max_concurrent_requests);
     fixed!("c2s.addr", c2s.addr);
     fixed!("c2s.direct_tls_addr", c2s.direct_tls_addr);

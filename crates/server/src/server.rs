@@ -18,7 +18,7 @@ use crate::config::Config;
 use crate::ctx::{Ctx, Scope};
 use crate::http::cors::Cors;
 use crate::http::gate::Gate;
-use crate::http::listener::{self, Bounds};
+use crate::http::listener::{self, Bounds, LiveBounds};
 use crate::http::state::AppState;
 use crate::http::surface::Edge;
 use crate::reload;
@@ -77,6 +77,7 @@ pub struct RunningServer {
     router: Router,
     /// What a reload swaps: the HTTP edge's gate and CORS policy, the callbacks, the certificate.
     edge: Edge,
+    bounds: LiveBounds,
     webhooks: Webhooks,
     certificate: Arc<ServedCert>,
     shutdown: CancellationToken,
@@ -114,8 +115,9 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
     config.check().map_err(StartError::Config)?;
     let gate = Gate::new(&config).map_err(StartError::Config)?;
     let cors = Cors::new(&config.http.cors_origins).map_err(StartError::Config)?;
-    let bounds =
-        Bounds::new(&config.http, gate.trusted_proxies().to_vec()).map_err(StartError::Config)?;
+    let bounds = LiveBounds::new(
+        Bounds::new(&config.http, gate.trusted_proxies().to_vec()).map_err(StartError::Config)?,
+    );
     let store = Arc::new(open_store(&config.data_dir).await?);
     let accounts = Accounts::new(store.clone(), &config.domain, config.auth.scram_iterations);
     let server = Ctx::new(
@@ -189,7 +191,7 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
     tasks.spawn(listener::serve(
         http_listener,
         app,
-        bounds,
+        bounds.clone(),
         shutdown.clone(),
         tasks.clone(),
     ));
@@ -200,6 +202,7 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
         direct_tls_addr,
         router,
         edge,
+        bounds,
         webhooks,
         certificate,
         shutdown,
@@ -276,6 +279,8 @@ impl RunningServer {
         let config = plan.config;
         let gate = Gate::new(&config).map_err(ReloadError::Config)?;
         let cors = Cors::new(&config.http.cors_origins).map_err(ReloadError::Config)?;
+        let bounds = Bounds::new(&config.http, gate.trusted_proxies().to_vec())
+            .map_err(ReloadError::Config)?;
         let (cert, key) = tls::resolve_paths(&config)?;
         let certificate = ServedCert::load(&cert, &key)?;
         let not_after = tls::inspect(&cert).map(|info| info.not_after);
@@ -286,6 +291,7 @@ impl RunningServer {
             ctx.metrics().set_certificate_expiry(not_after);
         }
         self.edge.replace(gate, cors);
+        self.bounds.replace(bounds);
         ctx.reconfigure(Arc::new(config));
         Ok(plan.restart_needed)
     }
