@@ -281,3 +281,29 @@ async fn docs_and_dashboard_name_only_served_series() {
     }
     server.stop().await;
 }
+
+#[tokio::test]
+async fn a_dropped_resumable_session_counts_as_detached() {
+    let server = TestServer::start_with(|c| c.c2s.resumption_timeout_secs = 60).await;
+    let mut raw = raw_logged_in(server.c2s, "alice", "sm").await;
+    raw.send("<enable xmlns='urn:xmpp:sm:3' resume='true'/>")
+        .await;
+    raw.read_until("<enabled").await;
+    let live = Metrics::scrape(&server).await;
+    assert_eq!(live.get("switchboard_c2s_sessions{transport=tcp}"), 1.0);
+    assert_eq!(live.get("switchboard_c2s_detached_sessions{}"), 0.0);
+    // The link drops without a close: the session waits to be resumed.
+    drop(raw);
+    let mut after = Metrics::scrape(&server).await;
+    for _ in 0..50 {
+        if after.get("switchboard_c2s_detached_sessions{}") == 1.0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        after = Metrics::scrape(&server).await;
+    }
+    assert_eq!(after.get("switchboard_c2s_detached_sessions{}"), 1.0);
+    assert_eq!(after.get("switchboard_c2s_sessions{transport=tcp}"), 0.0);
+    assert_eq!(after.get("switchboard_c2s_connections{transport=tcp}"), 0.0);
+    server.stop().await;
+}

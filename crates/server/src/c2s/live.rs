@@ -54,7 +54,7 @@ pub async fn serve<T: Transport>(
 ) {
     let jid = session.bound.jid.clone();
     let since = Instant::now();
-    let _bound = ctx.server.metrics().c2s_session(t.traffic().transport());
+    let counted = ctx.server.metrics().c2s_session(t.traffic().transport());
     let end = loop {
         match established(&mut t, ctx, &mut session, std::mem::take(&mut resumed)).await {
             Exit::End(end) => break end,
@@ -82,6 +82,8 @@ pub async fn serve<T: Transport>(
         );
         close(&mut t, end).await;
         drop(t);
+        // From now on it counts as detached, not as a session on a connection.
+        drop(counted);
         detached::wait(ctx, session).await;
     } else {
         if matches!(end, End::PeerClosed) {

@@ -172,7 +172,8 @@ pub trait Transport: Send {
     fn release_idle(&mut self);
     /// When bytes last arrived from the client (whitespace keepalives included).
     fn last_read(&self) -> Instant;
-    /// The connection's transport and the bytes it moved so far.
+    /// The connection's transport and the bytes it moved so far; it counts as open while the
+    /// transport lives.
     fn traffic(&self) -> &Traffic;
 }
 

@@ -48,7 +48,6 @@ enum Negotiated {
 /// Runs one c2s stream from its first byte to its close.
 pub async fn run<T: Transport>(mut t: T, ctx: Arc<C2sContext>, peer: SocketAddr) {
     let transport = t.traffic().transport();
-    let _open = ctx.server.metrics().c2s_connection(transport);
     let mut header_sent = false;
     let negotiated = tokio::select! {
         result = tokio::time::timeout(ctx.settings().negotiation_timeout, negotiate(&mut t, &ctx, &mut header_sent)) => {

@@ -66,7 +66,7 @@ impl<S: Io> TcpTransport<S> {
             Conn::Plain(_) | Conn::Gone => metrics::Transport::Tcp,
         };
         TcpTransport {
-            traffic: ctx.server.metrics().c2s_traffic(kind),
+            traffic: ctx.server.metrics().c2s_connection(kind),
             conn,
             parser: StreamParser::new(ctx.settings().limits),
             ctx_limits: ctx.settings().limits,

@@ -47,7 +47,7 @@ impl WsTransport {
             traffic: ctx
                 .server
                 .metrics()
-                .c2s_traffic(metrics::Transport::WebSocket),
+                .c2s_connection(metrics::Transport::WebSocket),
         }
     }
 

@@ -284,15 +284,20 @@ impl Metrics {
         String::from_utf8(out).unwrap_or_default()
     }
 
-    /// A client connection accepted on `transport`: counted, and open until the guard drops.
-    pub fn c2s_connection(&self, transport: Transport) -> Open {
+    /// A client connection accepted on `transport`: counted, open until the returned counters
+    /// drop (with the transport that owns them), and its bytes counted as they pass.
+    pub fn c2s_connection(&self, transport: Transport) -> Traffic {
         self.c2s_accepted
             .with_label_values(&[transport.as_str()])
             .inc();
-        Open::new(
-            self.c2s_connections
-                .with_label_values(&[transport.as_str()]),
-        )
+        let label = [transport.as_str()];
+        Traffic {
+            transport,
+            _open: Open::new(self.c2s_connections.with_label_values(&label)),
+            received: self.c2s_received.with_label_values(&label),
+            sent: self.c2s_sent.with_label_values(&label),
+            totals: (0, 0),
+        }
     }
 
     pub fn c2s_refused(&self, transport: Transport) {
@@ -309,16 +314,6 @@ impl Metrics {
     /// A bound resource waiting without a connection, until the guard drops.
     pub fn c2s_detached(&self) -> Open {
         Open::new(self.c2s_detached.clone())
-    }
-
-    /// The byte counters of one connection's transport, resolved once for its whole life.
-    pub fn c2s_traffic(&self, transport: Transport) -> Traffic {
-        Traffic {
-            transport,
-            received: self.c2s_received.with_label_values(&[transport.as_str()]),
-            sent: self.c2s_sent.with_label_values(&[transport.as_str()]),
-            totals: (0, 0),
-        }
     }
 
     /// An authentication attempt's result. `mechanism` comes from a fixed set (the SASL
@@ -412,10 +407,11 @@ impl Drop for Open {
     }
 }
 
-/// The bytes one connection moved: added to the server's counters as they pass, and kept for
-/// the connection's own log line.
+/// One open client connection: counted as open while this lives, its bytes added to the
+/// server's counters as they pass and kept for the connection's own log line.
 pub struct Traffic {
     transport: Transport,
+    _open: Open,
     received: IntCounter,
     sent: IntCounter,
     totals: (u64, u64),
@@ -453,7 +449,7 @@ mod tests {
         let b = m.c2s_connection(Transport::Tcp);
         drop(a);
         m.c2s_refused(Transport::WebSocket);
-        let mut traffic = m.c2s_traffic(Transport::Tls);
+        let mut traffic = m.c2s_connection(Transport::Tls);
         traffic.received(10);
         traffic.sent(25);
         assert_eq!(traffic.totals(), (10, 25));
