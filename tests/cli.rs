@@ -824,3 +824,63 @@ async fn reload_rereads_the_file_through_the_pid_file() {
     assert!(exit.success(), "exit status {exit:?}");
     assert!(!pid_file.exists());
 }
+
+#[tokio::test]
+async fn access_and_session_lines_are_structured_in_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    run(cmd(d).args(["user", "add", "alice", "--password", common::PASSWORD]));
+    let (http, c2s) = (free_port(), free_port());
+    let mut child = cmd(d)
+        .arg("serve")
+        .env("SWITCHBOARD_LOG_FORMAT", "json")
+        .env("SWITCHBOARD_HTTP_ADDR", format!("127.0.0.1:{http}"))
+        .env("SWITCHBOARD_C2S_ADDR", format!("127.0.0.1:{c2s}"))
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let log = log_lines(&mut child);
+    let _guard = common::KillOnDrop(child);
+    line_with(&log, "http (/rest");
+    let event = |line: String| -> serde_json::Value {
+        serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line}"))
+    };
+
+    common::install_crypto();
+    let sent = reqwest::Client::new()
+        .post(format!("http://127.0.0.1:{http}/rest"))
+        .basic_auth("alice", Some(common::PASSWORD))
+        .header("Content-Type", "application/xmpp+xml")
+        .body("<message to='alice@localhost'><body>hi</body></message>")
+        .send()
+        .await
+        .unwrap();
+    assert!(sent.status().is_success());
+    let access = event(line_with(&log, "HTTP request"));
+    assert_eq!(access["target"], "switchboard::access", "{access}");
+    assert_eq!(access["method"], "POST", "{access}");
+    assert_eq!(access["route"], "/rest", "{access}");
+    assert_eq!(access["status"], sent.status().as_u16(), "{access}");
+    assert!(access["latency_ms"].as_f64().unwrap() > 0.0, "{access}");
+    assert!(
+        access["peer"].as_str().unwrap().starts_with("127.0.0.1:"),
+        "{access}"
+    );
+    assert_eq!(access["identity"], "alice@localhost", "{access}");
+    assert!(!access.to_string().contains(common::PASSWORD));
+
+    let addr = format!("127.0.0.1:{c2s}").parse().unwrap();
+    let mut raw = common::raw_logged_in(addr, "alice", "json").await;
+    let bound = event(line_with(&log, "session bound"));
+    assert_eq!(bound["jid"], "alice@localhost/json", "{bound}");
+    assert_eq!(bound["transport"], "tcp", "{bound}");
+    raw.send("</stream:stream>").await;
+    raw.read_to_close().await;
+    let ended = event(line_with(&log, "session ended"));
+    assert_eq!(ended["jid"], "alice@localhost/json", "{ended}");
+    assert_eq!(ended["transport"], "tcp", "{ended}");
+    assert_eq!(ended["ended"], "closed by the client", "{ended}");
+    assert!(ended["duration_secs"].as_f64().is_some(), "{ended}");
+    assert!(ended["bytes_in"].as_u64().unwrap() > 0, "{ended}");
+    assert!(ended["bytes_out"].as_u64().unwrap() > 0, "{ended}");
+}
