@@ -19,8 +19,11 @@ use crate::config::Config;
 use crate::ctx::{Ctx, Scope};
 use crate::http::cors::Cors;
 use crate::http::gate::Gate;
-use crate::http::listener::{self, Bounds};
+use crate::http::listener::{self, Bounds, LiveBounds};
 use crate::http::state::AppState;
+use crate::http::surface::Edge;
+use crate::http::tls::{self as https, HostedCerts, HttpsAcceptor};
+use crate::reload;
 use crate::router::{Handlers, Router};
 use crate::services::mam::{
     filter::ArchiveFilter, queries::ArchiveQueries, retention, state::Archive,
@@ -31,7 +34,7 @@ use crate::services::{
 use crate::sessions::LocalSessions;
 use crate::storage::StoreError;
 use crate::storage::sqlite::SqliteStore;
-use crate::tls::{self, TlsError};
+use crate::tls::{self, ServedCert, TlsError};
 use crate::webhook::Webhooks;
 use switchboard_xmpp::ns;
 
@@ -58,6 +61,17 @@ pub enum StartError {
     Locked(#[from] BackupError),
 }
 
+/// Why a reloaded configuration was not put in force (the running one stays).
+#[derive(Debug, thiserror::Error)]
+pub enum ReloadError {
+    #[error("configuration: {0}")]
+    Config(String),
+    #[error("TLS: {0}")]
+    Tls(#[from] TlsError),
+    #[error("webhooks: {0}")]
+    Webhook(#[from] crate::webhook::WebhookError),
+}
+
 /// A started server. Dropping it does not stop it: call [`RunningServer::shutdown`].
 pub struct RunningServer {
     pub http_addr: SocketAddr,
@@ -69,6 +83,13 @@ pub struct RunningServer {
     pub direct_tls_addr: Option<SocketAddr>,
     /// Owns the dispatching: the server delivers stanzas while this lives.
     router: Router,
+    /// What a reload swaps: the HTTP edge's gate and CORS policy, the callbacks, the certificate.
+    edge: Edge,
+    bounds: LiveBounds,
+    webhooks: Webhooks,
+    certificate: Arc<ServedCert>,
+    /// Hosted domains' own HTTPS certificates, when HTTPS is served.
+    hosted_certs: Option<Arc<HostedCerts>>,
     shutdown: CancellationToken,
     tasks: TaskTracker,
     /// `restore` and a second server keep off the data directory while this lives.
@@ -110,30 +131,34 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
     config.check().map_err(StartError::Config)?;
     let gate = Gate::new(&config).map_err(StartError::Config)?;
     let cors = Cors::new(&config.http.cors_origins).map_err(StartError::Config)?;
-    let bounds =
-        Bounds::new(&config.http, gate.trusted_proxies().to_vec()).map_err(StartError::Config)?;
+    let bounds = LiveBounds::new(
+        Bounds::new(&config.http, gate.trusted_proxies().to_vec()).map_err(StartError::Config)?,
+    );
     let lock = DataDirLock::acquire(&config.data_dir)?;
     let store = Arc::new(open_store(&config.data_dir).await?);
     let accounts = Accounts::new(store.clone(), &config.domain, config.auth.scram_iterations);
-    let webhooks = Webhooks::new(&config, store).await?;
     let server = Ctx::new(
         Arc::new(config.clone()),
         accounts,
         Arc::new(LocalSessions::default()),
     );
+    let webhooks = Webhooks::new(&config, store, server.metrics().registry()).await?;
     let router = Router::new(server.clone(), handlers(&config, &webhooks));
     let (cert, key) = tls::resolve_paths(&config)?;
-    let tls_config = tls::server_config(&cert, &key)?;
-    let https_config = if http_tls || config.http.https_addr.is_some() {
-        let hosted: Vec<String> = config.component.iter().map(|c| c.domain.clone()).collect();
-        Some(crate::http::tls::server_config(
-            &cert,
-            &key,
-            &config.data_dir,
-            &hosted,
-        )?)
+    let certificate = Arc::new(ServedCert::load(&cert, &key)?);
+    let tls_config = tls::serving(certificate.clone())?;
+    if let Ok(info) = tls::inspect(&cert) {
+        server.metrics().set_certificate_expiry(info.not_after);
+    }
+    let hosted_certs = if http_tls || config.http.https_addr.is_some() {
+        let named = HostedCerts::load(&config.data_dir, &hosted_domains(&config))?;
+        Some(Arc::new(HostedCerts::new(certificate.clone(), named)))
     } else {
         None
+    };
+    let https = match &hosted_certs {
+        Some(certs) => Some(HttpsAcceptor::new(https::server_config(certs.clone())?)),
+        None => None,
     };
     let decoy = decoy_secret(&config.data_dir)?;
 
@@ -186,15 +211,16 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
         })?;
     let state = AppState::new(
         server,
-        webhooks,
+        webhooks.clone(),
         ctx,
         config.rest.clone(),
         gate,
         cors,
         Duration::from_secs(config.http.body_timeout_secs),
     );
+    let edge = state.edge();
     let app = crate::http::app(state, &config.http).map_err(StartError::Config)?;
-    let https_addr = match (config.http.https_addr, &https_config) {
+    let https_addr = match (config.http.https_addr, &https) {
         (Some(addr), Some(https)) => {
             let listener = listen(addr, "https (/rest, /xmpp-websocket)").await?;
             let bound = listener
@@ -203,7 +229,8 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
             tasks.spawn(listener::serve(
                 listener,
                 app.clone(),
-                bounds.clone().with_tls(https.clone()),
+                bounds.clone(),
+                Some(https.clone()),
                 shutdown.clone(),
                 tasks.clone(),
             ));
@@ -211,14 +238,11 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
         }
         _ => None,
     };
-    let bounds = match (http_tls, https_config) {
-        (true, Some(https)) => bounds.with_tls(https),
-        _ => bounds,
-    };
     tasks.spawn(listener::serve(
         http_listener,
         app,
-        bounds,
+        bounds.clone(),
+        https.filter(|_| http_tls),
         shutdown.clone(),
         tasks.clone(),
     ));
@@ -230,10 +254,20 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
         c2s_addr,
         direct_tls_addr,
         router,
+        edge,
+        bounds,
+        webhooks,
+        certificate,
+        hosted_certs,
         shutdown,
         tasks,
         _lock: lock,
     })
+}
+
+/// The domains served besides the server's own, which may have HTTPS certificates of their own.
+fn hosted_domains(config: &Config) -> Vec<String> {
+    config.component.iter().map(|c| c.domain.clone()).collect()
 }
 
 /// Every service of the server, registered with the router by what it handles.
@@ -281,6 +315,55 @@ impl RunningServer {
     /// The accounts of the running server.
     pub fn accounts(&self) -> &Accounts {
         self.router.ctx().accounts()
+    }
+
+    /// Puts a reloaded configuration in force without dropping anything: admins, limits, access
+    /// rules, credentials, CORS origins, callbacks and the certificate apply to what comes next.
+    /// Values only read at start are kept (and returned, to be reported); a configuration that
+    /// fails its checks, or whose certificate or callbacks cannot be loaded, changes nothing.
+    pub async fn reload(&self, config: Config) -> Result<Vec<&'static str>, ReloadError> {
+        let ctx = self.router.ctx();
+        let result = self.apply(ctx, config).await;
+        ctx.metrics().reloaded(result.is_ok());
+        result
+    }
+
+    /// Counts a reload whose configuration could not even be read.
+    pub fn reload_failed(&self) {
+        self.router.ctx().metrics().reloaded(false);
+    }
+
+    async fn apply(&self, ctx: &Ctx, config: Config) -> Result<Vec<&'static str>, ReloadError> {
+        config.check().map_err(ReloadError::Config)?;
+        let plan = reload::plan(&ctx.config(), config);
+        let config = plan.config;
+        let gate = Gate::new(&config).map_err(ReloadError::Config)?;
+        let cors = Cors::new(&config.http.cors_origins).map_err(ReloadError::Config)?;
+        let bounds = Bounds::new(&config.http, gate.trusted_proxies().to_vec())
+            .map_err(ReloadError::Config)?;
+        let (cert, key) = tls::resolve_paths(&config)?;
+        let certificate = ServedCert::load(&cert, &key)?;
+        let not_after = tls::inspect(&cert).map(|info| info.not_after);
+        let hosted = match &self.hosted_certs {
+            Some(_) => Some(HostedCerts::load(
+                &config.data_dir,
+                &hosted_domains(&config),
+            )?),
+            None => None,
+        };
+        self.webhooks.reconfigure(&config).await?;
+        // Nothing fails from here on: the new configuration goes in force as a whole.
+        self.certificate.take(certificate);
+        if let (Some(certs), Some(hosted)) = (&self.hosted_certs, hosted) {
+            certs.take(hosted);
+        }
+        if let Ok(not_after) = not_after {
+            ctx.metrics().set_certificate_expiry(not_after);
+        }
+        self.edge.replace(gate, cors);
+        self.bounds.replace(bounds);
+        ctx.reconfigure(Arc::new(config));
+        Ok(plan.restart_needed)
     }
 
     /// Closes every stream with `system-shutdown`, stops the listeners and waits (bounded)

@@ -17,6 +17,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+use arc_swap::ArcSwap;
 use axum::body::{Body, Bytes};
 use axum::extract::ConnectInfo;
 use axum::http::{Request, Response};
@@ -53,8 +54,6 @@ pub struct Bounds {
     pub max_connections_per_ip: usize,
     /// Proxies, which speak for many clients: not held to the per-address cap.
     pub exempt: Vec<IpNet>,
-    /// Set on an HTTPS listener.
-    pub tls: Option<HttpsAcceptor>,
 }
 
 impl Bounds {
@@ -81,28 +80,40 @@ impl Bounds {
             max_connections: http.max_connections,
             max_connections_per_ip: http.max_connections_per_ip,
             exempt,
-            tls: None,
         })
-    }
-
-    /// The same bounds for an HTTPS listener; the handshake gets the header-read timeout.
-    pub fn with_tls(mut self, config: Arc<rustls::ServerConfig>) -> Bounds {
-        self.tls = Some(HttpsAcceptor::new(config, self.header_read));
-        self
     }
 }
 
-/// Serves `app` on `listener` until `shutdown`; connections are tracked by `tasks` and close
-/// gracefully (in-flight requests finish) on shutdown.
+/// The bounds in force, replaced whole by a reload: new connections, and each connection's next
+/// deadline, see the new ones (connections over a lowered cap are not closed).
+#[derive(Clone, Debug)]
+pub struct LiveBounds(Arc<ArcSwap<Bounds>>);
+
+impl LiveBounds {
+    pub fn new(bounds: Bounds) -> LiveBounds {
+        LiveBounds(Arc::new(ArcSwap::from_pointee(bounds)))
+    }
+
+    pub fn get(&self) -> Arc<Bounds> {
+        self.0.load_full()
+    }
+
+    pub fn replace(&self, bounds: Bounds) {
+        self.0.store(Arc::new(bounds));
+    }
+}
+
+/// Serves `app` on `listener` until `shutdown`, over TLS when `tls` is set; connections are
+/// tracked by `tasks` and close gracefully (in-flight requests finish) on shutdown.
 pub async fn serve(
     listener: TcpListener,
     app: axum::Router,
-    bounds: Bounds,
+    bounds: LiveBounds,
+    tls: Option<HttpsAcceptor>,
     shutdown: CancellationToken,
     tasks: TaskTracker,
 ) {
-    let bounds = Arc::new(bounds);
-    let slots = Arc::new(Slots::new(&bounds));
+    let slots = Arc::new(Slots::new(bounds.clone()));
     let refusals = Arc::new(Semaphore::new(MAX_REFUSALS));
     let mut backoff = AcceptBackoff::default();
     loop {
@@ -143,6 +154,7 @@ pub async fn serve(
                     slot,
                     app.clone(),
                     bounds.clone(),
+                    tls.clone(),
                     shutdown.clone(),
                 );
                 tasks.spawn(connection);
@@ -150,9 +162,10 @@ pub async fn serve(
             Err(full) => {
                 tracing::debug!(%peer, reason = full.reason(), "HTTP connection refused");
                 if let Ok(permit) = refusals.clone().try_acquire_owned() {
-                    let bounds = bounds.clone();
+                    let header_read = bounds.get().header_read;
+                    let tls = tls.clone();
                     tasks.spawn(async move {
-                        refuse(tcp, peer, full.reason(), &bounds).await;
+                        refuse(tcp, peer, full.reason(), header_read, tls).await;
                         drop(permit);
                     });
                 }
@@ -161,20 +174,23 @@ pub async fn serve(
     }
 }
 
-/// One connection, after its TLS handshake on an HTTPS listener (the slot is held meanwhile).
+/// One connection, after its TLS handshake (bounded by the header-read timeout) on an HTTPS
+/// listener; the slot is held meanwhile.
 async fn connection(
     tcp: TcpStream,
     peer: SocketAddr,
     slot: Slot,
     app: axum::Router,
-    bounds: Arc<Bounds>,
+    bounds: LiveBounds,
+    tls: Option<HttpsAcceptor>,
     shutdown: CancellationToken,
 ) {
-    match &bounds.tls {
-        None => serve_connection(tcp, Protocol::Http1, peer, slot, app, &bounds, shutdown).await,
+    match tls {
+        None => serve_connection(tcp, Protocol::Http1, peer, slot, app, bounds, shutdown).await,
         Some(tls) => {
-            if let Some((stream, protocol)) = tls.accept(tcp, peer).await {
-                serve_connection(stream, protocol, peer, slot, app, &bounds, shutdown).await;
+            let handshake = bounds.get().header_read;
+            if let Some((stream, protocol)) = tls.accept(tcp, peer, handshake).await {
+                serve_connection(stream, protocol, peer, slot, app, bounds, shutdown).await;
             }
         }
     }
@@ -189,7 +205,7 @@ async fn serve_connection<S>(
     peer: SocketAddr,
     _slot: Slot,
     app: axum::Router,
-    bounds: &Bounds,
+    bounds: LiveBounds,
     shutdown: CancellationToken,
 ) where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
@@ -214,7 +230,7 @@ async fn serve_connection<S>(
                 |c| c.graceful_shutdown(),
                 peer,
                 &activity,
-                bounds,
+                &bounds,
                 shutdown,
             )
             .await;
@@ -226,7 +242,7 @@ async fn serve_connection<S>(
                 |c| c.graceful_shutdown(),
                 peer,
                 &activity,
-                bounds,
+                &bounds,
                 shutdown,
             )
             .await;
@@ -241,7 +257,7 @@ async fn watch<C, E>(
     drain: impl Fn(Pin<&mut C>),
     peer: SocketAddr,
     activity: &Activity,
-    bounds: &Bounds,
+    bounds: &LiveBounds,
     shutdown: CancellationToken,
 ) where
     C: Future<Output = Result<(), E>>,
@@ -250,7 +266,7 @@ async fn watch<C, E>(
     tokio::pin!(conn);
     let mut draining = false;
     loop {
-        let deadline = activity.deadline(bounds);
+        let deadline = activity.deadline(&bounds.get());
         tokio::select! {
             done = conn.as_mut() => {
                 if let Err(e) = done {
@@ -260,7 +276,7 @@ async fn watch<C, E>(
             }
             () = activity.changed.notified() => {}
             () = sleep_until(deadline) => {
-                if activity.deadline(bounds).is_some_and(|d| d <= Instant::now()) {
+                if activity.deadline(&bounds.get()).is_some_and(|d| d <= Instant::now()) {
                     tracing::debug!(%peer, "HTTP connection closed: header or keep-alive timeout");
                     return;
                 }
@@ -282,12 +298,18 @@ async fn sleep_until(deadline: Option<Instant>) {
 
 /// Answers a connection over a cap with 503 and closes it (over HTTP/1.1, after the handshake
 /// on an HTTPS listener).
-async fn refuse(tcp: TcpStream, peer: SocketAddr, reason: &'static str, bounds: &Bounds) {
-    match &bounds.tls {
-        None => refuse_on(tcp, reason, bounds.header_read).await,
+async fn refuse(
+    tcp: TcpStream,
+    peer: SocketAddr,
+    reason: &'static str,
+    header_read: Duration,
+    tls: Option<HttpsAcceptor>,
+) {
+    match tls {
+        None => refuse_on(tcp, reason, header_read).await,
         Some(tls) => {
-            if let Some((stream, _)) = tls.accept(tcp, peer).await {
-                refuse_on(stream, reason, bounds.header_read).await;
+            if let Some((stream, _)) = tls.accept(tcp, peer, header_read).await {
+                refuse_on(stream, reason, header_read).await;
             }
         }
     }
@@ -331,9 +353,7 @@ struct Counts {
 /// Open connections, counted in total and per client address.
 struct Slots {
     counts: Mutex<Counts>,
-    max_total: usize,
-    max_per_ip: usize,
-    exempt: Vec<IpNet>,
+    bounds: LiveBounds,
 }
 
 /// A counted connection; dropping it frees its place.
@@ -343,12 +363,10 @@ struct Slot {
 }
 
 impl Slots {
-    fn new(bounds: &Bounds) -> Slots {
+    fn new(bounds: LiveBounds) -> Slots {
         Slots {
             counts: Mutex::new(Counts::default()),
-            max_total: bounds.max_connections,
-            max_per_ip: bounds.max_connections_per_ip,
-            exempt: bounds.exempt.clone(),
+            bounds,
         }
     }
 
@@ -359,13 +377,14 @@ impl Slots {
     }
 
     fn take(self: &Arc<Self>, ip: IpAddr) -> Result<Slot, Full> {
+        let bounds = self.bounds.get();
         let mut counts = self.lock();
-        if counts.open >= self.max_total {
+        if counts.open >= bounds.max_connections {
             return Err(Full::Total);
         }
-        let exempt = self.exempt.iter().any(|net| net.contains(&ip));
+        let exempt = bounds.exempt.iter().any(|net| net.contains(&ip));
         let from_ip = counts.per_ip.entry(ip).or_default();
-        if !exempt && *from_ip >= self.max_per_ip {
+        if !exempt && *from_ip >= bounds.max_connections_per_ip {
             return Err(Full::PerIp);
         }
         *from_ip += 1;
@@ -601,7 +620,6 @@ mod tests {
             max_connections: total,
             max_connections_per_ip: per_ip,
             exempt: exempt.iter().map(|e| e.parse().unwrap()).collect(),
-            tls: None,
         }
     }
 
@@ -611,7 +629,8 @@ mod tests {
 
     #[test]
     fn slots_cap_each_address_and_the_total() {
-        let slots = Arc::new(Slots::new(&bounds(3, 2, &["10.0.0.0/8"])));
+        let live = LiveBounds::new(bounds(3, 2, &["10.0.0.0/8"]));
+        let slots = Arc::new(Slots::new(live.clone()));
         let a1 = slots.take(ip("192.0.2.1")).unwrap();
         let _a2 = slots.take(ip("192.0.2.1")).unwrap();
         assert_eq!(slots.take(ip("192.0.2.1")).err(), Some(Full::PerIp));
@@ -620,9 +639,13 @@ mod tests {
         drop(a1);
         let _a3 = slots.take(ip("192.0.2.1")).unwrap();
         assert_eq!(slots.lock().open, 3);
+        // Raised caps take effect at the next connection.
+        live.replace(bounds(4, 3, &[]));
+        let _a4 = slots.take(ip("192.0.2.1")).unwrap();
+        assert_eq!(slots.take(ip("192.0.2.3")).err(), Some(Full::Total));
 
         // A trusted proxy is held to the total only.
-        let slots = Arc::new(Slots::new(&bounds(3, 1, &["10.0.0.0/8"])));
+        let slots = Arc::new(Slots::new(LiveBounds::new(bounds(3, 1, &["10.0.0.0/8"]))));
         let held: Vec<Slot> = (0..3)
             .map(|_| slots.take(ip("10.1.1.1")).unwrap())
             .collect();

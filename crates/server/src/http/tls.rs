@@ -8,6 +8,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
+use arc_swap::ArcSwap;
 use rustls::ServerConfig;
 use rustls::crypto::CryptoProvider;
 use rustls::server::{ClientHello, ResolvesServerCert};
@@ -18,7 +19,7 @@ use tokio::net::TcpStream;
 use tokio_rustls::TlsAcceptor;
 use tokio_rustls::server::TlsStream;
 
-use crate::tls::{Imported, TlsError, import_into};
+use crate::tls::{Imported, ServedCert, TlsError, import_into};
 
 /// What ALPN settled on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -51,21 +52,55 @@ pub fn import_hosted(
     import_into(&candidates, domain, data_dir, &cert, &key).map(Some)
 }
 
-/// Certificates by server name; clients that send no name, or one without a certificate of
-/// its own, get the server domain's.
+/// Certificates by server name: hosted domains with a pair of their own get it; clients that
+/// send no name, or another one, get the server domain's (the reloadable [`ServedCert`] that
+/// c2s presents too). A reload replaces the hosted pairs with [`HostedCerts::take`].
 #[derive(Debug)]
-struct BySni {
-    named: HashMap<String, Arc<CertifiedKey>>,
-    default: Arc<CertifiedKey>,
+pub struct HostedCerts {
+    named: ArcSwap<HashMap<String, Arc<CertifiedKey>>>,
+    default: Arc<ServedCert>,
 }
 
-impl ResolvesServerCert for BySni {
+/// The hosted domains' pairs, read but not yet served.
+pub struct Named(HashMap<String, Arc<CertifiedKey>>);
+
+impl HostedCerts {
+    pub fn new(default: Arc<ServedCert>, named: Named) -> HostedCerts {
+        HostedCerts {
+            named: ArcSwap::from_pointee(named.0),
+            default,
+        }
+    }
+
+    /// Reads the pair in `DATA_DIR/tls/<domain>/` of each of `domains` that has one.
+    pub fn load(data_dir: &Path, domains: &[String]) -> Result<Named, TlsError> {
+        let provider = rustls::crypto::ring::default_provider();
+        let mut named = HashMap::new();
+        for domain in domains {
+            let (cert, key) = domain_paths(data_dir, domain);
+            if cert.is_file() && key.is_file() {
+                named.insert(
+                    domain.to_ascii_lowercase(),
+                    certified(&cert, &key, &provider)?,
+                );
+                tracing::info!(%domain, cert = %cert.display(), "HTTPS certificate for {domain}");
+            }
+        }
+        Ok(Named(named))
+    }
+
+    /// Serves `named` from the next handshake on.
+    pub fn take(&self, named: Named) {
+        self.named.store(Arc::new(named.0));
+    }
+}
+
+impl ResolvesServerCert for HostedCerts {
     fn resolve(&self, hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
-        let chosen = hello
+        let own = hello
             .server_name()
-            .and_then(|name| self.named.get(&name.to_ascii_lowercase()))
-            .unwrap_or(&self.default);
-        Some(chosen.clone())
+            .and_then(|name| self.named.load().get(&name.to_ascii_lowercase()).cloned());
+        own.or_else(|| self.default.resolve(hello))
     }
 }
 
@@ -88,73 +123,44 @@ fn certified(
         });
     }
     let key_der = PrivateKeyDer::from_pem_file(key).map_err(|e| read_err(key, e))?;
-    let signing = provider.key_provider.load_private_key(key_der)?;
-    let certified = CertifiedKey::new(chain, signing);
-    certified.keys_match()?;
-    Ok(Arc::new(certified))
+    Ok(Arc::new(CertifiedKey::from_der(chain, key_der, provider)?))
 }
 
-/// The HTTPS server configuration: the server domain's pair (`cert`, `key`) by default, and the
-/// pair in `DATA_DIR/tls/<domain>/` for each of `domains` that has one.
-pub fn server_config(
-    cert: &Path,
-    key: &Path,
-    data_dir: &Path,
-    domains: &[String],
-) -> Result<Arc<ServerConfig>, TlsError> {
+/// The HTTPS server configuration: certificates by SNI, HTTP/2 and HTTP/1.1 by ALPN.
+pub fn server_config(certs: Arc<HostedCerts>) -> Result<Arc<ServerConfig>, TlsError> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let default = certified(cert, key, &provider)?;
-    let mut named = HashMap::new();
-    for domain in domains {
-        let (cert, key) = domain_paths(data_dir, domain);
-        if cert.is_file() && key.is_file() {
-            named.insert(
-                domain.to_ascii_lowercase(),
-                certified(&cert, &key, &provider)?,
-            );
-            tracing::info!(%domain, cert = %cert.display(), "HTTPS certificate for {domain}");
-        }
-    }
     let mut config = ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()?
         .with_no_client_auth()
-        .with_cert_resolver(Arc::new(BySni { named, default }));
+        .with_cert_resolver(certs);
     config.alpn_protocols = vec![ALPN_H2.to_vec(), ALPN_HTTP1.to_vec()];
     Ok(Arc::new(config))
 }
 
 /// Completes TLS handshakes for an HTTP listener.
 #[derive(Clone)]
-pub struct HttpsAcceptor {
-    acceptor: TlsAcceptor,
-    /// The whole handshake must be done within this (the header-read timeout).
-    handshake: Duration,
-}
+pub struct HttpsAcceptor(TlsAcceptor);
 
 impl fmt::Debug for HttpsAcceptor {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("HttpsAcceptor")
-            .field("handshake", &self.handshake)
-            .finish_non_exhaustive()
+        f.debug_struct("HttpsAcceptor").finish_non_exhaustive()
     }
 }
 
 impl HttpsAcceptor {
-    pub fn new(config: Arc<ServerConfig>, handshake: Duration) -> HttpsAcceptor {
-        HttpsAcceptor {
-            acceptor: TlsAcceptor::from(config),
-            handshake,
-        }
+    pub fn new(config: Arc<ServerConfig>) -> HttpsAcceptor {
+        HttpsAcceptor(TlsAcceptor::from(config))
     }
 
-    /// The TLS stream and the protocol agreed on, or `None` when the client failed or took too
-    /// long (logged at debug: scanners do this all day).
+    /// The TLS stream and the protocol agreed on, or `None` when the client failed or took
+    /// longer than `handshake` (logged at debug: scanners do this all day).
     pub async fn accept(
         &self,
         tcp: TcpStream,
         peer: SocketAddr,
+        handshake: Duration,
     ) -> Option<(TlsStream<TcpStream>, Protocol)> {
-        match tokio::time::timeout(self.handshake, self.acceptor.accept(tcp)).await {
+        match tokio::time::timeout(handshake, self.0.accept(tcp)).await {
             Ok(Ok(stream)) => {
                 let protocol = match stream.get_ref().1.alpn_protocol() {
                     Some(ALPN_H2) => Protocol::Http2,
@@ -179,22 +185,24 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_domain_with_its_own_pair_is_served_it() {
+    fn hosted_pairs_load_and_a_mismatched_key_is_refused() {
         let dir = tempfile::tempdir().unwrap();
         let (cert, key) = crate::tls::generated_paths(dir.path());
         crate::tls::write_self_signed("localhost", &cert, &key).unwrap();
         let (c, k) = domain_paths(dir.path(), "rest.example");
         crate::tls::write_self_signed("rest.example", &c, &k).unwrap();
         let domains = ["rest.example".to_owned(), "absent.example".to_owned()];
-        let config = server_config(&cert, &key, dir.path(), &domains).unwrap();
+        let named = HostedCerts::load(dir.path(), &domains).unwrap();
+        assert_eq!(named.0.keys().collect::<Vec<_>>(), ["rest.example"]);
+        let default = Arc::new(ServedCert::load(&cert, &key).unwrap());
+        let config = server_config(Arc::new(HostedCerts::new(default, named))).unwrap();
         assert_eq!(
             config.alpn_protocols,
             [b"h2".to_vec(), b"http/1.1".to_vec()]
         );
 
-        // A key that does not match its certificate is refused.
         std::fs::copy(&key, &k).unwrap();
-        let refused = server_config(&cert, &key, dir.path(), &domains).unwrap_err();
+        let refused = HostedCerts::load(dir.path(), &domains).err().unwrap();
         assert!(matches!(refused, TlsError::Rustls(_)), "{refused}");
     }
 }
