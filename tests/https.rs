@@ -294,3 +294,33 @@ fn cert_import_installs_the_pairs_of_hosted_domains_too() {
         std::fs::read(letsencrypt.join("live/rest.localhost/fullchain.pem")).unwrap()
     );
 }
+
+#[tokio::test]
+async fn a_reload_serves_a_renewed_hosted_certificate() {
+    let tweak = |c: &mut switchboard_server::config::Config| {
+        c.http.tls = Some(true);
+        c.component.push(component("rest.localhost"));
+    };
+    let server = TestServer::start_with(|c| {
+        tweak(c);
+        let (cert, key) = domain_paths(&c.data_dir, "rest.localhost");
+        write_self_signed("rest.localhost", &cert, &key).unwrap();
+    })
+    .await;
+    let (own, key) = domain_paths(server.dir.path(), "rest.localhost");
+    let old = server.dir.path().join("old-rest.pem");
+    std::fs::copy(&own, &old).unwrap();
+    write_self_signed("rest.localhost", &own, &key).unwrap();
+
+    let (ok, out) = curl(server.http, "rest.localhost", "/health", &old, "--http1.1").await;
+    assert!(ok, "before the reload, the old pair: {out}");
+    let mut config = test_config(server.dir.path());
+    tweak(&mut config);
+    let running = server.running.as_ref().unwrap();
+    running.reload(config).await.expect("reloaded");
+    let (ok, out) = curl(server.http, "rest.localhost", "/health", &own, "--http1.1").await;
+    assert!(ok, "after it, the renewed pair: {out}");
+    let (ok, _) = curl(server.http, "rest.localhost", "/health", &old, "--http1.1").await;
+    assert!(!ok);
+    server.stop().await;
+}
