@@ -346,6 +346,7 @@ fn cli(data_dir: &Path) -> Command {
     c.current_dir(data_dir)
         .env_remove("SWITCHBOARD_DOMAIN")
         .env("SWITCHBOARD_DATA_DIR", data_dir)
+        .env("SWITCHBOARD_WEBHOOK_ALLOW_PRIVATE_TARGETS", "true")
         .env("SWITCHBOARD_LOG", "warn");
     c
 }
@@ -1465,6 +1466,7 @@ fn spawn_server(dir: &Path, env: &[(&str, String)], log: &str) -> ServerProcess 
     c.arg("serve")
         .current_dir(dir)
         .env_remove("SWITCHBOARD_DOMAIN")
+        .env("SWITCHBOARD_WEBHOOK_ALLOW_PRIVATE_TARGETS", "true")
         .stdout(Stdio::null())
         .stderr(log);
     for (k, v) in env {

@@ -118,6 +118,7 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
         server.clone(),
         tls_config,
         decoy,
+        gate.auth_throttle().clone(),
         shutdown.clone(),
         tasks.clone(),
     ));

@@ -30,6 +30,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::auth::throttle::{AuthSurface, AuthThrottle};
 use crate::config::{AuthConfig, Config};
 use crate::ctx::Ctx;
 use rate::RateConfig;
@@ -49,6 +50,8 @@ pub struct C2sContext {
     pub tls: Arc<rustls::ServerConfig>,
     pub limits: Limits,
     pub auth: AuthConfig,
+    /// Failed logins per client address, shared with the HTTP gate.
+    pub auth_throttle: Arc<AuthThrottle>,
     pub idle_timeout: Duration,
     pub negotiation_timeout: Duration,
     pub mailbox_size: usize,
@@ -75,6 +78,7 @@ impl C2sContext {
         server: Ctx,
         tls: Arc<rustls::ServerConfig>,
         decoy_secret: Vec<u8>,
+        auth_throttle: Arc<AuthThrottle>,
         shutdown: CancellationToken,
         tasks: TaskTracker,
     ) -> C2sContext {
@@ -86,6 +90,7 @@ impl C2sContext {
                 max_depth: config.limits.max_depth,
             },
             auth: config.auth.clone(),
+            auth_throttle,
             idle_timeout: Duration::from_secs(config.limits.idle_timeout_secs),
             negotiation_timeout: Duration::from_secs(config.limits.negotiation_timeout_secs),
             mailbox_size: config.limits.mailbox_size,
@@ -127,6 +132,9 @@ pub enum TransportError {
 /// One c2s transport. Implementations frame; all XMPP logic is in [`session`].
 /// `next_event` must be cancel-safe: the session loop races it against its mailbox.
 pub trait Transport: Send {
+    /// Where a login on this transport is counted and logged.
+    const AUTH_SURFACE: AuthSurface;
+
     fn next_event(
         &mut self,
     ) -> impl Future<Output = Result<Option<StreamEvent>, TransportError>> + Send;

@@ -1,7 +1,7 @@
 //! The c2s negotiation state machine (stream header → STARTTLS → SASL → bind or resume), written
 //! once over the [`Transport`] trait for TCP and WebSocket; the bound session runs in `live`.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -48,7 +48,7 @@ enum Negotiated {
 pub async fn run<T: Transport>(mut t: T, ctx: Arc<C2sContext>, peer: SocketAddr) {
     let mut header_sent = false;
     let negotiated = tokio::select! {
-        result = tokio::time::timeout(ctx.negotiation_timeout, negotiate(&mut t, &ctx, &mut header_sent)) => {
+        result = tokio::time::timeout(ctx.negotiation_timeout, negotiate(&mut t, &ctx, peer.ip(), &mut header_sent)) => {
             result.unwrap_or_else(|_| Err(End::error(StreamCondition::ConnectionTimeout, "Negotiation took too long")))
         }
         _ = ctx.shutdown.cancelled() => Err(End::Error(StreamCondition::SystemShutdown, None)),
@@ -139,6 +139,7 @@ fn check_header(header: &StreamHeader, domain: &str) -> Result<(), End> {
 async fn negotiate<T: Transport>(
     t: &mut T,
     ctx: &C2sContext,
+    client: IpAddr,
     header_sent: &mut bool,
 ) -> Result<Negotiated, End> {
     let mut stage = Stage::Unauthenticated { failures: 0 };
@@ -146,7 +147,7 @@ async fn negotiate<T: Transport>(
         open_stream(t, ctx, header_sent).await?;
         stage = match stage {
             Stage::Unauthenticated { failures } => {
-                secure_and_authenticate(t, ctx, failures).await?
+                secure_and_authenticate(t, ctx, client, failures).await?
             }
             Stage::Authenticated { user } => return bind(t, ctx, user).await,
         };
@@ -157,6 +158,7 @@ async fn negotiate<T: Transport>(
 async fn secure_and_authenticate<T: Transport>(
     t: &mut T,
     ctx: &C2sContext,
+    client: IpAddr,
     mut failures: u32,
 ) -> Result<Stage, End> {
     let security = t.security();
@@ -213,7 +215,7 @@ async fn secure_and_authenticate<T: Transport>(
         }
         let outcome = match auth {
             Ok((mechanism, initial_response)) => {
-                sasl::authenticate(t, ctx, mechanism, initial_response, &offered).await?
+                sasl::authenticate(t, ctx, client, mechanism, initial_response, &offered).await?
             }
             Err(condition) => Err(condition),
         };

@@ -13,6 +13,7 @@ use super::error::HttpError;
 use super::gate::{Caller, Policy};
 use super::state::AppState;
 use super::surface::Surface;
+use crate::auth::throttle::AuthSurface;
 
 /// A request at the door, before the gate: its credentials (parsed, not verified), the client's
 /// address, and the credentials its surface takes.
@@ -20,6 +21,8 @@ pub struct Visitor {
     presented: Result<Authorization, RestError>,
     client: IpAddr,
     policy: Policy,
+    /// Where a failed login is counted and logged.
+    surface: AuthSurface,
 }
 
 impl Visitor {
@@ -34,7 +37,13 @@ impl Visitor {
     /// Passes the gate: IP rule, credentials, rate limit.
     pub async fn admit(self, app: &AppState) -> Result<Caller, HttpError> {
         app.gate
-            .admit(app.accounts(), self.policy, self.presented, self.client)
+            .admit(
+                app.accounts(),
+                self.policy,
+                self.presented,
+                self.client,
+                self.surface,
+            )
             .await
     }
 }
@@ -45,6 +54,18 @@ fn surface(parts: &Parts) -> Surface {
         .get::<Surface>()
         .copied()
         .unwrap_or_else(|| Surface::of(parts.uri.path()))
+}
+
+/// Which surface a login is tried on, for the per-address throttle's log.
+fn auth_surface(parts: &Parts) -> AuthSurface {
+    match surface(parts) {
+        Surface::PostMsg => AuthSurface::PostMsg,
+        Surface::AdminJson if parts.uri.path().starts_with("/rest/admin/webhooks/") => {
+            AuthSurface::WebhookAdmin
+        }
+        Surface::AdminJson | Surface::AdminText => AuthSurface::Admin,
+        Surface::Rest | Surface::Metrics | Surface::Other => AuthSurface::Rest,
+    }
 }
 
 fn client(parts: &Parts, app: &AppState) -> Result<IpAddr, HttpError> {
@@ -66,6 +87,7 @@ impl FromRequestParts<AppState> for Visitor {
             presented: Authorization::from_header(parts.headers.get(AUTHORIZATION)),
             client: client(parts, app)?,
             policy,
+            surface: auth_surface(parts),
         })
     }
 }
