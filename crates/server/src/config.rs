@@ -343,7 +343,7 @@ impl Default for LimitsConfig {
             mailbox_size: 1024,
             idle_timeout_secs: 600,
             negotiation_timeout_secs: 60,
-            max_connections: 100_000,
+            max_connections: 10_000,
             max_blocklist_items: 1000,
             blocklist_cache_size: 10_000,
             offline_max_messages: 10_000,

@@ -5,6 +5,7 @@ pub mod auth;
 pub mod c2s;
 pub mod config;
 pub mod ctx;
+pub mod fdlimit;
 pub mod http;
 pub mod ids;
 pub mod routed;

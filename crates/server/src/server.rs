@@ -16,6 +16,7 @@ use crate::auth::Accounts;
 use crate::c2s::{self, C2sContext, is_loopback};
 use crate::config::Config;
 use crate::ctx::{Ctx, Scope};
+use crate::fdlimit;
 use crate::http::cors::Cors;
 use crate::http::gate::Gate;
 use crate::http::listener::{self, Bounds};
@@ -72,6 +73,24 @@ pub async fn open_store(data_dir: &Path) -> Result<SqliteStore, StartError> {
     Ok(SqliteStore::open(data_dir).await?)
 }
 
+/// Raises the descriptor limit as far as allowed and says so when the connection caps need
+/// more: a cap the kernel reaches first refuses connections with `EMFILE` instead of a
+/// stream error.
+fn check_descriptors(config: &Config) {
+    match fdlimit::raise_nofile() {
+        Ok(available) => {
+            tracing::info!(
+                available,
+                "file descriptors: soft limit raised to the hard one"
+            );
+            if let Some(warning) = fdlimit::shortfall(config, available) {
+                tracing::warn!("{warning}");
+            }
+        }
+        Err(e) => tracing::warn!(error = %e, "cannot read or raise the file descriptor limit"),
+    }
+}
+
 async fn listen(addr: SocketAddr, what: &str) -> Result<TcpListener, StartError> {
     let listener = TcpListener::bind(addr)
         .await
@@ -92,6 +111,7 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
     }
     // Configurations built in code skip the loader's checks; these are the ones code relies on.
     config.check().map_err(StartError::Config)?;
+    check_descriptors(&config);
     let gate = Gate::new(&config).map_err(StartError::Config)?;
     let cors = Cors::new(&config.http.cors_origins).map_err(StartError::Config)?;
     let bounds =
