@@ -2,9 +2,11 @@
 //! WebSocket, `/rest`, `/msg`, the admin APIs): past `auth.max_attempts` in a window, refused.
 //!
 //! An address starts a window with its first attempt; within `auth.failure_window_secs` it may
-//! fail `auth.max_attempts` times, counting attempts still being checked, so that parallel
-//! connections cannot guess more than that either. Then every attempt from it is refused
-//! without checking anything until the window ends. Other addresses are never slowed: the table
+//! fail `auth.max_attempts` times. Once it has failed, attempts still being checked count as
+//! failures to come, so that parallel connections cannot guess more than that either; an
+//! address that has not failed may have up to [`MAX_IN_FLIGHT`] logins checked at once (many
+//! clients behind one NAT reconnecting together). Past either bound every attempt from it is
+//! refused without checking anything. Other addresses are never slowed: the table
 //! is one short lock, and the password work happens outside it. IPv6 clients are counted per
 //! /64, the block one subscriber usually holds. The table is bounded
 //! (`auth.max_tracked_addresses`): when full, finished windows go first, then the oldest ones.
@@ -24,6 +26,10 @@ use crate::throttle::ReportEvery;
 static FAILED: ReportEvery = ReportEvery::with_burst(Duration::from_secs(10), 20);
 /// Attempts refused because their address is over the limit: one line per 10 s.
 static REFUSED: ReportEvery = ReportEvery::new(Duration::from_secs(10));
+
+/// Logins from one address being checked at once. Guesses per window are bounded by this plus
+/// `auth.max_attempts`: a first burst runs before any failure is known.
+pub const MAX_IN_FLIGHT: u32 = 32;
 
 /// Longest account name a log line quotes: the name is the client's input.
 const LOGGED_ACCOUNT_CHARS: usize = 64;
@@ -157,7 +163,11 @@ impl AuthThrottle {
             window.start = now;
             window.failures = 0;
         }
-        if window.failures.saturating_add(window.pending) >= self.max_attempts {
+        let over = window.failures >= self.max_attempts
+            || window.pending >= MAX_IN_FLIGHT
+            || (window.failures > 0
+                && window.failures.saturating_add(window.pending) >= self.max_attempts);
+        if over {
             let retry_after = self.window - now.duration_since(window.start);
             drop(table);
             if let Some(refused) = REFUSED.note(now) {
@@ -334,15 +344,16 @@ mod tests {
     }
 
     #[test]
-    fn attempts_in_flight_count_against_the_limit() {
-        let t = throttle(2, 60, 100);
+    fn after_a_failure_attempts_in_flight_count_against_the_limit() {
+        let t = throttle(3, 60, 100);
         let clock = Clock::new();
         let client = ip("192.0.2.1");
+        t.try_at(client, &clock).unwrap().failed("x");
         let a = t.try_at(client, &clock).unwrap();
         let b = t.try_at(client, &clock).unwrap();
         assert!(
             t.try_at(client, &clock).is_err(),
-            "two in flight fill the budget"
+            "one failure and two in flight fill the budget"
         );
         a.succeeded();
         drop(b);
@@ -353,6 +364,25 @@ mod tests {
         d.succeeded();
         t.try_at(client, &clock).unwrap().failed("x");
         assert!(t.try_at(client, &clock).is_err());
+    }
+
+    #[test]
+    fn an_address_without_failures_may_log_in_many_at_once_up_to_a_bound() {
+        let t = throttle(2, 60, 100);
+        let clock = Clock::new();
+        let nat = ip("192.0.2.1");
+        let in_flight: Vec<_> = (0..MAX_IN_FLIGHT)
+            .map(|_| t.try_at(nat, &clock).unwrap())
+            .collect();
+        assert!(
+            t.try_at(nat, &clock).is_err(),
+            "the bound on logins at once"
+        );
+        for attempt in in_flight {
+            attempt.succeeded();
+        }
+        t.try_at(nat, &clock).unwrap().succeeded();
+        assert_eq!(t.tracked(), 0);
     }
 
     #[test]
