@@ -284,6 +284,17 @@ fn assert_stanza(actual: &Element, expected: &str) {
     let expected = expected.replace("<body>", "<body xml:lang='en'>");
     let mut expected: Element = expected.parse().expect("expected XML parses");
     let mut actual = actual.clone();
+    // A message with a body or a receipt delivered to an account carries its archive's
+    // stanza-id (XEP-0359), checked here and left out of the comparison: its value is random.
+    let conversation = actual.name() == "message"
+        && (actual.has_child("body", "jabber:client")
+            || actual.has_child("received", "urn:xmpp:receipts"))
+        && matches!(actual.attr("type"), None | Some("chat" | "normal"));
+    if conversation && !expected.has_child("stanza-id", "urn:xmpp:sid:0") {
+        let to = actual.attr("to").expect("a delivered message has a to");
+        let archive = to.split('/').next().unwrap_or(to).to_owned();
+        actual = archived(actual, &archive);
+    }
     if expected.attr("id") == Some("*") {
         assert!(actual.attr("id").is_some(), "no id on {}", xml(&actual));
         remove_attr(&mut expected, "id");
@@ -346,7 +357,6 @@ fn cli(data_dir: &Path) -> Command {
     c.current_dir(data_dir)
         .env_remove("SWITCHBOARD_DOMAIN")
         .env("SWITCHBOARD_DATA_DIR", data_dir)
-        .env("SWITCHBOARD_WEBHOOK_ALLOW_PRIVATE_TARGETS", "true")
         .env("SWITCHBOARD_LOG", "warn");
     c
 }
@@ -952,8 +962,9 @@ async fn refused_connections_become_dead_letters_that_redrive_delivers() {
         metrics.contains("switchboard_webhook_deliveries_total{callback=\"rest.localhost\"} 2"),
         "{metrics}"
     );
+    // An emptied queue stays in the scrape, at zero (issue 16: webhook series always present).
     assert!(
-        !metrics.contains("switchboard_webhook_dead_letter_depth{"),
+        metrics.contains("switchboard_webhook_dead_letter_depth{callback=\"rest.localhost\"} 0"),
         "{metrics}"
     );
     server.stop().await;

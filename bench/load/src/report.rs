@@ -502,6 +502,50 @@ pub fn run(args: Args) -> Result<()> {
         }
         writeln!(md)?;
     }
+    // W5.
+    for r in records.iter().filter(|r| s(r, "workload") == "W5") {
+        writeln!(
+            md,
+            "## W5 — a page from a message archive (XEP-0313, RSM)\n"
+        )?;
+        writeln!(
+            md,
+            "{} chat messages from one account to another (online), archived for both at {} msg/s \
+             ({} bounced); then {} queries of each kind on the recipient's archive, one at a time, \
+             pages of {}, timed from the query to its iq result.\n",
+            num(f(r, "messages").unwrap_or(0.0)),
+            num(f(r, "fill_rate").unwrap_or(0.0)),
+            num(f(r, "bounced").unwrap_or(0.0)),
+            num(f(r, "queries").unwrap_or(0.0)),
+            num(f(r, "page").unwrap_or(0.0)),
+        )?;
+        writeln!(
+            md,
+            "| server | page | p50 | p99 | p99.9 | max | every page whole |"
+        )?;
+        writeln!(md, "|---|---|---:|---:|---:|---:|---|")?;
+        for (kind, label) in [
+            ("first", "first (oldest)"),
+            ("middle", "middle (`after-id`)"),
+            ("last", "last (`<before/>`)"),
+        ] {
+            let Some(p) = r.get("pages").and_then(|p| p.get(kind)) else {
+                continue;
+            };
+            let whole = p.get("whole_pages").and_then(Value::as_bool) == Some(true);
+            writeln!(
+                md,
+                "| {} | {label} | {} | {} | {} | {} | {} |",
+                s(r, "server"),
+                ms(f(p, "p50_ms")),
+                ms(f(p, "p99_ms")),
+                ms(f(p, "p999_ms")),
+                ms(f(p, "max_ms")),
+                if whole { "yes" } else { "**no**" },
+            )?;
+        }
+        writeln!(md)?;
+    }
     if let Some(p) = &profile {
         writeln!(md, "## Profile\n\n{}", p.trim_end())?;
         writeln!(md)?;
@@ -520,7 +564,11 @@ pub fn run(args: Args) -> Result<()> {
     std::fs::write(&args.json, serde_json::to_string_pretty(&doc)? + "\n")?;
     print!("{md}");
     if args.strict {
-        let problems = check(&records);
+        let ran: Vec<String> = match meta.get("workloads").and_then(Value::as_str) {
+            Some(list) => list.split(',').map(|w| w.trim().to_uppercase()).collect(),
+            None => ["W1", "W2", "W3", "W4", "W5"].map(String::from).to_vec(),
+        };
+        let problems = check(&records, &ran);
         if !problems.is_empty() {
             anyhow::bail!("smoke check failed:\n  {}", problems.join("\n  "));
         }
@@ -529,11 +577,11 @@ pub fn run(args: Args) -> Result<()> {
     Ok(())
 }
 
-/// What `--strict` refuses: a missing workload, an HTTP error, a lost message, a failed or
-/// dropped session.
-fn check(records: &[Value]) -> Vec<String> {
+/// What `--strict` refuses: a missing workload of those that `ran`, an HTTP error, a lost
+/// message, a failed or dropped session, a short archive page.
+fn check(records: &[Value], ran: &[String]) -> Vec<String> {
     let mut problems = Vec::new();
-    for w in ["W1", "W2", "W3", "W4"] {
+    for w in ran {
         if !records
             .iter()
             .any(|r| s(r, "workload") == w && s(r, "server") == "switchboard")
@@ -604,6 +652,21 @@ fn check(records: &[Value]) -> Vec<String> {
                             f(p, "sent"),
                             f(p, "received")
                         ));
+                    }
+                }
+            }
+            "W5" => {
+                if f(r, "bounced").unwrap_or(0.0) > 0.0 {
+                    problems.push(format!("{who}: messages bounced while filling the archive"));
+                }
+                for kind in ["first", "middle", "last"] {
+                    let whole = r
+                        .get("pages")
+                        .and_then(|p| p.get(kind))
+                        .and_then(|p| p.get("whole_pages"))
+                        .and_then(Value::as_bool);
+                    if whole != Some(true) {
+                        problems.push(format!("{who}: {kind} pages not whole ({whole:?})"));
                     }
                 }
             }

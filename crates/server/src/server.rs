@@ -19,16 +19,21 @@ use crate::ctx::{Ctx, Scope};
 use crate::fdlimit;
 use crate::http::cors::Cors;
 use crate::http::gate::Gate;
-use crate::http::listener::{self, Bounds};
+use crate::http::listener::{self, Bounds, LiveBounds};
 use crate::http::state::AppState;
+use crate::http::surface::Edge;
+use crate::reload;
 use crate::router::{Handlers, Router};
+use crate::services::mam::{
+    filter::ArchiveFilter, queries::ArchiveQueries, retention, state::Archive,
+};
 use crate::services::{
     blocking, carbons, commands, component, disco, offline, ping, presence, roster, version,
 };
 use crate::sessions::LocalSessions;
 use crate::storage::StoreError;
 use crate::storage::sqlite::SqliteStore;
-use crate::tls::{self, TlsError};
+use crate::tls::{self, ServedCert, TlsError};
 use crate::webhook::Webhooks;
 use switchboard_xmpp::ns;
 
@@ -53,6 +58,17 @@ pub enum StartError {
     Webhook(#[from] crate::webhook::WebhookError),
 }
 
+/// Why a reloaded configuration was not put in force (the running one stays).
+#[derive(Debug, thiserror::Error)]
+pub enum ReloadError {
+    #[error("configuration: {0}")]
+    Config(String),
+    #[error("TLS: {0}")]
+    Tls(#[from] TlsError),
+    #[error("webhooks: {0}")]
+    Webhook(#[from] crate::webhook::WebhookError),
+}
+
 /// A started server. Dropping it does not stop it: call [`RunningServer::shutdown`].
 pub struct RunningServer {
     pub http_addr: SocketAddr,
@@ -60,6 +76,11 @@ pub struct RunningServer {
     pub direct_tls_addr: Option<SocketAddr>,
     /// Owns the dispatching: the server delivers stanzas while this lives.
     router: Router,
+    /// What a reload swaps: the HTTP edge's gate and CORS policy, the callbacks, the certificate.
+    edge: Edge,
+    bounds: LiveBounds,
+    webhooks: Webhooks,
+    certificate: Arc<ServedCert>,
     shutdown: CancellationToken,
     tasks: TaskTracker,
 }
@@ -114,25 +135,31 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
     check_descriptors(&config);
     let gate = Gate::new(&config).map_err(StartError::Config)?;
     let cors = Cors::new(&config.http.cors_origins).map_err(StartError::Config)?;
-    let bounds =
-        Bounds::new(&config.http, gate.trusted_proxies().to_vec()).map_err(StartError::Config)?;
+    let bounds = LiveBounds::new(
+        Bounds::new(&config.http, gate.trusted_proxies().to_vec()).map_err(StartError::Config)?,
+    );
     let store = Arc::new(open_store(&config.data_dir).await?);
     let accounts = Accounts::new(store.clone(), &config.domain, config.auth.scram_iterations);
-    let webhooks = Webhooks::new(&config, store).await?;
     let server = Ctx::new(
         Arc::new(config.clone()),
         accounts,
         Arc::new(LocalSessions::default()),
     );
+    let webhooks = Webhooks::new(&config, store, server.metrics().registry()).await?;
     let router = Router::new(server.clone(), handlers(&config, &webhooks));
     let (cert, key) = tls::resolve_paths(&config)?;
-    let tls_config = tls::server_config(&cert, &key)?;
+    let certificate = Arc::new(ServedCert::load(&cert, &key)?);
+    let tls_config = tls::serving(certificate.clone())?;
+    if let Ok(info) = tls::inspect(&cert) {
+        server.metrics().set_certificate_expiry(info.not_after);
+    }
     let decoy = decoy_secret(&config.data_dir)?;
 
     let shutdown = CancellationToken::new();
     let tasks = TaskTracker::new();
     tls::watch_expiry(cert, shutdown.clone(), &tasks);
     crate::webhook::spawn(&webhooks, server.clone(), shutdown.clone(), &tasks);
+    retention::spawn(server.clone(), shutdown.clone(), &tasks);
     let ctx = Arc::new(C2sContext::new(
         &config,
         server.clone(),
@@ -173,18 +200,19 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
         })?;
     let state = AppState::new(
         server,
-        webhooks,
+        webhooks.clone(),
         ctx,
         config.rest.clone(),
         gate,
         cors,
         Duration::from_secs(config.http.body_timeout_secs),
     );
+    let edge = state.edge();
     let app = crate::http::app(state, &config.http).map_err(StartError::Config)?;
     tasks.spawn(listener::serve(
         http_listener,
         app,
-        bounds,
+        bounds.clone(),
         shutdown.clone(),
         tasks.clone(),
     ));
@@ -194,6 +222,10 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
         c2s_addr,
         direct_tls_addr,
         router,
+        edge,
+        bounds,
+        webhooks,
+        certificate,
         shutdown,
         tasks,
     })
@@ -203,6 +235,7 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
 fn handlers(config: &Config, webhooks: &Webhooks) -> Handlers {
     let blocking = Arc::new(blocking::Blocking::new(config.limits.blocklist_cache_size));
     let carbons = Arc::new(carbons::Carbons);
+    let archive = Arc::new(Archive::default());
     let mut handlers = Handlers::default()
         .server_iq(ns::PING, Arc::new(ping::ServerPing))
         .server_iq(ns::VERSION, Arc::new(version::Version))
@@ -211,6 +244,7 @@ fn handlers(config: &Config, webhooks: &Webhooks) -> Handlers {
         .account_iq(ns::PING, Arc::new(ping::AccountPing))
         .account_iq(ns::BLOCKING, blocking.clone())
         .account_iq(ns::CARBONS, carbons.clone())
+        .account_iq(ns::MAM, Arc::new(ArchiveQueries::new(archive.clone())))
         .presence(Arc::new(presence::Presence::with_divert(Arc::new(
             webhooks.clone(),
         ))))
@@ -220,6 +254,7 @@ fn handlers(config: &Config, webhooks: &Webhooks) -> Handlers {
         // is archived or copied; carbons last, so that copies carry what the filters before added.
         .filter(blocking)
         .filter(Arc::new(presence::OutboundPresence))
+        .filter(Arc::new(ArchiveFilter::new(archive)))
         .filter(carbons);
     for c in &config.component {
         let service = component::Component {
@@ -241,6 +276,48 @@ impl RunningServer {
     /// The accounts of the running server.
     pub fn accounts(&self) -> &Accounts {
         self.router.ctx().accounts()
+    }
+
+    /// Puts a reloaded configuration in force without dropping anything: admins, limits, access
+    /// rules, credentials, CORS origins, callbacks and the certificate apply to what comes next.
+    /// Values only read at start are kept (and returned, to be reported); a configuration that
+    /// fails its checks, or whose certificate or callbacks cannot be loaded, changes nothing.
+    pub async fn reload(&self, config: Config) -> Result<Vec<&'static str>, ReloadError> {
+        let ctx = self.router.ctx();
+        let result = self.apply(ctx, config).await;
+        ctx.metrics().reloaded(result.is_ok());
+        result
+    }
+
+    /// Counts a reload whose configuration could not even be read.
+    pub fn reload_failed(&self) {
+        self.router.ctx().metrics().reloaded(false);
+    }
+
+    async fn apply(&self, ctx: &Ctx, config: Config) -> Result<Vec<&'static str>, ReloadError> {
+        config.check().map_err(ReloadError::Config)?;
+        let plan = reload::plan(&ctx.config(), config);
+        let config = plan.config;
+        // Failed logins counted so far stay counted.
+        let gate = Gate::new(&config)
+            .map_err(ReloadError::Config)?
+            .sharing_throttle(self.edge.gate().auth_throttle().clone());
+        let cors = Cors::new(&config.http.cors_origins).map_err(ReloadError::Config)?;
+        let bounds = Bounds::new(&config.http, gate.trusted_proxies().to_vec())
+            .map_err(ReloadError::Config)?;
+        let (cert, key) = tls::resolve_paths(&config)?;
+        let certificate = ServedCert::load(&cert, &key)?;
+        let not_after = tls::inspect(&cert).map(|info| info.not_after);
+        self.webhooks.reconfigure(&config).await?;
+        // Nothing fails from here on: the new configuration goes in force as a whole.
+        self.certificate.take(certificate);
+        if let Ok(not_after) = not_after {
+            ctx.metrics().set_certificate_expiry(not_after);
+        }
+        self.edge.replace(gate, cors);
+        self.bounds.replace(bounds);
+        ctx.reconfigure(Arc::new(config));
+        Ok(plan.restart_needed)
     }
 
     /// Closes every stream with `system-shutdown`, stops the listeners and waits (bounded)

@@ -85,7 +85,7 @@ pub async fn authenticate<T: Transport>(
     let Ok(attempt) = ctx.auth_throttle.begin(client, T::AUTH_SURFACE) else {
         return Ok(Err(SaslCondition::TemporaryAuthFailure));
     };
-    let decoy = Decoy::new(&ctx.decoy_secret, ctx.auth.scram_iterations);
+    let decoy = Decoy::new(&ctx.decoy_secret, ctx.settings().auth.scram_iterations);
     let mut exchange = ServerExchange::new(mechanism, channel, decoy);
     let mut user = None;
     // The identity whose credentials were looked up: from then on a refusal is a failed login.

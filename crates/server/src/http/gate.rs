@@ -208,6 +208,13 @@ impl Gate {
         client_ip(peer, headers, &self.trusted)
     }
 
+    /// This gate counting failed logins in `throttle` (the one its predecessor used, on a
+    /// reload) instead of a fresh one.
+    pub fn sharing_throttle(mut self, throttle: Arc<AuthThrottle>) -> Gate {
+        self.throttle = throttle;
+        self
+    }
+
     /// The per-address count of failed logins, for every surface that checks credentials.
     pub fn auth_throttle(&self) -> &Arc<AuthThrottle> {
         &self.throttle
