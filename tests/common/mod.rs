@@ -44,6 +44,8 @@ pub fn test_config(dir: &std::path::Path) -> Config {
     config.c2s.addr = "127.0.0.1:0".parse().unwrap();
     config.c2s.direct_tls_addr = Some("127.0.0.1:0".parse().unwrap());
     config.auth.failure_delay_ms = 10;
+    // Tests play callbacks on loopback.
+    config.webhook.allow_private_targets = true;
     config
 }
 

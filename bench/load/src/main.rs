@@ -11,6 +11,7 @@ mod latency;
 mod receive;
 mod register;
 mod report;
+mod soak;
 mod xml;
 
 use std::path::PathBuf;
@@ -51,6 +52,8 @@ enum Cmd {
     },
     /// Write RESULTS.md and the JSON document from the measurements of one run.
     Report(report::Args),
+    /// The soak: waves of sessions connecting, exchanging messages and disconnecting.
+    Soak(soak::Args),
 }
 
 fn main() -> Result<()> {
@@ -70,6 +73,7 @@ fn main() -> Result<()> {
                     Cmd::Latency(a) => latency::run(a).await,
                     Cmd::Archive(a) => archive::run(a).await,
                     Cmd::Register(a) => register::run(a).await,
+                    Cmd::Soak(a) => soak::run(a).await,
                     Cmd::Emit { .. } | Cmd::Report(_) => unreachable!(),
                 }
             })

@@ -102,7 +102,8 @@ pub fn run(args: Args) -> Result<()> {
     writeln!(
         md,
         "Written by `bench/run` ({}). How to run and what each workload does: \
-         [README.md](README.md). Every figure below comes from this one run.\n",
+         [README.md](README.md). Every figure below comes from this one run. The soak \
+         (`bench/soak`) is reported separately in [SOAK.md](SOAK.md).\n",
         s(&meta, "mode")
     )?;
     writeln!(md, "- **Date:** {}", s(&meta, "date"))?;

@@ -143,6 +143,9 @@ pub struct WebhookConfig {
     pub per_host_concurrency: usize,
     /// PEM bundle of extra trust anchors for https callbacks (the system's are always used).
     pub ca_file: Option<PathBuf>,
+    /// Lets callbacks point at loopback, private, link-local and other non-public addresses
+    /// (tests, local development); off, they are refused when set and when connecting.
+    pub allow_private_targets: bool,
     /// Callbacks for accounts (`[[webhook.user]]`), used while the account has no session.
     pub user: Vec<UserCallbackConfig>,
 }
@@ -255,10 +258,17 @@ pub struct LimitsConfig {
 pub struct AuthConfig {
     /// PBKDF2 iterations for new SCRAM credentials (RFC 7677 asks for at least 4096).
     pub scram_iterations: u32,
-    /// Failed SASL attempts allowed on one stream before it is closed.
+    /// Failed logins allowed from one client address (an IPv6 /64) within
+    /// `failure_window_secs`, over every surface; also failed SASL attempts on one stream
+    /// before it is closed.
     pub max_attempts: u32,
     /// Delay added after each failure, multiplied by the number of failures so far.
     pub failure_delay_ms: u64,
+    /// Seconds over which an address's failed logins are counted; 0 turns the per-address
+    /// throttle off.
+    pub failure_window_secs: u64,
+    /// Client addresses whose failures are remembered at once; beyond, the oldest are dropped.
+    pub max_tracked_addresses: usize,
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
@@ -328,6 +338,7 @@ impl Default for WebhookConfig {
             backoff_max_ms: 300_000,
             per_host_concurrency: 8,
             ca_file: None,
+            allow_private_targets: false,
             user: Vec::new(),
         }
     }
@@ -372,7 +383,7 @@ impl Default for LimitsConfig {
             mailbox_size: 1024,
             idle_timeout_secs: 600,
             negotiation_timeout_secs: 60,
-            max_connections: 100_000,
+            max_connections: 10_000,
             max_blocklist_items: 1000,
             blocklist_cache_size: 10_000,
             offline_max_messages: 10_000,
@@ -390,6 +401,8 @@ impl Default for AuthConfig {
             scram_iterations: 4096,
             max_attempts: 5,
             failure_delay_ms: 500,
+            failure_window_secs: 300,
+            max_tracked_addresses: 100_000,
         }
     }
 }
@@ -510,6 +523,14 @@ pub const ENV_KEYS: &[(&str, &str)] = &[
     ("SWITCHBOARD_AUTH_SCRAM_ITERATIONS", "auth.scram_iterations"),
     ("SWITCHBOARD_AUTH_MAX_ATTEMPTS", "auth.max_attempts"),
     ("SWITCHBOARD_AUTH_FAILURE_DELAY_MS", "auth.failure_delay_ms"),
+    (
+        "SWITCHBOARD_AUTH_FAILURE_WINDOW_SECS",
+        "auth.failure_window_secs",
+    ),
+    (
+        "SWITCHBOARD_AUTH_MAX_TRACKED_ADDRESSES",
+        "auth.max_tracked_addresses",
+    ),
     ("SWITCHBOARD_REST_MAX_BODY_BYTES", "rest.max_body_bytes"),
     ("SWITCHBOARD_REST_IQ_TIMEOUT_SECS", "rest.iq_timeout_secs"),
     (
@@ -555,6 +576,10 @@ pub const ENV_KEYS: &[(&str, &str)] = &[
         "webhook.per_host_concurrency",
     ),
     ("SWITCHBOARD_WEBHOOK_CA_FILE", "webhook.ca_file"),
+    (
+        "SWITCHBOARD_WEBHOOK_ALLOW_PRIVATE_TARGETS",
+        "webhook.allow_private_targets",
+    ),
     ("SWITCHBOARD_WEBHOOK_USER", "webhook.user"),
     ("SWITCHBOARD_MAM_DEFAULT_POLICY", "mam.default_policy"),
     ("SWITCHBOARD_MAM_RETENTION_DAYS", "mam.retention_days"),

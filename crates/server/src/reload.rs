@@ -42,6 +42,10 @@ pub fn plan(old: &Config, mut new: Config) -> Plan {
     fixed!("limits.blocklist_cache_size", limits.blocklist_cache_size);
     // New passwords are hashed with the count the accounts were opened with.
     fixed!("auth.scram_iterations", auth.scram_iterations);
+    // The per-address login throttle outlives reloads with the bounds it started with.
+    fixed!("auth.max_attempts", auth.max_attempts);
+    fixed!("auth.failure_window_secs", auth.failure_window_secs);
+    fixed!("auth.max_tracked_addresses", auth.max_tracked_addresses);
     // The retention task is started, or not, with the server.
     fixed!("mam.retention_days", mam.retention_days);
     fixed!("rest.max_body_bytes", rest.max_body_bytes);
@@ -49,6 +53,11 @@ pub fn plan(old: &Config, mut new: Config) -> Plan {
     fixed!("rest.iq_max_timeout_secs", rest.iq_max_timeout_secs);
     fixed!("webhook.connect_timeout_secs", webhook.connect_timeout_secs);
     fixed!("webhook.timeout_secs", webhook.timeout_secs);
+    // The callbacks' HTTP client (with its resolver) is built at start.
+    fixed!(
+        "webhook.allow_private_targets",
+        webhook.allow_private_targets
+    );
     fixed!("webhook.iq_timeout_secs", webhook.iq_timeout_secs);
     fixed!("webhook.max_attempts", webhook.max_attempts);
     fixed!("webhook.max_age_secs", webhook.max_age_secs);

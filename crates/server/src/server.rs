@@ -17,6 +17,7 @@ use crate::backup::{BackupError, DataDirLock};
 use crate::c2s::{self, C2sContext, is_loopback};
 use crate::config::Config;
 use crate::ctx::{Ctx, Scope};
+use crate::fdlimit;
 use crate::http::cors::Cors;
 use crate::http::gate::Gate;
 use crate::http::listener::{self, Bounds, LiveBounds};
@@ -105,6 +106,24 @@ pub async fn open_store(data_dir: &Path) -> Result<SqliteStore, StartError> {
     Ok(SqliteStore::open(data_dir).await?)
 }
 
+/// Raises the descriptor limit as far as allowed and says so when the connection caps need
+/// more: a cap the kernel reaches first refuses connections with `EMFILE` instead of a
+/// stream error.
+fn check_descriptors(config: &Config) {
+    match fdlimit::raise_nofile() {
+        Ok(available) => {
+            tracing::info!(
+                available,
+                "file descriptors: soft limit raised to the hard one"
+            );
+            if let Some(warning) = fdlimit::shortfall(config, available) {
+                tracing::warn!("{warning}");
+            }
+        }
+        Err(e) => tracing::warn!(error = %e, "cannot read or raise the file descriptor limit"),
+    }
+}
+
 async fn listen(addr: SocketAddr, what: &str) -> Result<TcpListener, StartError> {
     let listener = TcpListener::bind(addr)
         .await
@@ -129,6 +148,7 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
     }
     // Configurations built in code skip the loader's checks; these are the ones code relies on.
     config.check().map_err(StartError::Config)?;
+    check_descriptors(&config);
     let gate = Gate::new(&config).map_err(StartError::Config)?;
     let cors = Cors::new(&config.http.cors_origins).map_err(StartError::Config)?;
     let bounds = LiveBounds::new(
@@ -172,6 +192,7 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
         server.clone(),
         tls_config,
         decoy,
+        gate.auth_throttle().clone(),
         shutdown.clone(),
         tasks.clone(),
     ));
@@ -337,7 +358,10 @@ impl RunningServer {
         config.check().map_err(ReloadError::Config)?;
         let plan = reload::plan(&ctx.config(), config);
         let config = plan.config;
-        let gate = Gate::new(&config).map_err(ReloadError::Config)?;
+        // Failed logins counted so far stay counted.
+        let gate = Gate::new(&config)
+            .map_err(ReloadError::Config)?
+            .sharing_throttle(self.edge.gate().auth_throttle().clone());
         let cors = Cors::new(&config.http.cors_origins).map_err(ReloadError::Config)?;
         let bounds = Bounds::new(&config.http, gate.trusted_proxies().to_vec())
             .map_err(ReloadError::Config)?;

@@ -10,6 +10,11 @@ use minidom::Element;
 use switchboard_xmpp::stanza::StreamCondition;
 use tokio::sync::mpsc;
 
+use crate::throttle::ReportEvery;
+
+/// Stanzas refused by a full mailbox: a sender can cause them at will, so they are summarised.
+static MAILBOX_FULL: ReportEvery = ReportEvery::new(std::time::Duration::from_secs(10));
+
 /// Identifies one binding of a resource; a resource re-bound by a new stream gets a new id.
 pub type SessionId = u64;
 
@@ -60,7 +65,13 @@ impl SessionEntry {
         match self.tx.try_send(SessionMsg::Stanza(el)) {
             Ok(()) => Pushed::Delivered,
             Err(mpsc::error::TrySendError::Full(_)) => {
-                tracing::warn!(resource = %self.resource, "session mailbox full");
+                if let Some(refused) = MAILBOX_FULL.note(tokio::time::Instant::now()) {
+                    tracing::warn!(
+                        resource = %self.resource,
+                        refused,
+                        "session mailbox full (limits.mailbox_size); stanzas refused"
+                    );
+                }
                 Pushed::Full
             }
             Err(mpsc::error::TrySendError::Closed(_)) => Pushed::Gone,

@@ -1,6 +1,8 @@
 //! Accounts and credentials: SCRAM keys for XMPP logins, hashed bearer tokens for HTTP, and the
 //! username rules shared by every surface.
 
+pub mod throttle;
+
 use std::sync::{Arc, OnceLock};
 
 use base64::Engine;

@@ -30,6 +30,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::auth::throttle::{AuthSurface, AuthThrottle};
 use crate::config::{AuthConfig, Config};
 use crate::ctx::Ctx;
 use crate::metrics::Traffic;
@@ -59,6 +60,8 @@ pub struct C2sContext {
     resumption: Arc<Registry<Session>>,
     /// Seeds the SCRAM answers for unknown accounts.
     pub decoy_secret: Vec<u8>,
+    /// Failed logins per client address, shared with the HTTP gate (kept across reloads).
+    pub auth_throttle: Arc<AuthThrottle>,
 }
 
 /// The c2s settings of the configuration in force. Read at each use (a stream's start, a
@@ -105,12 +108,14 @@ impl C2sContext {
         server: Ctx,
         tls: Arc<rustls::ServerConfig>,
         decoy_secret: Vec<u8>,
+        auth_throttle: Arc<AuthThrottle>,
         shutdown: CancellationToken,
         tasks: TaskTracker,
     ) -> C2sContext {
         C2sContext {
             server,
             tls,
+            auth_throttle,
             shutdown,
             tasks,
             connections: Arc::new(Semaphore::new(config.limits.max_connections)),
@@ -148,6 +153,9 @@ pub enum TransportError {
 /// One c2s transport. Implementations frame; all XMPP logic is in [`session`].
 /// `next_event` must be cancel-safe: the session loop races it against its mailbox.
 pub trait Transport: Send {
+    /// Where a login on this transport is counted and logged.
+    const AUTH_SURFACE: AuthSurface;
+
     fn next_event(
         &mut self,
     ) -> impl Future<Output = Result<Option<StreamEvent>, TransportError>> + Send;

@@ -1,7 +1,7 @@
 //! The c2s negotiation state machine (stream header → STARTTLS → SASL → bind or resume), written
 //! once over the [`Transport`] trait for TCP and WebSocket; the bound session runs in `live`.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -50,7 +50,7 @@ pub async fn run<T: Transport>(mut t: T, ctx: Arc<C2sContext>, peer: SocketAddr)
     let transport = t.traffic().transport();
     let mut header_sent = false;
     let negotiated = tokio::select! {
-        result = tokio::time::timeout(ctx.settings().negotiation_timeout, negotiate(&mut t, &ctx, &mut header_sent)) => {
+        result = tokio::time::timeout(ctx.settings().negotiation_timeout, negotiate(&mut t, &ctx, peer.ip(), &mut header_sent)) => {
             result.unwrap_or_else(|_| Err(End::error(StreamCondition::ConnectionTimeout, "Negotiation took too long")))
         }
         _ = ctx.shutdown.cancelled() => Err(End::Error(StreamCondition::SystemShutdown, None)),
@@ -141,6 +141,7 @@ fn check_header(header: &StreamHeader, domain: &str) -> Result<(), End> {
 async fn negotiate<T: Transport>(
     t: &mut T,
     ctx: &C2sContext,
+    client: IpAddr,
     header_sent: &mut bool,
 ) -> Result<Negotiated, End> {
     let mut stage = Stage::Unauthenticated { failures: 0 };
@@ -148,7 +149,7 @@ async fn negotiate<T: Transport>(
         open_stream(t, ctx, header_sent).await?;
         stage = match stage {
             Stage::Unauthenticated { failures } => {
-                secure_and_authenticate(t, ctx, failures).await?
+                secure_and_authenticate(t, ctx, client, failures).await?
             }
             Stage::Authenticated { user } => return bind(t, ctx, user).await,
         };
@@ -159,6 +160,7 @@ async fn negotiate<T: Transport>(
 async fn secure_and_authenticate<T: Transport>(
     t: &mut T,
     ctx: &C2sContext,
+    client: IpAddr,
     mut failures: u32,
 ) -> Result<Stage, End> {
     let security = t.security();
@@ -216,7 +218,8 @@ async fn secure_and_authenticate<T: Transport>(
         let outcome = match auth {
             Ok((mechanism, initial_response)) => {
                 let outcome =
-                    sasl::authenticate(t, ctx, mechanism, initial_response, &offered).await?;
+                    sasl::authenticate(t, ctx, client, mechanism, initial_response, &offered)
+                        .await?;
                 ctx.server
                     .metrics()
                     .login(LoginSurface::C2s, mechanism.name(), outcome.is_ok());

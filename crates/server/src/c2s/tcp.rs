@@ -17,6 +17,7 @@ use tokio_rustls::server::TlsStream;
 use tracing::Instrument;
 
 use super::{AT_CAPACITY, C2sContext, Security, Transport, TransportError, is_loopback, session};
+use crate::auth::throttle::AuthSurface;
 use crate::ids::random_id;
 use crate::metrics::{self, Traffic};
 use crate::throttle::{
@@ -106,6 +107,8 @@ impl<S: Io> TcpTransport<S> {
 }
 
 impl<S: Io> Transport for TcpTransport<S> {
+    const AUTH_SURFACE: AuthSurface = AuthSurface::C2s;
+
     async fn next_event(&mut self) -> Result<Option<StreamEvent>, TransportError> {
         loop {
             if let Some(event) = self.parser.next_event() {

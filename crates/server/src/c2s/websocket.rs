@@ -18,6 +18,7 @@ use tokio::time::Instant;
 use tracing::Instrument;
 
 use super::{AT_CAPACITY, C2sContext, Security, Transport, TransportError, session};
+use crate::auth::throttle::AuthSurface;
 use crate::ids::random_id;
 use crate::metrics::{self, Traffic};
 use crate::throttle::ReportEvery;
@@ -64,6 +65,8 @@ impl WsTransport {
 }
 
 impl Transport for WsTransport {
+    const AUTH_SURFACE: AuthSurface = AuthSurface::WebSocket;
+
     async fn next_event(&mut self) -> Result<Option<StreamEvent>, TransportError> {
         loop {
             let Some(message) = self.socket.recv().await else {

@@ -15,6 +15,7 @@ use super::gate::{Caller, Policy};
 use super::observe::Identity;
 use super::state::AppState;
 use super::surface::Surface;
+use crate::auth::throttle::AuthSurface;
 use crate::metrics::{HTTP_SCHEMES, LoginSurface};
 
 /// A request at the door, before the gate: its credentials (parsed, not verified), the client's
@@ -23,6 +24,8 @@ pub struct Visitor {
     presented: Result<Authorization, RestError>,
     client: IpAddr,
     policy: Policy,
+    /// Where a failed login is counted and logged.
+    surface: AuthSurface,
     /// Where the access log learns who was admitted.
     identity: Option<Identity>,
 }
@@ -57,7 +60,13 @@ impl Visitor {
         let scheme = scheme_label(&self.presented);
         let admitted = app
             .gate()
-            .admit(app.accounts(), self.policy, self.presented, self.client)
+            .admit(
+                app.accounts(),
+                self.policy,
+                self.presented,
+                self.client,
+                self.surface,
+            )
             .await;
         let verdict = match &admitted {
             Ok(caller) => {
@@ -87,6 +96,18 @@ fn surface(parts: &Parts) -> Surface {
         .unwrap_or_else(|| Surface::of(parts.uri.path()))
 }
 
+/// Which surface a login is tried on, for the per-address throttle's log.
+fn auth_surface(parts: &Parts) -> AuthSurface {
+    match surface(parts) {
+        Surface::PostMsg => AuthSurface::PostMsg,
+        Surface::AdminJson if parts.uri.path().starts_with("/rest/admin/webhooks/") => {
+            AuthSurface::WebhookAdmin
+        }
+        Surface::AdminJson | Surface::AdminText => AuthSurface::Admin,
+        Surface::Rest | Surface::Metrics | Surface::Other => AuthSurface::Rest,
+    }
+}
+
 fn client(parts: &Parts, app: &AppState) -> Result<IpAddr, HttpError> {
     let ConnectInfo(peer) = parts
         .extensions
@@ -106,6 +127,7 @@ impl FromRequestParts<AppState> for Visitor {
             presented: Authorization::from_header(parts.headers.get(AUTHORIZATION)),
             client: client(parts, app)?,
             policy,
+            surface: auth_surface(parts),
             identity: parts.extensions.get::<Identity>().cloned(),
         })
     }

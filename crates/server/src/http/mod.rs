@@ -30,6 +30,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::{ConnectInfo, State, WebSocketUpgrade};
+use axum::http::HeaderMap;
 use axum::response::Response;
 use axum::routing::get;
 
@@ -66,10 +67,14 @@ pub fn app(state: AppState, http: &HttpConfig) -> Result<Router, String> {
     Ok(layers::around(routes, state.edge(), http.max_concurrent_requests).with_state(state))
 }
 
+/// The stream's client is the address a trusted proxy forwarded for, as on every other route,
+/// so that its failed logins are counted against it and not against the proxy.
 async fn ws(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
     upgrade: WebSocketUpgrade,
 ) -> Response {
-    websocket::upgrade(state.c2s.clone(), peer, upgrade).await
+    let client = SocketAddr::new(state.gate().client_ip(peer.ip(), &headers), peer.port());
+    websocket::upgrade(state.c2s.clone(), client, upgrade).await
 }

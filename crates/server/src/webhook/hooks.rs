@@ -16,7 +16,7 @@ use tokio::sync::Notify;
 use super::callback::Callback;
 use super::error::WebhookError;
 use super::metrics::Metrics;
-use super::spec::{COMPONENT_EVENTS, Event, USER_EVENTS, parse_spec, user_owner};
+use super::spec::{COMPONENT_EVENTS, Event, USER_EVENTS, check_target, parse_spec, user_owner};
 use super::{delivery, sign};
 use crate::config::{Config, Secret, WebhookConfig};
 use crate::ctx::{Ctx, Divert};
@@ -88,7 +88,7 @@ pub(super) struct Shared {
     pub(super) settings: WebhookConfig,
     /// For reading callbacks' answers: the same limits as a stanza on a stream.
     pub(super) limits: Limits,
-    pub(super) client: reqwest::Client,
+    pub(super) client: delivery::Client,
     pub(super) callbacks: RwLock<HashMap<String, Arc<Callback>>>,
     /// Owners whose callback comes from the configuration file, not the admin API.
     pub(super) configured: RwLock<HashSet<String>>,
@@ -108,6 +108,7 @@ impl Webhooks {
         let client = delivery::client(
             Duration::from_secs(settings.connect_timeout_secs),
             settings.ca_file.as_deref(),
+            settings.allow_private_targets,
         )?;
         let (callbacks, configured) = load_callbacks(config, store.as_ref()).await?;
         Ok(Webhooks {
@@ -229,6 +230,8 @@ impl Webhooks {
             &USER_EVENTS,
         )
         .map_err(WebhookError::Invalid)?;
+        check_target(&request.url, self.inner.client.allows_private())
+            .map_err(WebhookError::Invalid)?;
         let username = owner
             .split_once('@')
             .map(|(user, _)| user.to_owned())

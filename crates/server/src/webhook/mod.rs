@@ -15,6 +15,7 @@ mod outbox;
 mod reply;
 pub mod sign;
 pub mod spec;
+pub mod target;
 
 use std::time::Duration;
 
