@@ -202,6 +202,9 @@ pub struct LimitsConfig {
     pub max_depth: usize,
     /// Queued stanzas per session before senders see back-pressure.
     pub mailbox_size: usize,
+    /// Milliseconds an HTTP or webhook sender waits for room in a full mailbox before its
+    /// stanza is refused with resource-constraint (c2s senders never wait).
+    pub mailbox_wait_ms: u64,
     /// Seconds a stream may stay silent before it is closed.
     pub idle_timeout_secs: u64,
     /// Seconds allowed for stream negotiation (TLS + SASL + bind).
@@ -234,6 +237,13 @@ pub struct AuthConfig {
     pub max_attempts: u32,
     /// Delay added after each failure, multiplied by the number of failures so far.
     pub failure_delay_ms: u64,
+    /// Verified bearer tokens and passwords kept in memory, each (0 turns the cache off).
+    pub credential_cache_size: usize,
+    /// Seconds a verified password is believed before PBKDF2 runs for it again.
+    pub credential_cache_ttl_secs: u64,
+    /// How often the store's credential version is read, so that tokens revoked, passwords
+    /// changed and accounts deleted by another process (the CLI) end cached credentials.
+    pub credential_poll_ms: u64,
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
@@ -330,6 +340,7 @@ impl Default for LimitsConfig {
             max_stanza_bytes: 256 * 1024,
             max_depth: 32,
             mailbox_size: 1024,
+            mailbox_wait_ms: 2000,
             idle_timeout_secs: 600,
             negotiation_timeout_secs: 60,
             max_connections: 100_000,
@@ -350,6 +361,9 @@ impl Default for AuthConfig {
             scram_iterations: 4096,
             max_attempts: 5,
             failure_delay_ms: 500,
+            credential_cache_size: 10_000,
+            credential_cache_ttl_secs: 60,
+            credential_poll_ms: 1000,
         }
     }
 }
@@ -424,6 +438,10 @@ pub const ENV_KEYS: &[(&str, &str)] = &[
     ("SWITCHBOARD_LIMITS_MAX_DEPTH", "limits.max_depth"),
     ("SWITCHBOARD_LIMITS_MAILBOX_SIZE", "limits.mailbox_size"),
     (
+        "SWITCHBOARD_LIMITS_MAILBOX_WAIT_MS",
+        "limits.mailbox_wait_ms",
+    ),
+    (
         "SWITCHBOARD_LIMITS_IDLE_TIMEOUT_SECS",
         "limits.idle_timeout_secs",
     ),
@@ -463,6 +481,18 @@ pub const ENV_KEYS: &[(&str, &str)] = &[
     ("SWITCHBOARD_AUTH_SCRAM_ITERATIONS", "auth.scram_iterations"),
     ("SWITCHBOARD_AUTH_MAX_ATTEMPTS", "auth.max_attempts"),
     ("SWITCHBOARD_AUTH_FAILURE_DELAY_MS", "auth.failure_delay_ms"),
+    (
+        "SWITCHBOARD_AUTH_CREDENTIAL_CACHE_SIZE",
+        "auth.credential_cache_size",
+    ),
+    (
+        "SWITCHBOARD_AUTH_CREDENTIAL_CACHE_TTL_SECS",
+        "auth.credential_cache_ttl_secs",
+    ),
+    (
+        "SWITCHBOARD_AUTH_CREDENTIAL_POLL_MS",
+        "auth.credential_poll_ms",
+    ),
     ("SWITCHBOARD_REST_MAX_BODY_BYTES", "rest.max_body_bytes"),
     ("SWITCHBOARD_REST_IQ_TIMEOUT_SECS", "rest.iq_timeout_secs"),
     (

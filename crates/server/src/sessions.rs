@@ -9,6 +9,7 @@ use jid::Jid;
 use minidom::Element;
 use switchboard_xmpp::stanza::StreamCondition;
 use tokio::sync::mpsc;
+use tokio::time::Instant;
 
 /// Identifies one binding of a resource; a resource re-bound by a new stream gets a new id.
 pub type SessionId = u64;
@@ -59,11 +60,19 @@ impl SessionEntry {
     pub fn push(&self, el: Element) -> Pushed {
         match self.tx.try_send(SessionMsg::Stanza(el)) {
             Ok(()) => Pushed::Delivered,
-            Err(mpsc::error::TrySendError::Full(_)) => {
-                tracing::warn!(resource = %self.resource, "session mailbox full");
-                Pushed::Full
-            }
+            Err(mpsc::error::TrySendError::Full(_)) => Pushed::Full,
             Err(mpsc::error::TrySendError::Closed(_)) => Pushed::Gone,
+        }
+    }
+
+    /// Writes a stanza to this resource's mailbox, waiting for room until `deadline`. Only for
+    /// senders that are not sessions themselves: a session waiting for its own mailbox (or for
+    /// one whose owner waits for it) would never be woken.
+    pub async fn push_until(&self, el: Element, deadline: Instant) -> Pushed {
+        match tokio::time::timeout_at(deadline, self.tx.send(SessionMsg::Stanza(el))).await {
+            Ok(Ok(())) => Pushed::Delivered,
+            Ok(Err(_)) => Pushed::Gone,
+            Err(_) => Pushed::Full,
         }
     }
 }

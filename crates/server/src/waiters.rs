@@ -10,6 +10,11 @@ use minidom::Element;
 use switchboard_xmpp::ns;
 use tokio::sync::mpsc;
 
+use crate::throttle::ReportEvery;
+
+/// Replies dropped because their waiter's queue was full, summarised.
+static DROPPED: ReportEvery = ReportEvery::new(std::time::Duration::from_secs(10));
+
 /// What one request waits for. Nothing else sent to its JID is taken away from the JID's owner.
 struct Waiter {
     id: u64,
@@ -121,8 +126,10 @@ impl Waiters {
         else {
             return false;
         };
-        if waiter.tx.try_send(stanza.clone()).is_err() {
-            tracing::warn!(to = %to, "HTTP waiter is not keeping up; stanza dropped");
+        if waiter.tx.try_send(stanza.clone()).is_err()
+            && let Some(dropped) = DROPPED.note(tokio::time::Instant::now())
+        {
+            tracing::warn!(to = %to, dropped, "HTTP waiter is not keeping up; stanzas dropped (count since the last report)");
         }
         true
     }
