@@ -17,7 +17,9 @@ pub type SessionId = u64;
 /// What a session mailbox carries.
 #[derive(Debug)]
 pub enum SessionMsg {
-    Stanza(Element),
+    /// Boxed so that a message is a few words: the channel allocates its slots in blocks, and
+    /// an idle session's mailbox should cost little.
+    Stanza(Box<Element>),
     /// Close the stream with this error (e.g. `conflict` when the resource is taken over).
     Kick(StreamCondition, &'static str),
 }
@@ -58,7 +60,7 @@ pub enum Pushed {
 impl SessionEntry {
     /// Writes a stanza to this resource's mailbox without waiting.
     pub fn push(&self, el: Element) -> Pushed {
-        match self.tx.try_send(SessionMsg::Stanza(el)) {
+        match self.tx.try_send(SessionMsg::Stanza(Box::new(el))) {
             Ok(()) => Pushed::Delivered,
             Err(mpsc::error::TrySendError::Full(_)) => Pushed::Full,
             Err(mpsc::error::TrySendError::Closed(_)) => Pushed::Gone,
@@ -69,7 +71,9 @@ impl SessionEntry {
     /// senders that are not sessions themselves: a session waiting for its own mailbox (or for
     /// one whose owner waits for it) would never be woken.
     pub async fn push_until(&self, el: Element, deadline: Instant) -> Pushed {
-        match tokio::time::timeout_at(deadline, self.tx.send(SessionMsg::Stanza(el))).await {
+        match tokio::time::timeout_at(deadline, self.tx.send(SessionMsg::Stanza(Box::new(el))))
+            .await
+        {
             Ok(Ok(())) => Pushed::Delivered,
             Ok(Err(_)) => Pushed::Gone,
             Err(_) => Pushed::Full,

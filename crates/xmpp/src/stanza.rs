@@ -234,9 +234,15 @@ pub fn iq_payload(iq: &Element) -> Option<&Element> {
 /// Serialises an element to a string without XML declaration.
 pub fn to_xml(el: &Element) -> String {
     let mut out = Vec::new();
-    // Writing into a Vec cannot fail for an element that minidom itself holds.
-    let _ = el.write_to(&mut out);
+    write_xml(el, &mut out);
     String::from_utf8(out).unwrap_or_default()
+}
+
+/// Appends an element's XML (without declaration) to `out`: a transport's write buffer, so
+/// that sending a stanza allocates nothing once the buffer has grown.
+pub fn write_xml(el: &Element, out: &mut Vec<u8>) {
+    // Writing into a Vec cannot fail for an element that minidom itself holds.
+    let _ = el.write_to(out);
 }
 
 /// Serialises a `jabber:client` stanza as it reads inside a client stream, without declaring

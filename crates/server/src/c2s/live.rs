@@ -106,6 +106,10 @@ async fn established<T: Transport>(
         return Exit::End(end);
     }
     let mut keepalive = Keepalive::new(ctx.idle_timeout);
+    // What negotiation left in the buffers goes before the first wait, as after every event.
+    if s.rx.is_empty() {
+        t.release_idle();
+    }
     loop {
         let deadline = keepalive.deadline(t.last_read());
         let step = tokio::select! {
@@ -249,6 +253,7 @@ async fn resend<T: Transport>(t: &mut T, s: &mut Session) -> Result<(), End> {
 async fn to_client<T: Transport>(t: &mut T, s: &mut Session, msg: SessionMsg) -> Result<(), End> {
     match msg {
         SessionMsg::Stanza(el) => {
+            let el = *el;
             // Presence waits while the client is inactive, and after that until what waited
             // has gone out, so that no update overtakes an older one.
             let waits =
