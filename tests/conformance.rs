@@ -458,7 +458,7 @@ async fn item_01_post_rest_accepts_one_stanza() {
     .await;
     reply.expect_accepted();
     assert_eq!(
-        bob.next_named("message").await,
+        archived(bob.next_named("message").await, "bob@localhost"),
         xml(
             "<message xmlns='jabber:client' type='chat' to='bob@localhost' id='i01' from='alice@localhost'><body>one</body></message>"
         )
@@ -475,7 +475,7 @@ async fn item_01_post_rest_accepts_one_stanza() {
     .await;
     reply.expect_accepted();
     assert_eq!(
-        bob.next_named("message").await,
+        archived(bob.next_named("message").await, "bob@localhost"),
         xml(
             "<message xmlns='jabber:client' type='chat' to='bob@localhost' id='i01b' from='alice@localhost'><body>slash</body></message>"
         )
@@ -512,7 +512,7 @@ async fn item_02_kind_type_to_from_path() {
     .await;
     reply.expect_accepted();
     assert_eq!(
-        bob.next_named("message").await,
+        archived(bob.next_named("message").await, "bob@localhost"),
         xml(
             "<message xmlns='jabber:client' type='chat' to='bob@localhost' id='i02' from='alice@localhost'><body>merged</body></message>"
         )
@@ -528,7 +528,7 @@ async fn item_02_kind_type_to_from_path() {
     .await;
     reply.expect_accepted();
     assert_eq!(
-        bob.next_named("message").await,
+        archived(bob.next_named("message").await, "bob@localhost"),
         xml(
             "<message xmlns='jabber:client' type='normal' to='bob@localhost' id='i02f' from='alice@localhost'><body>from a form</body></message>"
         )
@@ -944,7 +944,7 @@ async fn item_09_xml_body() {
     .await;
     reply.expect_accepted();
     assert_eq!(
-        bob.next_named("message").await,
+        archived(bob.next_named("message").await, "bob@localhost"),
         xml(
             "<message xmlns='jabber:client' type='chat' to='bob@localhost' id='x9' from='alice@localhost'><body>xml &amp; more</body><thread>t9</thread><custom xmlns='urn:example:x' a='1'><deep>kept</deep></custom></message>"
         )
@@ -991,7 +991,7 @@ async fn item_10_json_body() {
     .await;
     reply.expect_accepted();
     assert_eq!(
-        bob.next_named("message").await,
+        archived(bob.next_named("message").await, "bob@localhost"),
         xml(
             "<message xmlns='jabber:client' type='chat' to='bob@localhost' id='j10' xml:lang='en' from='alice@localhost'><body>Hello!</body><subject>Greeting</subject><thread>t10</thread></message>"
         )
@@ -1014,7 +1014,7 @@ async fn item_11_form_urlencoded_body() {
     .await;
     reply.expect_accepted();
     assert_eq!(
-        bob.next_named("message").await,
+        archived(bob.next_named("message").await, "bob@localhost"),
         xml(
             "<message xmlns='jabber:client' type='chat' to='bob@localhost' id='f11' from='alice@localhost'><body>hello world &amp; more</body></message>"
         )
@@ -1064,7 +1064,7 @@ async fn item_12_text_plain_body() {
     .await;
     reply.expect_accepted();
     assert_eq!(
-        without_id(bob.next_named("message").await),
+        without_id(archived(bob.next_named("message").await, "bob@localhost")),
         xml(
             "<message xmlns='jabber:client' type='normal' to='bob@localhost' from='alice@localhost'><body>Hello John!</body></message>"
         )
@@ -1105,7 +1105,7 @@ async fn item_13_cbor_body() {
         .await
         .expect_accepted();
     assert_eq!(
-        bob.next_named("message").await,
+        archived(bob.next_named("message").await, "bob@localhost"),
         xml(
             "<message xmlns='jabber:client' type='chat' to='bob@localhost' id='c13' from='alice@localhost'><body>from CBOR</body></message>"
         )
@@ -1465,7 +1465,7 @@ async fn item_20_basic_on_a_component() {
     .await
     .expect_accepted();
     assert_eq!(
-        bob.next_named("message").await,
+        archived(bob.next_named("message").await, "bob@localhost"),
         xml(
             "<message xmlns='jabber:client' to='bob@localhost' from='bot@rest.localhost/x' id='c20'><body>component</body></message>"
         )
@@ -1676,7 +1676,7 @@ async fn item_24_from_override() {
     .await
     .expect_accepted();
     assert_eq!(
-        bob.next_named("message").await,
+        archived(bob.next_named("message").await, "bob@localhost"),
         xml(
             "<message xmlns='jabber:client' to='bob@localhost' from='alice@localhost/bot' id='f24'><body>own resource</body></message>"
         )
@@ -1866,7 +1866,7 @@ async fn item_28_id_generated_and_attributes_filtered() {
     send(post(&server, "/rest", XML, body))
         .await
         .expect_accepted();
-    let delivered = bob.next_named("message").await;
+    let delivered = archived(bob.next_named("message").await, "bob@localhost");
     assert_eq!(
         without_id(delivered),
         xml(
@@ -3385,7 +3385,7 @@ async fn item_79_unknown_keys_and_children() {
     .await
     .expect_accepted();
     assert_eq!(
-        bob.next_named("message").await,
+        archived(bob.next_named("message").await, "bob@localhost"),
         xml(
             "<message xmlns='jabber:client' to='bob@localhost' id='u79' from='alice@localhost'><body>hi</body><request xmlns='urn:xmpp:receipts'/></message>"
         )
@@ -3466,7 +3466,7 @@ async fn item_83_post_msg_payloads() {
     let reply = send(post_msg("/msg/bob@localhost", TEXT, "plain text")).await;
     assert_eq!(reply.status, StatusCode::CREATED);
     assert_eq!(
-        without_id(bob.next_named("message").await),
+        without_id(archived(bob.next_named("message").await, "bob@localhost")),
         xml(
             "<message xmlns='jabber:client' to='bob@localhost' from='alice@localhost' type='chat'><body>plain text</body></message>"
         )
@@ -3496,7 +3496,7 @@ async fn item_83_post_msg_payloads() {
     .await;
     assert_eq!(reply.status, StatusCode::CREATED);
     assert_eq!(
-        without_id(bob.next_named("message").await),
+        without_id(archived(bob.next_named("message").await, "bob@localhost")),
         xml(
             "<message xmlns='jabber:client' to='bob@localhost' from='alice@localhost' type='normal'><body>Disk 98% full</body></message>"
         )

@@ -331,3 +331,26 @@ pub async fn raw_logged_in(addr: SocketAddr, user: &str, resource: &str) -> RawT
     raw.read_until("</iq>").await;
     raw
 }
+
+/// A delivered message minus the XEP-0359 `<stanza-id/>` its recipient's archive added, which
+/// is checked to be there once, by `archive` (the recipient's bare JID).
+pub fn archived(mut message: Element, archive: &str) -> Element {
+    let ids: Vec<&Element> = message
+        .children()
+        .filter(|c| c.is("stanza-id", "urn:xmpp:sid:0"))
+        .collect();
+    assert!(
+        ids.len() == 1 && ids[0].attr("by") == Some(archive),
+        "one stanza-id by {archive}: {}",
+        String::from(&message)
+    );
+    for node in message.take_nodes() {
+        match node {
+            minidom::Node::Element(child) if child.is("stanza-id", "urn:xmpp:sid:0") => {}
+            node => {
+                message.append_node(node);
+            }
+        }
+    }
+    message
+}

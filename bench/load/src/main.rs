@@ -3,6 +3,7 @@
 //! Every loop here is bounded in count and in time, and every target must be a loopback
 //! address.
 
+mod archive;
 mod ceiling;
 mod conn;
 mod idle;
@@ -36,6 +37,8 @@ enum Cmd {
     Register(register::Args),
     /// W3: client-to-client delivery latency at steady rates.
     Latency(latency::Args),
+    /// W5: fill a message archive, then time pages from its start, middle and end.
+    Archive(archive::Args),
     /// Print one JSON object built from `key=value` pairs and merged JSON files.
     Emit {
         /// `key=value` (or `object.key=value`); the value is parsed as JSON when it is valid
@@ -65,6 +68,7 @@ fn main() -> Result<()> {
                     Cmd::Receive(a) => receive::run(a).await,
                     Cmd::Idle(a) => idle::run(a).await,
                     Cmd::Latency(a) => latency::run(a).await,
+                    Cmd::Archive(a) => archive::run(a).await,
                     Cmd::Register(a) => register::run(a).await,
                     Cmd::Emit { .. } | Cmd::Report(_) => unreachable!(),
                 }

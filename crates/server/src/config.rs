@@ -43,6 +43,26 @@ pub struct Config {
     pub component: Vec<ComponentConfig>,
     /// Webhook delivery (timeouts, retries, concurrency) and per-user callbacks.
     pub webhook: WebhookConfig,
+    /// The message archive (XEP-0313).
+    pub mam: MamConfig,
+}
+
+/// What the message archive keeps, for how long, and how much one query returns.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct MamConfig {
+    /// What is archived for accounts that set no preferences: `always`, `roster` (messages
+    /// with roster contacts only) or `never`.
+    pub default_policy: switchboard_xmpp::mam::Policy,
+    /// Days a message stays in the archive; 0 keeps it forever.
+    pub retention_days: u32,
+    /// Messages in one page of a query, and the page size when the query names none.
+    pub max_page_size: usize,
+    /// Also archive delivery receipts (XEP-0184) and chat markers (XEP-0333) without a body.
+    pub archive_receipts: bool,
+    /// Matching messages counted at most for a query's RSM `<count/>` and `<first index/>`;
+    /// a larger result is answered without them (counting is a scan). 0 never counts.
+    pub count_limit: u64,
 }
 
 #[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, PartialEq, Eq)]
@@ -284,6 +304,19 @@ impl Default for Config {
             admins: Vec::new(),
             component: Vec::new(),
             webhook: WebhookConfig::default(),
+            mam: MamConfig::default(),
+        }
+    }
+}
+
+impl Default for MamConfig {
+    fn default() -> Self {
+        MamConfig {
+            default_policy: switchboard_xmpp::mam::Policy::Always,
+            retention_days: 0,
+            max_page_size: 100,
+            archive_receipts: true,
+            count_limit: 10_000,
         }
     }
 }
@@ -382,6 +415,11 @@ impl Default for RestConfig {
         }
     }
 }
+
+/// Upper bound of `mam.max_page_size`: an HTTP request collecting a query's results holds the
+/// whole page and its iq result.
+pub const MAX_PAGE_SIZE: usize = 1000;
+const _: () = assert!(MAX_PAGE_SIZE < crate::waiters::CAPACITY);
 
 /// Environment variables and the key each overrides. A test checks that every key of the
 /// example config appears here; any other `SWITCHBOARD_*` variable is an error.
@@ -539,6 +577,11 @@ pub const ENV_KEYS: &[(&str, &str)] = &[
     ),
     ("SWITCHBOARD_WEBHOOK_CA_FILE", "webhook.ca_file"),
     ("SWITCHBOARD_WEBHOOK_USER", "webhook.user"),
+    ("SWITCHBOARD_MAM_DEFAULT_POLICY", "mam.default_policy"),
+    ("SWITCHBOARD_MAM_RETENTION_DAYS", "mam.retention_days"),
+    ("SWITCHBOARD_MAM_MAX_PAGE_SIZE", "mam.max_page_size"),
+    ("SWITCHBOARD_MAM_ARCHIVE_RECEIPTS", "mam.archive_receipts"),
+    ("SWITCHBOARD_MAM_COUNT_LIMIT", "mam.count_limit"),
 ];
 
 /// Keys holding a [`Secret`] (generic paths: `[]` stands for every element). Problems with them

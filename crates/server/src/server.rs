@@ -22,6 +22,9 @@ use crate::http::gate::Gate;
 use crate::http::listener::{self, Bounds};
 use crate::http::state::AppState;
 use crate::router::{Handlers, Router};
+use crate::services::mam::{
+    filter::ArchiveFilter, queries::ArchiveQueries, retention, state::Archive,
+};
 use crate::services::{
     blocking, carbons, commands, component, disco, offline, ping, presence, roster, version,
 };
@@ -119,6 +122,7 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
     let tasks = TaskTracker::new();
     tls::watch_expiry(cert, shutdown.clone(), &tasks);
     crate::webhook::spawn(&webhooks, server.clone(), shutdown.clone(), &tasks);
+    retention::spawn(server.clone(), shutdown.clone(), &tasks);
     let ctx = Arc::new(C2sContext::new(
         &config,
         server.clone(),
@@ -188,6 +192,7 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
 fn handlers(config: &Config, webhooks: &Webhooks) -> Handlers {
     let blocking = Arc::new(blocking::Blocking::new(config.limits.blocklist_cache_size));
     let carbons = Arc::new(carbons::Carbons);
+    let archive = Arc::new(Archive::default());
     let mut handlers = Handlers::default()
         .server_iq(ns::PING, Arc::new(ping::ServerPing))
         .server_iq(ns::VERSION, Arc::new(version::Version))
@@ -196,6 +201,7 @@ fn handlers(config: &Config, webhooks: &Webhooks) -> Handlers {
         .account_iq(ns::PING, Arc::new(ping::AccountPing))
         .account_iq(ns::BLOCKING, blocking.clone())
         .account_iq(ns::CARBONS, carbons.clone())
+        .account_iq(ns::MAM, Arc::new(ArchiveQueries::new(archive.clone())))
         .presence(Arc::new(presence::Presence::with_divert(Arc::new(
             webhooks.clone(),
         ))))
@@ -205,6 +211,7 @@ fn handlers(config: &Config, webhooks: &Webhooks) -> Handlers {
         // is archived or copied; carbons last, so that copies carry what the filters before added.
         .filter(blocking)
         .filter(Arc::new(presence::OutboundPresence))
+        .filter(Arc::new(ArchiveFilter::new(archive)))
         .filter(carbons);
     for c in &config.component {
         let service = component::Component {

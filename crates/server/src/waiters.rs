@@ -42,6 +42,10 @@ impl Waiter {
     }
 }
 
+/// Stanzas one request may hold before it reads them: a whole page of MAM results (up to
+/// `mam.max_page_size`) and the iq that ends it arrive in one burst.
+pub const CAPACITY: usize = 1024;
+
 #[derive(Default)]
 pub struct Waiters {
     by_jid: RwLock<HashMap<String, Vec<Waiter>>>,
@@ -88,7 +92,7 @@ impl Waiters {
         iq_id: &str,
         queryid: Option<&str>,
     ) -> Option<(WaiterGuard, mpsc::Receiver<Element>)> {
-        let (tx, rx) = mpsc::channel(64);
+        let (tx, rx) = mpsc::channel(CAPACITY);
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let jid = full_jid.to_string();
         let mut map = self.write();

@@ -9,7 +9,7 @@ use switchboard_xmpp::rest_codec::MediaType;
 use switchboard_xmpp::stanza::StanzaKind;
 
 use super::path::KeyPath;
-use super::{AccessConfig, Config};
+use super::{AccessConfig, Config, MAX_PAGE_SIZE};
 
 /// A broken rule. Messages never quote the value: the report shows it, redacted when secret.
 #[derive(Debug)]
@@ -29,6 +29,7 @@ pub fn validate(config: &Config) -> Vec<Issue> {
     issues.rest(config);
     issues.components(config);
     issues.webhook(config);
+    issues.mam(config);
     issues.0
 }
 
@@ -61,6 +62,15 @@ impl Issues {
     fn at_least(&mut self, path: &str, value: u64, min: u64) {
         if value < min {
             self.push(KeyPath::dotted(path), format!("must be at least {min}"));
+        }
+    }
+
+    fn mam(&mut self, config: &Config) {
+        if !(1..=MAX_PAGE_SIZE).contains(&config.mam.max_page_size) {
+            self.push(
+                KeyPath::dotted("mam.max_page_size"),
+                format!("must be between 1 and {MAX_PAGE_SIZE}"),
+            );
         }
     }
 

@@ -318,10 +318,13 @@ async fn send_iq(
     };
     stanza::set_attr(&mut iq, "from", &from.to_string());
     let id = iq.attr("id").unwrap_or_default().to_owned();
-    let queryid = iq
-        .get_child("query", ns::MAM)
-        .and_then(|q| q.attr("queryid"))
-        .map(str::to_owned);
+    // Results are collected by queryid: a query without one gets one, or its results could
+    // not be told from those of another query.
+    let queryid = iq.get_child_mut("query", ns::MAM).map(|query| {
+        let id = query.attr("queryid").map_or_else(random_id, str::to_owned);
+        stanza::set_attr(query, "queryid", &id);
+        id
+    });
     let (guard, mut rx) = app
         .wait_for_reply(&from, &id, queryid.as_deref())
         .ok_or(RestError::ResourceInUse)?;

@@ -67,6 +67,7 @@ fn limit(n: usize) -> i64 {
 }
 
 mod accounts;
+mod archive;
 mod blocking;
 mod offline;
 mod outbox;
