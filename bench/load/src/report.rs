@@ -565,7 +565,9 @@ pub fn run(args: Args) -> Result<()> {
     if args.strict {
         let ran: Vec<String> = match meta.get("workloads").and_then(Value::as_str) {
             Some(list) => list.split(',').map(|w| w.trim().to_uppercase()).collect(),
-            None => ["W1", "W2", "W3", "W4", "W5", "W6"].map(String::from).to_vec(),
+            None => ["W1", "W2", "W3", "W4", "W5", "W6"]
+                .map(String::from)
+                .to_vec(),
         };
         let problems = check(&records, &ran);
         if !problems.is_empty() {
