@@ -74,7 +74,7 @@ pub async fn serve<T: Transport>(
         tracing::info!(%jid, ?end, "link lost; the session waits to be resumed");
         close(&mut t, end).await;
         drop(t);
-        detached::wait(ctx, session).await;
+        Box::pin(detached::wait(ctx, session)).await;
     } else {
         if matches!(end, End::PeerClosed) {
             // A client that closes its stream reads on until ours is closed too (RFC 6120
@@ -83,7 +83,7 @@ pub async fn serve<T: Transport>(
             // and storing those again would deliver them twice at the next login.
             session.sm = None;
         }
-        session.end(&ctx.server).await;
+        Box::pin(session.end(&ctx.server)).await;
         tracing::info!(%jid, ?end, "session closed");
         close(&mut t, end).await;
     }
@@ -102,7 +102,9 @@ async fn established<T: Transport>(
     s: &mut Session,
     resumed: bool,
 ) -> Exit {
-    if resumed && let Err(end) = resend(t, s).await {
+    // Every step below is boxed: a future is as large as its largest state, and an idle
+    // session's task should hold only what waiting takes, not the deepest step's locals.
+    if resumed && let Err(end) = Box::pin(resend(t, s)).await {
         return Exit::End(end);
     }
     let mut keepalive = Keepalive::new(ctx.idle_timeout);
@@ -118,17 +120,17 @@ async fn established<T: Transport>(
             reply = takeover_requested(&mut s.resumable) => return Exit::TakenOver(reply),
             // Live stanzas wait while stored messages go out, so that nothing overtakes them.
             msg = s.rx.recv(), if s.backlog.is_none() => match msg {
-                Some(msg) => to_client(t, s, msg).await,
+                Some(msg) => Box::pin(to_client(t, s, msg)).await,
                 None => Err(End::Error(StreamCondition::InternalServerError, None)),
             },
             el = next_element(t) => match el {
-                Ok(el) => from_client(t, ctx, s, &mut keepalive, el).await,
+                Ok(el) => Box::pin(from_client(t, ctx, s, &mut keepalive, el)).await,
                 Err(end) => Err(end),
             },
-            () = tokio::time::sleep_until(deadline) => tick(t, ctx, s, &mut keepalive).await,
+            () = tokio::time::sleep_until(deadline) => Box::pin(tick(t, ctx, s, &mut keepalive)).await,
         };
         let settled = match step {
-            Ok(()) => settle(t, s).await,
+            Ok(()) => Box::pin(settle(t, s)).await,
             Err(end) => Err(end),
         };
         if let Err(end) = settled {
