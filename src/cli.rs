@@ -27,8 +27,11 @@ pub struct Cli {
 
 #[derive(Subcommand)]
 pub enum Command {
-    /// Run the server until SIGINT or SIGTERM.
+    /// Run the server until SIGINT or SIGTERM; SIGHUP reloads the configuration.
     Serve,
+    /// Make the running server re-read its configuration and certificates (sends it SIGHUP,
+    /// found through DATA_DIR/switchboard.pid).
+    Reload,
     /// Create, delete, list accounts and change passwords.
     #[command(subcommand)]
     User(UserCommand),

@@ -12,14 +12,13 @@ mod common;
 
 use std::time::{Duration, Instant};
 
+use common::StanzaPeer as Peer;
 use common::*;
 use minidom::Element;
 use reqwest::header::HeaderMap;
 use reqwest::{RequestBuilder, StatusCode};
 use serde_json::{Value, json};
 use switchboard_server::config::{ComponentConfig, Config};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 
 const XML: &str = "application/xmpp+xml";
 const JSON: &str = "application/json";
@@ -209,101 +208,9 @@ fn cbor(value: &Value) -> Vec<u8> {
 }
 
 // ---------------------------------------------------------------------------------------------
-// A raw XMPP peer that reads whole stanzas and keeps what it has not consumed yet.
-
-struct Peer {
-    stream: TcpStream,
-    buf: Vec<u8>,
-}
+// What these tests ask of a raw peer beyond reading stanzas.
 
 impl Peer {
-    /// Logged in and bound as `user@localhost/resource`, but not available.
-    async fn bound(server: &TestServer, user: &str, resource: &str) -> Peer {
-        let raw = raw_logged_in(server.c2s, user, resource).await;
-        Peer {
-            stream: raw.stream,
-            buf: Vec::new(),
-        }
-    }
-
-    /// Bound and available (initial presence sent and reflected).
-    async fn available(server: &TestServer, user: &str, resource: &str) -> Peer {
-        let mut peer = Peer::bound(server, user, resource).await;
-        peer.send("<presence/>").await;
-        peer.next_named("presence").await;
-        peer
-    }
-
-    async fn send(&mut self, data: &str) {
-        self.stream.write_all(data.as_bytes()).await.unwrap();
-    }
-
-    /// The first complete element in the buffer, parsed in the stream's default namespace.
-    fn take(&mut self) -> Option<Element> {
-        let start = self.buf.iter().position(|b| !b.is_ascii_whitespace())?;
-        self.buf.drain(..start);
-        for end in 0..self.buf.len() {
-            if self.buf[end] != b'>' {
-                continue;
-            }
-            let Ok(text) = std::str::from_utf8(&self.buf[..=end]) else {
-                continue;
-            };
-            let wrapped = format!(
-                "<w xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams'>{text}</w>"
-            );
-            if let Ok(wrapper) = wrapped.parse::<Element>() {
-                let mut children = wrapper.children();
-                if let (Some(element), None) = (children.next(), children.next()) {
-                    let element = element.clone();
-                    self.buf.drain(..=end);
-                    return Some(element);
-                }
-            }
-        }
-        None
-    }
-
-    async fn read_more(&mut self) {
-        let mut chunk = [0u8; 8192];
-        let n = self.stream.read(&mut chunk).await.unwrap();
-        assert!(
-            n > 0,
-            "peer stream closed; unread: {}",
-            String::from_utf8_lossy(&self.buf)
-        );
-        self.buf.extend_from_slice(&chunk[..n]);
-    }
-
-    /// The next stanza; panics after [`STEP`].
-    async fn next(&mut self) -> Element {
-        tokio::time::timeout(STEP, async {
-            loop {
-                if let Some(element) = self.take() {
-                    return element;
-                }
-                self.read_more().await;
-            }
-        })
-        .await
-        .unwrap_or_else(|_| {
-            panic!(
-                "no stanza in time; unread: {}",
-                String::from_utf8_lossy(&self.buf)
-            )
-        })
-    }
-
-    /// The next stanza called `name`, skipping others.
-    async fn next_named(&mut self, name: &str) -> Element {
-        loop {
-            let element = self.next().await;
-            if element.name() == name {
-                return element;
-            }
-        }
-    }
-
     /// Panics if a message arrives within `wait` (presence traffic between the account's own
     /// resources is ignored).
     async fn no_message_within(&mut self, wait: Duration) {
@@ -317,20 +224,6 @@ impl Peer {
                 None => return,
             }
         }
-    }
-
-    /// Whatever stanza arrives within `wait`, if any.
-    async fn within(&mut self, wait: Duration) -> Option<Element> {
-        tokio::time::timeout(wait, async {
-            loop {
-                if let Some(element) = self.take() {
-                    return element;
-                }
-                self.read_more().await;
-            }
-        })
-        .await
-        .ok()
     }
 
     /// Reads the next iq, answers it with a result carrying `inner`, and returns the iq.

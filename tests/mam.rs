@@ -7,14 +7,12 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use common::{PASSWORD, STEP, TestServer, http, raw_logged_in, test_config};
+use common::{PASSWORD, STEP, StanzaPeer as Peer, TestServer, http, test_config};
 use minidom::Element;
 use serde_json::{Value, json};
 use switchboard_server::server;
 use switchboard_server::storage::archive::{NewArchived, PageRequest, Position};
 use switchboard_server::storage::{AccountStore, ArchiveStore};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 
 const MAM: &str = "urn:xmpp:mam:2";
 const RSM: &str = "http://jabber.org/protocol/rsm";
@@ -23,86 +21,8 @@ const FORWARD: &str = "urn:xmpp:forward:0";
 const CLIENT: &str = "jabber:client";
 const STANZAS: &str = "urn:ietf:params:xml:ns:xmpp-stanzas";
 
-/// A raw c2s client reading whole stanzas.
-struct Peer {
-    stream: TcpStream,
-    buf: Vec<u8>,
-}
-
+/// What the archive tests ask of a raw peer beyond reading stanzas.
 impl Peer {
-    /// Logged in and bound as `user@localhost/resource`, not available.
-    async fn bound(server: &TestServer, user: &str, resource: &str) -> Peer {
-        let raw = raw_logged_in(server.c2s, user, resource).await;
-        Peer {
-            stream: raw.stream,
-            buf: Vec::new(),
-        }
-    }
-
-    /// Bound and available (its initial presence reflected back).
-    async fn available(server: &TestServer, user: &str, resource: &str) -> Peer {
-        let mut peer = Peer::bound(server, user, resource).await;
-        peer.send("<presence/>").await;
-        peer.next_named("presence").await;
-        peer
-    }
-
-    async fn send(&mut self, data: &str) {
-        self.stream.write_all(data.as_bytes()).await.unwrap();
-    }
-
-    /// The first complete element in the buffer, read in the stream's default namespace.
-    fn take(&mut self) -> Option<Element> {
-        let start = self.buf.iter().position(|b| !b.is_ascii_whitespace())?;
-        self.buf.drain(..start);
-        for end in 0..self.buf.len() {
-            if self.buf[end] != b'>' {
-                continue;
-            }
-            let Ok(text) = std::str::from_utf8(&self.buf[..=end]) else {
-                continue;
-            };
-            if let Ok(wrapper) = format!("<w xmlns='jabber:client'>{text}</w>").parse::<Element>() {
-                let mut children = wrapper.children();
-                if let (Some(element), None) = (children.next(), children.next()) {
-                    let element = element.clone();
-                    self.buf.drain(..=end);
-                    return Some(element);
-                }
-            }
-        }
-        None
-    }
-
-    async fn next(&mut self) -> Element {
-        tokio::time::timeout(STEP, async {
-            loop {
-                if let Some(element) = self.take() {
-                    return element;
-                }
-                let mut chunk = [0u8; 16384];
-                let n = self.stream.read(&mut chunk).await.unwrap();
-                assert!(
-                    n > 0,
-                    "stream closed: {}",
-                    String::from_utf8_lossy(&self.buf)
-                );
-                self.buf.extend_from_slice(&chunk[..n]);
-            }
-        })
-        .await
-        .unwrap_or_else(|_| panic!("no stanza in time: {}", String::from_utf8_lossy(&self.buf)))
-    }
-
-    async fn next_named(&mut self, name: &str) -> Element {
-        loop {
-            let el = self.next().await;
-            if el.name() == name {
-                return el;
-            }
-        }
-    }
-
     /// The next message with a body.
     async fn next_chat(&mut self) -> Element {
         loop {

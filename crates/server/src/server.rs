@@ -19,8 +19,10 @@ use crate::config::Config;
 use crate::ctx::{Ctx, Scope};
 use crate::http::cors::Cors;
 use crate::http::gate::Gate;
-use crate::http::listener::{self, Bounds};
+use crate::http::listener::{self, Bounds, LiveBounds};
 use crate::http::state::AppState;
+use crate::http::surface::Edge;
+use crate::reload;
 use crate::router::{Handlers, Router};
 use crate::services::mam::{
     filter::ArchiveFilter, queries::ArchiveQueries, retention, state::Archive,
@@ -31,7 +33,7 @@ use crate::services::{
 use crate::sessions::LocalSessions;
 use crate::storage::StoreError;
 use crate::storage::sqlite::SqliteStore;
-use crate::tls::{self, TlsError};
+use crate::tls::{self, ServedCert, TlsError};
 use crate::webhook::Webhooks;
 use switchboard_xmpp::ns;
 
@@ -56,6 +58,17 @@ pub enum StartError {
     Webhook(#[from] crate::webhook::WebhookError),
 }
 
+/// Why a reloaded configuration was not put in force (the running one stays).
+#[derive(Debug, thiserror::Error)]
+pub enum ReloadError {
+    #[error("configuration: {0}")]
+    Config(String),
+    #[error("TLS: {0}")]
+    Tls(#[from] TlsError),
+    #[error("webhooks: {0}")]
+    Webhook(#[from] crate::webhook::WebhookError),
+}
+
 /// A started server. Dropping it does not stop it: call [`RunningServer::shutdown`].
 pub struct RunningServer {
     pub http_addr: SocketAddr,
@@ -63,6 +76,11 @@ pub struct RunningServer {
     pub direct_tls_addr: Option<SocketAddr>,
     /// Owns the dispatching: the server delivers stanzas while this lives.
     router: Router,
+    /// What a reload swaps: the HTTP edge's gate and CORS policy, the callbacks, the certificate.
+    edge: Edge,
+    bounds: LiveBounds,
+    webhooks: Webhooks,
+    certificate: Arc<ServedCert>,
     shutdown: CancellationToken,
     tasks: TaskTracker,
 }
@@ -98,8 +116,9 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
     config.check().map_err(StartError::Config)?;
     let gate = Gate::new(&config).map_err(StartError::Config)?;
     let cors = Cors::new(&config.http.cors_origins).map_err(StartError::Config)?;
-    let bounds =
-        Bounds::new(&config.http, gate.trusted_proxies().to_vec()).map_err(StartError::Config)?;
+    let bounds = LiveBounds::new(
+        Bounds::new(&config.http, gate.trusted_proxies().to_vec()).map_err(StartError::Config)?,
+    );
     let store = Arc::new(open_store(&config.data_dir).await?);
     let accounts = Accounts::new(store.clone(), &config.domain, config.auth.scram_iterations)
         .with_cache(CacheSettings {
@@ -107,15 +126,19 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
             password_ttl: Duration::from_secs(config.auth.credential_cache_ttl_secs),
             poll_every: Duration::from_millis(config.auth.credential_poll_ms),
         });
-    let webhooks = Webhooks::new(&config, store).await?;
     let server = Ctx::new(
         Arc::new(config.clone()),
         accounts,
         Arc::new(LocalSessions::default()),
     );
+    let webhooks = Webhooks::new(&config, store, server.metrics().registry()).await?;
     let router = Router::new(server.clone(), handlers(&config, &webhooks));
     let (cert, key) = tls::resolve_paths(&config)?;
-    let tls_config = tls::server_config(&cert, &key)?;
+    let certificate = Arc::new(ServedCert::load(&cert, &key)?);
+    let tls_config = tls::serving(certificate.clone())?;
+    if let Ok(info) = tls::inspect(&cert) {
+        server.metrics().set_certificate_expiry(info.not_after);
+    }
     let decoy = decoy_secret(&config.data_dir)?;
 
     let shutdown = CancellationToken::new();
@@ -162,18 +185,19 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
         })?;
     let state = AppState::new(
         server,
-        webhooks,
+        webhooks.clone(),
         ctx,
         config.rest.clone(),
         gate,
         cors,
         Duration::from_secs(config.http.body_timeout_secs),
     );
+    let edge = state.edge();
     let app = crate::http::app(state, &config.http).map_err(StartError::Config)?;
     tasks.spawn(listener::serve(
         http_listener,
         app,
-        bounds,
+        bounds.clone(),
         shutdown.clone(),
         tasks.clone(),
     ));
@@ -183,6 +207,10 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
         c2s_addr,
         direct_tls_addr,
         router,
+        edge,
+        bounds,
+        webhooks,
+        certificate,
         shutdown,
         tasks,
     })
@@ -233,6 +261,45 @@ impl RunningServer {
     /// The accounts of the running server.
     pub fn accounts(&self) -> &Accounts {
         self.router.ctx().accounts()
+    }
+
+    /// Puts a reloaded configuration in force without dropping anything: admins, limits, access
+    /// rules, credentials, CORS origins, callbacks and the certificate apply to what comes next.
+    /// Values only read at start are kept (and returned, to be reported); a configuration that
+    /// fails its checks, or whose certificate or callbacks cannot be loaded, changes nothing.
+    pub async fn reload(&self, config: Config) -> Result<Vec<&'static str>, ReloadError> {
+        let ctx = self.router.ctx();
+        let result = self.apply(ctx, config).await;
+        ctx.metrics().reloaded(result.is_ok());
+        result
+    }
+
+    /// Counts a reload whose configuration could not even be read.
+    pub fn reload_failed(&self) {
+        self.router.ctx().metrics().reloaded(false);
+    }
+
+    async fn apply(&self, ctx: &Ctx, config: Config) -> Result<Vec<&'static str>, ReloadError> {
+        config.check().map_err(ReloadError::Config)?;
+        let plan = reload::plan(&ctx.config(), config);
+        let config = plan.config;
+        let gate = Gate::new(&config).map_err(ReloadError::Config)?;
+        let cors = Cors::new(&config.http.cors_origins).map_err(ReloadError::Config)?;
+        let bounds = Bounds::new(&config.http, gate.trusted_proxies().to_vec())
+            .map_err(ReloadError::Config)?;
+        let (cert, key) = tls::resolve_paths(&config)?;
+        let certificate = ServedCert::load(&cert, &key)?;
+        let not_after = tls::inspect(&cert).map(|info| info.not_after);
+        self.webhooks.reconfigure(&config).await?;
+        // Nothing fails from here on: the new configuration goes in force as a whole.
+        self.certificate.take(certificate);
+        if let Ok(not_after) = not_after {
+            ctx.metrics().set_certificate_expiry(not_after);
+        }
+        self.edge.replace(gate, cors);
+        self.bounds.replace(bounds);
+        ctx.reconfigure(Arc::new(config));
+        Ok(plan.restart_needed)
     }
 
     /// Closes every stream with `system-shutdown`, stops the listeners and waits (bounded)

@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use jid::FullJid;
 use minidom::Element;
 use switchboard_xmpp::csi::ClientState;
 use switchboard_xmpp::negotiation;
@@ -52,12 +53,14 @@ pub async fn serve<T: Transport>(
     mut resumed: bool,
 ) {
     let jid = session.bound.jid.clone();
+    let since = Instant::now();
+    let counted = ctx.server.metrics().c2s_session(t.traffic().transport());
     let end = loop {
         match established(&mut t, ctx, &mut session, std::mem::take(&mut resumed)).await {
             Exit::End(end) => break end,
             Exit::TakenOver(reply) => match reply.send(session) {
                 Ok(()) => {
-                    tracing::info!(%jid, "session resumed by a new connection");
+                    ended(&t, &jid, since, "resumed by a new connection");
                     let error = stanza::stream_error(
                         StreamCondition::Conflict,
                         Some("Resumed by a new connection"),
@@ -71,9 +74,16 @@ pub async fn serve<T: Transport>(
         }
     };
     if end.is_link_loss() && session.resumable.is_some() {
-        tracing::info!(%jid, ?end, "link lost; the session waits to be resumed");
+        ended(
+            &t,
+            &jid,
+            since,
+            &format!("{end}; the session waits to be resumed"),
+        );
         close(&mut t, end).await;
         drop(t);
+        // From now on it counts as detached, not as a session on a connection.
+        drop(counted);
         Box::pin(detached::wait(ctx, session)).await;
     } else {
         if matches!(end, End::PeerClosed) {
@@ -84,9 +94,25 @@ pub async fn serve<T: Transport>(
             session.sm = None;
         }
         Box::pin(session.end(&ctx.server)).await;
-        tracing::info!(%jid, ?end, "session closed");
+        ended(&t, &jid, since, &end.to_string());
         close(&mut t, end).await;
     }
+}
+
+/// The log line of a session's end on one connection: how long it was served there, the bytes
+/// the connection moved (negotiation included), and how it ended.
+fn ended<T: Transport>(t: &T, jid: &FullJid, since: Instant, how: &str) {
+    let traffic = t.traffic();
+    let (received, sent) = traffic.totals();
+    tracing::info!(
+        %jid,
+        transport = traffic.transport().as_str(),
+        duration_secs = since.elapsed().as_secs_f64(),
+        bytes_in = received,
+        bytes_out = sent,
+        ended = how,
+        "session ended"
+    );
 }
 
 /// Closes the stream; bounded, since the link may be dead with its send buffer full.
@@ -107,7 +133,7 @@ async fn established<T: Transport>(
     if resumed && let Err(end) = Box::pin(resend(t, s)).await {
         return Exit::End(end);
     }
-    let mut keepalive = Keepalive::new(ctx.idle_timeout);
+    let mut keepalive = Keepalive::new(ctx.settings().idle_timeout);
     // What negotiation left in the buffers goes before the first wait, as after every event.
     if s.rx.is_empty() {
         t.release_idle();
@@ -344,6 +370,7 @@ async fn stream_management<T: Transport>(
     match (request, &mut s.sm) {
         (Ok(ClientSm::Enable { resume, max }), None) => {
             let timeout = ctx
+                .settings()
                 .resumption_timeout
                 .min(Duration::from_secs(max.map_or(u64::MAX, u64::from)));
             let resumable = (resume && !timeout.is_zero()).then(|| Resumable {
@@ -354,7 +381,7 @@ async fn stream_management<T: Transport>(
                 let max = u32::try_from(r.timeout.as_secs()).unwrap_or(u32::MAX);
                 (r.handle.id(), max)
             }));
-            s.sm = Some(Sm::new(ctx.mailbox_size));
+            s.sm = Some(Sm::new(ctx.settings().mailbox_size));
             s.resumable = resumable;
             Ok(t.send(&enabled).await?)
         }

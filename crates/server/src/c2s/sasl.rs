@@ -97,7 +97,7 @@ pub async fn authenticate<T: Transport>(
         },
         plus_offered: offered.iter().any(Mechanism::is_plus),
     };
-    let decoy = Decoy::new(&ctx.decoy_secret, ctx.auth.scram_iterations);
+    let decoy = Decoy::new(&ctx.decoy_secret, ctx.settings().auth.scram_iterations);
     let mut exchange = ServerExchange::new(mechanism, channel, decoy);
     let mut user = None;
     let mut step = exchange.start(initial_response.as_deref());

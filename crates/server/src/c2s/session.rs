@@ -23,6 +23,7 @@ use super::live;
 use super::state::{Bound, Session};
 use super::{C2sContext, Security, Transport, sasl};
 use crate::ids::random_id;
+use crate::metrics::LoginSurface;
 use crate::sessions::Registration;
 
 /// Where negotiation stands. Each variant is waiting for a new stream header.
@@ -46,23 +47,24 @@ enum Negotiated {
 
 /// Runs one c2s stream from its first byte to its close.
 pub async fn run<T: Transport>(mut t: T, ctx: Arc<C2sContext>, peer: SocketAddr) {
+    let transport = t.traffic().transport();
     let mut header_sent = false;
     // Boxed: a future is as large as its largest state, and negotiation's (SASL, bind) would
     // otherwise stay part of every idle bound session's task.
     let negotiation = Box::pin(negotiate(&mut t, &ctx, &mut header_sent));
     let negotiated = tokio::select! {
-        result = tokio::time::timeout(ctx.negotiation_timeout, negotiation) => {
+        result = tokio::time::timeout(ctx.settings().negotiation_timeout, negotiation) => {
             result.unwrap_or_else(|_| Err(End::error(StreamCondition::ConnectionTimeout, "Negotiation took too long")))
         }
         _ = ctx.shutdown.cancelled() => Err(End::Error(StreamCondition::SystemShutdown, None)),
     };
     match negotiated {
         Ok(Negotiated::Bound(session)) => {
-            tracing::info!(jid = %session.bound.jid, %peer, "session bound");
+            tracing::info!(jid = %session.bound.jid, %peer, transport = transport.as_str(), "session bound");
             live::serve(t, &ctx, session, false).await;
         }
         Ok(Negotiated::Resumed(session)) => {
-            tracing::info!(jid = %session.bound.jid, %peer, "session resumed");
+            tracing::info!(jid = %session.bound.jid, %peer, transport = transport.as_str(), "session resumed");
             live::serve(t, &ctx, session, true).await;
         }
         Err(end) => {
@@ -216,7 +218,12 @@ async fn secure_and_authenticate<T: Transport>(
         }
         let outcome = match auth {
             Ok((mechanism, initial_response)) => {
-                sasl::authenticate(t, ctx, mechanism, initial_response, &offered).await?
+                let outcome =
+                    sasl::authenticate(t, ctx, mechanism, initial_response, &offered).await?;
+                ctx.server
+                    .metrics()
+                    .login(LoginSurface::C2s, mechanism.name(), outcome.is_ok());
+                outcome
             }
             Err(condition) => Err(condition),
         };
@@ -230,12 +237,13 @@ async fn secure_and_authenticate<T: Transport>(
                 failures += 1;
                 // Growing delay before each failure answer slows password guessing down.
                 let delay = ctx
+                    .settings()
                     .auth
                     .failure_delay_ms
                     .saturating_mul(u64::from(failures));
                 tokio::time::sleep(Duration::from_millis(delay)).await;
                 t.send(&switchboard_xmpp::sasl::failure(condition)).await?;
-                if failures >= ctx.auth.max_attempts {
+                if failures >= ctx.settings().auth.max_attempts {
                     return Err(End::error(
                         StreamCondition::PolicyViolation,
                         "Too many failed authentication attempts",
@@ -305,7 +313,7 @@ async fn bind<T: Transport>(t: &mut T, ctx: &C2sContext, user: String) -> Result
         };
         let jid = FullJid::new(&format!("{user}@{}/{resource}", ctx.server.domain()))
             .map_err(|_| End::Error(StreamCondition::InternalServerError, None))?;
-        let (tx, rx) = mpsc::channel(ctx.mailbox_size);
+        let (tx, rx) = mpsc::channel(ctx.settings().mailbox_size);
         let registration = Registration::bind(ctx.server.sessions().clone(), &user, &resource, tx);
         t.send(&negotiation::bind_result(&iq, jid.clone())).await?;
         let bound = Bound {
@@ -319,8 +327,8 @@ async fn bind<T: Transport>(t: &mut T, ctx: &C2sContext, user: String) -> Result
         return Ok(Negotiated::Bound(Session::new(
             bound,
             rx,
-            ctx.mailbox_size,
-            ctx.rate,
+            ctx.settings().mailbox_size,
+            ctx.settings().rate,
         )));
     }
 }

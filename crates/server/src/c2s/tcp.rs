@@ -21,6 +21,7 @@ use tracing::Instrument;
 
 use super::{AT_CAPACITY, C2sContext, Security, Transport, TransportError, is_loopback, session};
 use crate::ids::random_id;
+use crate::metrics::{self, Traffic};
 use crate::throttle::{
     AcceptBackoff, ReportEvery, is_out_of_descriptors, is_transient_accept_error,
 };
@@ -54,6 +55,7 @@ pub struct TcpTransport<S = TcpStream> {
     channel_binding: Option<Vec<u8>>,
     plaintext_sasl: bool,
     last_read: Instant,
+    traffic: Traffic,
 }
 
 impl<S: Io> TcpTransport<S> {
@@ -64,20 +66,26 @@ impl<S: Io> TcpTransport<S> {
     }
 
     fn new(conn: Conn<S>, ctx: &C2sContext, peer_local: bool) -> TcpTransport<S> {
+        let kind = match conn {
+            Conn::Tls(_) => metrics::Transport::Tls,
+            Conn::Plain(_) | Conn::Gone => metrics::Transport::Tcp,
+        };
         TcpTransport {
+            traffic: ctx.server.metrics().c2s_connection(kind),
             conn,
-            parser: StreamParser::new(ctx.limits),
-            ctx_limits: ctx.limits,
+            parser: StreamParser::new(ctx.settings().limits),
+            ctx_limits: ctx.settings().limits,
             buf: Vec::new(),
             out: Vec::new(),
             tls: TlsAcceptor::from(ctx.tls.clone()),
             channel_binding: None,
-            plaintext_sasl: peer_local || ctx.tcp_allow_plaintext,
+            plaintext_sasl: peer_local || ctx.settings().tcp_allow_plaintext,
             last_read: Instant::now(),
         }
     }
 
     async fn write(&mut self, data: &[u8]) -> io::Result<()> {
+        self.traffic.sent(data.len());
         match &mut self.conn {
             Conn::Plain(s) => {
                 s.write_all(data).await?;
@@ -131,6 +139,7 @@ impl<S: Io> Transport for TcpTransport<S> {
             if n == 0 {
                 return Ok(None);
             }
+            self.traffic.received(n);
             self.last_read = Instant::now();
             self.parser.feed(&self.buf[..n])?;
         }
@@ -209,6 +218,10 @@ impl<S: Io> Transport for TcpTransport<S> {
     fn last_read(&self) -> Instant {
         self.last_read
     }
+
+    fn traffic(&self) -> &Traffic {
+        &self.traffic
+    }
 }
 
 /// Accepts STARTTLS connections (`direct_tls == false`) or direct-TLS ones until shutdown.
@@ -245,6 +258,12 @@ pub async fn serve(listener: TcpListener, ctx: Arc<C2sContext>, direct_tls: bool
         };
         let _ = socket.set_nodelay(true);
         let Ok(permit) = ctx.connections.clone().try_acquire_owned() else {
+            let kind = if direct_tls {
+                metrics::Transport::Tls
+            } else {
+                metrics::Transport::Tcp
+            };
+            ctx.server.metrics().c2s_refused(kind);
             if let Some(refused) = REFUSED.note(Instant::now()) {
                 tracing::warn!(%peer, refused, "c2s connections refused: limits.max_connections reached");
             }
@@ -283,7 +302,9 @@ async fn handle(
 ) {
     let transport = if direct_tls {
         let acceptor = TlsAcceptor::from(ctx.tls.clone());
-        match tokio::time::timeout(ctx.negotiation_timeout, acceptor.accept(socket)).await {
+        match tokio::time::timeout(ctx.settings().negotiation_timeout, acceptor.accept(socket))
+            .await
+        {
             Ok(Ok(tls)) => {
                 let channel_binding = crate::tls::channel_binding(tls.get_ref().1);
                 let mut t = TcpTransport::new(Conn::Tls(Box::new(tls)), &ctx, local);

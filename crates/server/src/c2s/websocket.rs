@@ -19,6 +19,7 @@ use tracing::Instrument;
 
 use super::{AT_CAPACITY, C2sContext, Security, Transport, TransportError, session};
 use crate::ids::random_id;
+use crate::metrics::{self, Traffic};
 use crate::throttle::ReportEvery;
 
 /// How long a connection refused at the cap may take to receive its stream error.
@@ -34,16 +35,21 @@ pub struct WsTransport {
     limits: switchboard_xmpp::framing::Limits,
     closed: bool,
     last_read: Instant,
+    traffic: Traffic,
 }
 
 impl WsTransport {
     fn new(socket: WebSocket, ctx: &C2sContext) -> WsTransport {
         WsTransport {
             socket,
-            parser: StreamParser::new_fragments(ctx.limits),
-            limits: ctx.limits,
+            parser: StreamParser::new_fragments(ctx.settings().limits),
+            limits: ctx.settings().limits,
             closed: false,
             last_read: Instant::now(),
+            traffic: ctx
+                .server
+                .metrics()
+                .c2s_connection(metrics::Transport::WebSocket),
         }
     }
 
@@ -69,7 +75,10 @@ impl Transport for WsTransport {
             // Every frame is a sign of life, WebSocket pings included.
             self.last_read = Instant::now();
             let text = match message {
-                Message::Text(text) => text,
+                Message::Text(text) => {
+                    self.traffic.received(text.len());
+                    text
+                }
                 Message::Binary(_) => {
                     return Err(TransportError::Protocol(
                         "binary WebSocket messages are not XMPP",
@@ -95,8 +104,10 @@ impl Transport for WsTransport {
     }
 
     async fn send(&mut self, el: &Element) -> io::Result<()> {
+        let xml = stanza::to_xml(el);
+        self.traffic.sent(xml.len());
         self.socket
-            .send(Message::Text(stanza::to_xml(el).into()))
+            .send(Message::Text(xml.into()))
             .await
             .map_err(io::Error::other)
     }
@@ -140,6 +151,10 @@ impl Transport for WsTransport {
     fn last_read(&self) -> Instant {
         self.last_read
     }
+
+    fn traffic(&self) -> &Traffic {
+        &self.traffic
+    }
 }
 
 /// The `GET /xmpp-websocket` handler.
@@ -155,6 +170,9 @@ pub async fn upgrade(ctx: Arc<C2sContext>, peer: SocketAddr, ws: WebSocketUpgrad
             .into_response();
     }
     let Ok(permit) = ctx.connections.clone().try_acquire_owned() else {
+        ctx.server
+            .metrics()
+            .c2s_refused(metrics::Transport::WebSocket);
         if let Some(refused) = REFUSED.note(Instant::now()) {
             tracing::warn!(%peer, refused, "WebSocket streams refused: limits.max_connections reached");
         }
@@ -168,7 +186,7 @@ pub async fn upgrade(ctx: Arc<C2sContext>, peer: SocketAddr, ws: WebSocketUpgrad
         });
     };
     // One element per message, so a message may be as large as a stanza (plus framing slack).
-    let max = ctx.limits.max_stanza_bytes + 1024;
+    let max = ctx.settings().limits.max_stanza_bytes + 1024;
     let tasks = ctx.tasks.clone();
     ws.protocols(["xmpp"])
         .max_message_size(max)

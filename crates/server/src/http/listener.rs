@@ -16,6 +16,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+use arc_swap::ArcSwap;
 use axum::body::{Body, Bytes};
 use axum::extract::ConnectInfo;
 use axum::http::{Request, Response};
@@ -81,17 +82,35 @@ impl Bounds {
     }
 }
 
+/// The bounds in force, replaced whole by a reload: new connections, and each connection's next
+/// deadline, see the new ones (connections over a lowered cap are not closed).
+#[derive(Clone, Debug)]
+pub struct LiveBounds(Arc<ArcSwap<Bounds>>);
+
+impl LiveBounds {
+    pub fn new(bounds: Bounds) -> LiveBounds {
+        LiveBounds(Arc::new(ArcSwap::from_pointee(bounds)))
+    }
+
+    pub fn get(&self) -> Arc<Bounds> {
+        self.0.load_full()
+    }
+
+    pub fn replace(&self, bounds: Bounds) {
+        self.0.store(Arc::new(bounds));
+    }
+}
+
 /// Serves `app` on `listener` until `shutdown`; connections are tracked by `tasks` and close
 /// gracefully (in-flight requests finish) on shutdown.
 pub async fn serve(
     listener: TcpListener,
     app: axum::Router,
-    bounds: Bounds,
+    bounds: LiveBounds,
     shutdown: CancellationToken,
     tasks: TaskTracker,
 ) {
-    let bounds = Arc::new(bounds);
-    let slots = Arc::new(Slots::new(&bounds));
+    let slots = Arc::new(Slots::new(bounds.clone()));
     let refusals = Arc::new(Semaphore::new(MAX_REFUSALS));
     let mut backoff = AcceptBackoff::default();
     loop {
@@ -139,7 +158,7 @@ pub async fn serve(
             Err(full) => {
                 tracing::debug!(%peer, reason = full.reason(), "HTTP connection refused");
                 if let Ok(permit) = refusals.clone().try_acquire_owned() {
-                    let header_read = bounds.header_read;
+                    let header_read = bounds.get().header_read;
                     tasks.spawn(async move {
                         refuse(tcp, full.reason(), header_read).await;
                         drop(permit);
@@ -158,7 +177,7 @@ async fn connection(
     peer: SocketAddr,
     _slot: Slot,
     app: axum::Router,
-    bounds: Arc<Bounds>,
+    bounds: LiveBounds,
     shutdown: CancellationToken,
 ) {
     let activity = Arc::new(Activity::new(Instant::now()));
@@ -177,7 +196,7 @@ async fn connection(
     tokio::pin!(conn);
     let mut draining = false;
     loop {
-        let deadline = activity.deadline(&bounds);
+        let deadline = activity.deadline(&bounds.get());
         tokio::select! {
             done = conn.as_mut() => {
                 if let Err(e) = done {
@@ -187,7 +206,7 @@ async fn connection(
             }
             () = activity.changed.notified() => {}
             () = sleep_until(deadline) => {
-                if activity.deadline(&bounds).is_some_and(|d| d <= Instant::now()) {
+                if activity.deadline(&bounds.get()).is_some_and(|d| d <= Instant::now()) {
                     tracing::debug!(%peer, "HTTP connection closed: header or keep-alive timeout");
                     return;
                 }
@@ -243,9 +262,7 @@ struct Counts {
 /// Open connections, counted in total and per client address.
 struct Slots {
     counts: Mutex<Counts>,
-    max_total: usize,
-    max_per_ip: usize,
-    exempt: Vec<IpNet>,
+    bounds: LiveBounds,
 }
 
 /// A counted connection; dropping it frees its place.
@@ -255,12 +272,10 @@ struct Slot {
 }
 
 impl Slots {
-    fn new(bounds: &Bounds) -> Slots {
+    fn new(bounds: LiveBounds) -> Slots {
         Slots {
             counts: Mutex::new(Counts::default()),
-            max_total: bounds.max_connections,
-            max_per_ip: bounds.max_connections_per_ip,
-            exempt: bounds.exempt.clone(),
+            bounds,
         }
     }
 
@@ -271,13 +286,14 @@ impl Slots {
     }
 
     fn take(self: &Arc<Self>, ip: IpAddr) -> Result<Slot, Full> {
+        let bounds = self.bounds.get();
         let mut counts = self.lock();
-        if counts.open >= self.max_total {
+        if counts.open >= bounds.max_connections {
             return Err(Full::Total);
         }
-        let exempt = self.exempt.iter().any(|net| net.contains(&ip));
+        let exempt = bounds.exempt.iter().any(|net| net.contains(&ip));
         let from_ip = counts.per_ip.entry(ip).or_default();
-        if !exempt && *from_ip >= self.max_per_ip {
+        if !exempt && *from_ip >= bounds.max_connections_per_ip {
             return Err(Full::PerIp);
         }
         *from_ip += 1;
@@ -522,7 +538,8 @@ mod tests {
 
     #[test]
     fn slots_cap_each_address_and_the_total() {
-        let slots = Arc::new(Slots::new(&bounds(3, 2, &["10.0.0.0/8"])));
+        let live = LiveBounds::new(bounds(3, 2, &["10.0.0.0/8"]));
+        let slots = Arc::new(Slots::new(live.clone()));
         let a1 = slots.take(ip("192.0.2.1")).unwrap();
         let _a2 = slots.take(ip("192.0.2.1")).unwrap();
         assert_eq!(slots.take(ip("192.0.2.1")).err(), Some(Full::PerIp));
@@ -531,9 +548,13 @@ mod tests {
         drop(a1);
         let _a3 = slots.take(ip("192.0.2.1")).unwrap();
         assert_eq!(slots.lock().open, 3);
+        // Raised caps take effect at the next connection.
+        live.replace(bounds(4, 3, &[]));
+        let _a4 = slots.take(ip("192.0.2.1")).unwrap();
+        assert_eq!(slots.take(ip("192.0.2.3")).err(), Some(Full::Total));
 
         // A trusted proxy is held to the total only.
-        let slots = Arc::new(Slots::new(&bounds(3, 1, &["10.0.0.0/8"])));
+        let slots = Arc::new(Slots::new(LiveBounds::new(bounds(3, 1, &["10.0.0.0/8"]))));
         let held: Vec<Slot> = (0..3)
             .map(|_| slots.take(ip("10.1.1.1")).unwrap())
             .collect();

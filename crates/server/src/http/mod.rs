@@ -1,9 +1,10 @@
 //! The HTTP side: `/rest` (stanzas over HTTP, mod_rest), `/msg` (mod_post_msg), the admin API,
 //! `/metrics`, `/xmpp-websocket` (RFC 7395) and `/health`, behind one edge.
 //!
-//! The edge: [`listener`] bounds connections; [`layers`] wraps every route (span, timeouts,
-//! concurrency, panics, masked credentials); [`surface`] gives each API its CORS headers and
-//! error style ([`error`]); every caller passes the [`gate`] through the extractors of [`caller`].
+//! The edge: [`listener`] bounds connections; [`layers`] wraps every route (access log and
+//! metrics from [`observe`], span, timeouts, concurrency, panics, masked credentials);
+//! [`surface`] gives each API its CORS headers and error style ([`error`]); every caller passes
+//! the [`gate`] through the extractors of [`caller`].
 
 pub mod access;
 pub mod admin;
@@ -15,6 +16,7 @@ pub mod error;
 pub mod gate;
 pub mod layers;
 pub mod listener;
+pub mod observe;
 pub mod openapi;
 pub mod post_msg;
 pub mod rest;

@@ -180,7 +180,7 @@ async fn handle(
     let path = source.path.map(RestPath::parse).transpose()?;
     let limits = Limits {
         max_stanza_bytes: app.rest.max_body_bytes,
-        max_depth: app.c2s.limits.max_depth,
+        max_depth: app.c2s.settings().limits.max_depth,
     };
     let stanza =
         rest_codec::decode_request(request_type, &bytes, path.as_ref(), source.query, limits)?;

@@ -227,7 +227,19 @@ fn is_request(stanza: &Routed) -> bool {
 
 #[async_trait]
 impl Dispatch for Inner {
-    async fn route(&self, mut stanza: Routed) -> Outcome {
+    /// Dispatches the stanza and counts it by kind, outcome and origin.
+    async fn route(&self, stanza: Routed) -> Outcome {
+        let (kind, origin) = (stanza.kind.as_str(), stanza.origin.label());
+        let outcome = self.dispatch(stanza).await;
+        self.ctx
+            .metrics()
+            .stanza_routed(kind, outcome.label(), origin);
+        outcome
+    }
+}
+
+impl Inner {
+    async fn dispatch(&self, mut stanza: Routed) -> Outcome {
         let ctx = &self.ctx;
         if stanza.origin != Origin::Server
             && let Some(user) = ctx.local_user(&stanza.from)

@@ -128,6 +128,10 @@ pub trait ArchiveStore: Send + Sync {
     /// archives; returns how many went.
     async fn archive_purge(&self, cutoff: DateTime<Utc>, limit: usize) -> Result<u64, StoreError>;
 
+    /// Messages in all archives together. A count over an index, linear in the archive's
+    /// size: callers bound how often they ask (metrics do at most every few minutes).
+    async fn archive_total(&self) -> Result<u64, StoreError>;
+
     async fn archive_prefs(&self, user: &str) -> Result<Option<StoredPrefs>, StoreError>;
 
     async fn set_archive_prefs(&self, user: &str, prefs: &StoredPrefs) -> Result<(), StoreError>;

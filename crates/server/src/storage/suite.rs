@@ -313,6 +313,13 @@ pub async fn offline_quotas_count_messages_and_bytes(s: &dyn Store) {
         s.offline_push("bob", message, none).await,
         Err(StoreError::QuotaExceeded)
     ));
+    assert_eq!(
+        s.offline_totals().await.unwrap(),
+        OfflineUsage {
+            messages: 4,
+            bytes: 2 * message.len() as u64 + 50
+        }
+    );
 }
 
 pub async fn offline_claims_admit_one_holder(s: &dyn Store) {
@@ -738,6 +745,7 @@ pub async fn archive_follows_its_account(s: &dyn Store) {
             .count,
         Some(11)
     );
+    assert_eq!(s.archive_total().await.unwrap(), 11);
     s.set_archive_prefs(
         "alice",
         &StoredPrefs {
@@ -757,6 +765,7 @@ pub async fn archive_follows_its_account(s: &dyn Store) {
         Some(0)
     );
     assert_eq!(s.archive_prefs("alice").await.unwrap(), None);
+    assert_eq!(s.archive_total().await.unwrap(), 0);
 }
 
 pub async fn archive_purge_takes_the_oldest(s: &dyn Store) {

@@ -270,6 +270,13 @@ impl ArchiveStore for SqliteStore {
         Ok(done.rows_affected())
     }
 
+    async fn archive_total(&self) -> Result<u64, StoreError> {
+        let total: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM archive")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(u64::try_from(total).unwrap_or_default())
+    }
+
     async fn archive_prefs(&self, user: &str) -> Result<Option<StoredPrefs>, StoreError> {
         let row = sqlx::query(
             "SELECT default_policy, always, never FROM archive_prefs WHERE username = ?",
