@@ -42,7 +42,10 @@ pub fn plan(old: &Config, mut new: Config) -> Plan {
     fixed!("auth.scram_iterations", auth.scram_iterations);
     // The credential cache is built with the accounts, at start.
     fixed!("auth.credential_cache_size", auth.credential_cache_size);
-    fixed!("auth.credential_cache_ttl_secs", auth.credential_cache_ttl_secs);
+    fixed!(
+        "auth.credential_cache_ttl_secs",
+        auth.credential_cache_ttl_secs
+    );
     fixed!("auth.credential_poll_ms", auth.credential_poll_ms);
     // The retention task is started, or not, with the server.
     fixed!("mam.retention_days", mam.retention_days);
