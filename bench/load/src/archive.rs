@@ -1,4 +1,4 @@
-//! W5: paging through a large message archive (XEP-0313). `--sender` sends `--messages` chat
+//! W6: paging through a large message archive (XEP-0313). `--sender` sends `--messages` chat
 //! messages to `--owner` (online with presence, so each one is archived for both), at most
 //! `--window` in flight; the owner's copies carry their archive ids (XEP-0359). Then, on a
 //! second resource of the owner, `--queries` MAM queries of each kind, one at a time: the first
@@ -78,7 +78,7 @@ pub async fn run(args: Args) -> Result<()> {
     let fill = Arc::new(Fill::default());
     let mut tasks = JoinSet::new();
 
-    let mut receiver = conn::login(&target, None, &creds(&args.owner, "w5-fill"), &cache).await?;
+    let mut receiver = conn::login(&target, None, &creds(&args.owner, "w6-fill"), &cache).await?;
     receiver
         .writer
         .send("<presence xmlns='jabber:client'/>")
@@ -90,7 +90,7 @@ pub async fn run(args: Args) -> Result<()> {
             while let Ok(Some(ev)) = reader.next().await {
                 let Event::Elem(el) = ev else { continue };
                 let Some(n) = child_text(&el, "body")
-                    .and_then(|b| b.strip_prefix("w5 "))
+                    .and_then(|b| b.strip_prefix("w6 "))
                     .and_then(|n| n.parse::<u64>().ok())
                 else {
                     continue;
@@ -106,7 +106,7 @@ pub async fn run(args: Args) -> Result<()> {
             }
         });
     }
-    let sender = conn::login(&target, None, &creds(&args.sender, "w5-send"), &cache).await?;
+    let sender = conn::login(&target, None, &creds(&args.sender, "w6-send"), &cache).await?;
     let mut writer = sender.writer;
     {
         let fill = fill.clone();
@@ -145,7 +145,7 @@ pub async fn run(args: Args) -> Result<()> {
         batch.clear();
         for _ in 0..room {
             batch.push(format!(
-                "<message xmlns='jabber:client' to='{owner_jid}' type='chat'><body>w5 {sent}</body></message>"
+                "<message xmlns='jabber:client' to='{owner_jid}' type='chat'><body>w6 {sent}</body></message>"
             ));
             sent += 1;
         }
@@ -166,11 +166,11 @@ pub async fn run(args: Args) -> Result<()> {
         .clone()
         .context("the middle message carried no stanza-id")?;
     eprintln!(
-        "W5: {sent} messages in {fill_secs:.1} s ({:.0}/s), {bounced} bounced",
+        "W6: {sent} messages in {fill_secs:.1} s ({:.0}/s), {bounced} bounced",
         sent as f64 / fill_secs
     );
 
-    let mut querier = conn::login(&target, None, &creds(&args.owner, "w5-query"), &cache).await?;
+    let mut querier = conn::login(&target, None, &creds(&args.owner, "w6-query"), &cache).await?;
     let rsm = |inner: &str| {
         format!(
             "<set xmlns='http://jabber.org/protocol/rsm'><max>{}</max>{inner}</set>",
@@ -206,7 +206,7 @@ pub async fn run(args: Args) -> Result<()> {
         let mut stats = crate::percentiles(samples);
         let obj = stats.as_object_mut().expect("object");
         obj.insert("whole_pages".into(), whole.into());
-        eprintln!("W5 {kind} page: {stats}");
+        eprintln!("W6 {kind} page: {stats}");
         pages.insert((*kind).to_string(), stats);
     }
     let _ = querier.writer.send(conn::stream_close(&target)).await;
@@ -228,7 +228,7 @@ pub async fn run(args: Args) -> Result<()> {
 
 /// Runs one query; its latency, the number of results and the `<fin>` start tag.
 async fn query(conn: &mut Conn, n: usize, inner: &str) -> Result<(Duration, usize, String)> {
-    let id = format!("w5q{n}");
+    let id = format!("w6q{n}");
     let started = Instant::now();
     conn.writer
         .send(&format!(

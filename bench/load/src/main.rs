@@ -38,7 +38,7 @@ enum Cmd {
     Register(register::Args),
     /// W3: client-to-client delivery latency at steady rates.
     Latency(latency::Args),
-    /// W5: fill a message archive, then time pages from its start, middle and end.
+    /// W6: fill a message archive, then time pages from its start, middle and end.
     Archive(archive::Args),
     /// Print one JSON object built from `key=value` pairs and merged JSON files.
     Emit {

@@ -230,6 +230,9 @@ pub struct LimitsConfig {
     pub max_depth: usize,
     /// Queued stanzas per session before senders see back-pressure.
     pub mailbox_size: usize,
+    /// Milliseconds an HTTP or webhook sender waits for room in a full mailbox before its
+    /// stanza is refused with resource-constraint (c2s senders never wait).
+    pub mailbox_wait_ms: u64,
     /// Seconds a stream may stay silent before it is closed.
     pub idle_timeout_secs: u64,
     /// Seconds allowed for stream negotiation (TLS + SASL + bind).
@@ -269,6 +272,13 @@ pub struct AuthConfig {
     pub failure_window_secs: u64,
     /// Client addresses whose failures are remembered at once; beyond, the oldest are dropped.
     pub max_tracked_addresses: usize,
+    /// Verified bearer tokens and passwords kept in memory, each (0 turns the cache off).
+    pub credential_cache_size: usize,
+    /// Seconds a verified password is believed before PBKDF2 runs for it again.
+    pub credential_cache_ttl_secs: u64,
+    /// How often the store's credential version is read, so that tokens revoked, passwords
+    /// changed and accounts deleted by another process (the CLI) end cached credentials.
+    pub credential_poll_ms: u64,
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
@@ -381,6 +391,7 @@ impl Default for LimitsConfig {
             max_stanza_bytes: 256 * 1024,
             max_depth: 32,
             mailbox_size: 1024,
+            mailbox_wait_ms: 2000,
             idle_timeout_secs: 600,
             negotiation_timeout_secs: 60,
             max_connections: 10_000,
@@ -403,6 +414,9 @@ impl Default for AuthConfig {
             failure_delay_ms: 500,
             failure_window_secs: 300,
             max_tracked_addresses: 100_000,
+            credential_cache_size: 10_000,
+            credential_cache_ttl_secs: 60,
+            credential_poll_ms: 1000,
         }
     }
 }
@@ -484,6 +498,10 @@ pub const ENV_KEYS: &[(&str, &str)] = &[
     ("SWITCHBOARD_LIMITS_MAX_DEPTH", "limits.max_depth"),
     ("SWITCHBOARD_LIMITS_MAILBOX_SIZE", "limits.mailbox_size"),
     (
+        "SWITCHBOARD_LIMITS_MAILBOX_WAIT_MS",
+        "limits.mailbox_wait_ms",
+    ),
+    (
         "SWITCHBOARD_LIMITS_IDLE_TIMEOUT_SECS",
         "limits.idle_timeout_secs",
     ),
@@ -530,6 +548,18 @@ pub const ENV_KEYS: &[(&str, &str)] = &[
     (
         "SWITCHBOARD_AUTH_MAX_TRACKED_ADDRESSES",
         "auth.max_tracked_addresses",
+    ),
+    (
+        "SWITCHBOARD_AUTH_CREDENTIAL_CACHE_SIZE",
+        "auth.credential_cache_size",
+    ),
+    (
+        "SWITCHBOARD_AUTH_CREDENTIAL_CACHE_TTL_SECS",
+        "auth.credential_cache_ttl_secs",
+    ),
+    (
+        "SWITCHBOARD_AUTH_CREDENTIAL_POLL_MS",
+        "auth.credential_poll_ms",
     ),
     ("SWITCHBOARD_REST_MAX_BODY_BYTES", "rest.max_body_bytes"),
     ("SWITCHBOARD_REST_IQ_TIMEOUT_SECS", "rest.iq_timeout_secs"),

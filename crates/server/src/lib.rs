@@ -6,6 +6,7 @@ pub mod backup;
 pub mod c2s;
 pub mod config;
 pub mod ctx;
+pub mod egress;
 pub mod fdlimit;
 pub mod http;
 pub mod ids;

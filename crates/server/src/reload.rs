@@ -46,6 +46,13 @@ pub fn plan(old: &Config, mut new: Config) -> Plan {
     fixed!("auth.max_attempts", auth.max_attempts);
     fixed!("auth.failure_window_secs", auth.failure_window_secs);
     fixed!("auth.max_tracked_addresses", auth.max_tracked_addresses);
+    // The credential cache is built with the accounts, at start.
+    fixed!("auth.credential_cache_size", auth.credential_cache_size);
+    fixed!(
+        "auth.credential_cache_ttl_secs",
+        auth.credential_cache_ttl_secs
+    );
+    fixed!("auth.credential_poll_ms", auth.credential_poll_ms);
     // The retention task is started, or not, with the server.
     fixed!("mam.retention_days", mam.retention_days);
     fixed!("rest.max_body_bytes", rest.max_body_bytes);

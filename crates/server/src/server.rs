@@ -13,6 +13,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::auth::Accounts;
+use crate::auth::cache::CacheSettings;
 use crate::backup::{BackupError, DataDirLock};
 use crate::c2s::{self, C2sContext, is_loopback};
 use crate::config::Config;
@@ -156,7 +157,12 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
     );
     let lock = DataDirLock::acquire(&config.data_dir)?;
     let store = Arc::new(open_store(&config.data_dir).await?);
-    let accounts = Accounts::new(store.clone(), &config.domain, config.auth.scram_iterations);
+    let accounts = Accounts::new(store.clone(), &config.domain, config.auth.scram_iterations)
+        .with_cache(CacheSettings {
+            capacity: config.auth.credential_cache_size,
+            password_ttl: Duration::from_secs(config.auth.credential_cache_ttl_secs),
+            poll_every: Duration::from_millis(config.auth.credential_poll_ms),
+        });
     let server = Ctx::new(
         Arc::new(config.clone()),
         accounts,

@@ -12,7 +12,7 @@ use tokio::sync::mpsc;
 
 use crate::throttle::ReportEvery;
 
-/// Stanzas dropped for a waiter that does not keep up, summarised.
+/// Replies dropped because their waiter's queue was full, summarised.
 static DROPPED: ReportEvery = ReportEvery::new(std::time::Duration::from_secs(10));
 
 /// What one request waits for. Nothing else sent to its JID is taken away from the JID's owner.
@@ -133,7 +133,7 @@ impl Waiters {
         if waiter.tx.try_send(stanza.clone()).is_err()
             && let Some(dropped) = DROPPED.note(tokio::time::Instant::now())
         {
-            tracing::warn!(to = %to, dropped, "HTTP waiter is not keeping up; stanzas dropped");
+            tracing::warn!(to = %to, dropped, "HTTP waiter is not keeping up; stanzas dropped (count since the last report)");
         }
         true
     }

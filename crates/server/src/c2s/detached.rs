@@ -67,7 +67,7 @@ pub async fn wait(ctx: &C2sContext, mut session: Session) {
                 Err(back) => session = back,
             },
             Wake::Mailbox(Some(SessionMsg::Stanza(el))) => {
-                if !keep(&mut session, el, &own) {
+                if !keep(&mut session, *el, &own) {
                     break "too many stanzas waiting";
                 }
             }

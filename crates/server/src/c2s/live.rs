@@ -84,7 +84,7 @@ pub async fn serve<T: Transport>(
         drop(t);
         // From now on it counts as detached, not as a session on a connection.
         drop(counted);
-        detached::wait(ctx, session).await;
+        Box::pin(detached::wait(ctx, session)).await;
     } else {
         if matches!(end, End::PeerClosed) {
             // A client that closes its stream reads on until ours is closed too (RFC 6120
@@ -93,7 +93,7 @@ pub async fn serve<T: Transport>(
             // and storing those again would deliver them twice at the next login.
             session.sm = None;
         }
-        session.end(&ctx.server).await;
+        Box::pin(session.end(&ctx.server)).await;
         ended(&t, &jid, since, &end.to_string());
         close(&mut t, end).await;
     }
@@ -128,10 +128,16 @@ async fn established<T: Transport>(
     s: &mut Session,
     resumed: bool,
 ) -> Exit {
-    if resumed && let Err(end) = resend(t, s).await {
+    // Every step below is boxed: a future is as large as its largest state, and an idle
+    // session's task should hold only what waiting takes, not the deepest step's locals.
+    if resumed && let Err(end) = Box::pin(resend(t, s)).await {
         return Exit::End(end);
     }
     let mut keepalive = Keepalive::new(ctx.settings().idle_timeout);
+    // What negotiation left in the buffers goes before the first wait, as after every event.
+    if s.rx.is_empty() {
+        t.release_idle();
+    }
     loop {
         let deadline = keepalive.deadline(t.last_read());
         let step = tokio::select! {
@@ -140,17 +146,17 @@ async fn established<T: Transport>(
             reply = takeover_requested(&mut s.resumable) => return Exit::TakenOver(reply),
             // Live stanzas wait while stored messages go out, so that nothing overtakes them.
             msg = s.rx.recv(), if s.backlog.is_none() => match msg {
-                Some(msg) => to_client(t, s, msg).await,
+                Some(msg) => Box::pin(to_client(t, s, msg)).await,
                 None => Err(End::Error(StreamCondition::InternalServerError, None)),
             },
             el = next_element(t) => match el {
-                Ok(el) => from_client(t, ctx, s, &mut keepalive, el).await,
+                Ok(el) => Box::pin(from_client(t, ctx, s, &mut keepalive, el)).await,
                 Err(end) => Err(end),
             },
-            () = tokio::time::sleep_until(deadline) => tick(t, ctx, s, &mut keepalive).await,
+            () = tokio::time::sleep_until(deadline) => Box::pin(tick(t, ctx, s, &mut keepalive)).await,
         };
         let settled = match step {
-            Ok(()) => settle(t, s).await,
+            Ok(()) => Box::pin(settle(t, s)).await,
             Err(end) => Err(end),
         };
         if let Err(end) = settled {
@@ -275,6 +281,7 @@ async fn resend<T: Transport>(t: &mut T, s: &mut Session) -> Result<(), End> {
 async fn to_client<T: Transport>(t: &mut T, s: &mut Session, msg: SessionMsg) -> Result<(), End> {
     match msg {
         SessionMsg::Stanza(el) => {
+            let el = *el;
             // Presence waits while the client is inactive, and after that until what waited
             // has gone out, so that no update overtakes an older one.
             let waits =

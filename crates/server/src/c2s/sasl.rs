@@ -5,8 +5,8 @@ use std::net::IpAddr;
 
 use switchboard_xmpp::framing::StreamEvent;
 use switchboard_xmpp::sasl::{
-    self, ChannelBinding, ClientNonza, Decoy, Mechanism, SaslCondition, ServerExchange, Step,
-    StoredCredentials,
+    self, ChannelBinding, ClientNonza, Decoy, Mechanism, PlainCredentials, SaslCondition,
+    ServerExchange, Step, StoredCredentials,
 };
 
 use super::end::End;
@@ -61,6 +61,25 @@ async fn lookup(
     }
 }
 
+/// PLAIN's password, checked as HTTP Basic's is (verified passwords are remembered for a
+/// while, the derivation runs off the async workers): the account and whether it matched.
+async fn check_password(
+    ctx: &C2sContext,
+    plain: &PlainCredentials,
+) -> Result<(Option<String>, bool), SaslCondition> {
+    let accounts = ctx.server.accounts();
+    let Ok(user) = accounts.username(&plain.authcid) else {
+        return Ok((None, false));
+    };
+    match accounts.check_password(&user, &plain.password).await {
+        Ok(matches) => Ok((Some(user), matches)),
+        Err(e) => {
+            tracing::error!(error = %e, "cannot check a password");
+            Err(SaslCondition::TemporaryAuthFailure)
+        }
+    }
+}
+
 /// Runs one authentication attempt started by `<auth/>`. Inner `Ok` carries the username and
 /// the `<success/>` payload; inner `Err` the failure condition for the caller to report. An
 /// address over its count of failed logins gets `<temporary-auth-failure/>` at once.
@@ -103,6 +122,14 @@ pub async fn authenticate<T: Transport>(
                     let step = exchange.credentials(credentials.as_ref());
                     claimed = Some(authcid);
                     step
+                }
+                Err(condition) => return Ok(Err(condition)),
+            },
+            Ok(Step::CheckPassword(plain)) => match check_password(ctx, &plain).await {
+                Ok((account, matches)) => {
+                    user = account;
+                    claimed = Some(plain.authcid);
+                    exchange.password_checked(matches)
                 }
                 Err(condition) => return Ok(Err(condition)),
             },

@@ -49,8 +49,11 @@ enum Negotiated {
 pub async fn run<T: Transport>(mut t: T, ctx: Arc<C2sContext>, peer: SocketAddr) {
     let transport = t.traffic().transport();
     let mut header_sent = false;
+    // Boxed: a future is as large as its largest state, and negotiation's (SASL, bind) would
+    // otherwise stay part of every idle bound session's task.
+    let negotiation = Box::pin(negotiate(&mut t, &ctx, peer.ip(), &mut header_sent));
     let negotiated = tokio::select! {
-        result = tokio::time::timeout(ctx.settings().negotiation_timeout, negotiate(&mut t, &ctx, peer.ip(), &mut header_sent)) => {
+        result = tokio::time::timeout(ctx.settings().negotiation_timeout, negotiation) => {
             result.unwrap_or_else(|_| Err(End::error(StreamCondition::ConnectionTimeout, "Negotiation took too long")))
         }
         _ = ctx.shutdown.cancelled() => Err(End::Error(StreamCondition::SystemShutdown, None)),

@@ -7,9 +7,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use minidom::Element;
+use std::pin::Pin;
+use std::task::Poll;
 use switchboard_xmpp::framing::{StreamEvent, StreamParser};
 use switchboard_xmpp::stanza::{self, StreamCondition};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::time::Instant;
 use tokio_rustls::TlsAcceptor;
@@ -47,6 +50,8 @@ pub struct TcpTransport<S = TcpStream> {
     parser: StreamParser,
     ctx_limits: switchboard_xmpp::framing::Limits,
     buf: Vec<u8>,
+    /// Stanzas are serialised here and written from here; released while idle, as `buf`.
+    out: Vec<u8>,
     tls: TlsAcceptor,
     channel_binding: Option<Vec<u8>>,
     plaintext_sasl: bool,
@@ -72,6 +77,7 @@ impl<S: Io> TcpTransport<S> {
             parser: StreamParser::new(ctx.settings().limits),
             ctx_limits: ctx.settings().limits,
             buf: Vec::new(),
+            out: Vec::new(),
             tls: TlsAcceptor::from(ctx.tls.clone()),
             channel_binding: None,
             plaintext_sasl: peer_local || ctx.settings().tcp_allow_plaintext,
@@ -94,15 +100,33 @@ impl<S: Io> TcpTransport<S> {
         }
     }
 
+    /// Reads what has arrived. An idle connection (its buffer released) gets a buffer only
+    /// for as long as a read is attempted, and gives it back when nothing was there: a socket
+    /// read that would block keeps no reference to it, so thousands of idle sessions hold none.
     async fn read_chunk(&mut self) -> io::Result<usize> {
-        if self.buf.len() < READ_CHUNK {
-            self.buf.resize(READ_CHUNK, 0);
-        }
-        match &mut self.conn {
-            Conn::Plain(s) => s.read(&mut self.buf).await,
-            Conn::Tls(s) => s.read(&mut self.buf).await,
-            Conn::Gone => Ok(0),
-        }
+        let idle = self.buf.is_empty();
+        let (conn, buf) = (&mut self.conn, &mut self.buf);
+        std::future::poll_fn(|cx| {
+            if buf.len() < READ_CHUNK {
+                buf.resize(READ_CHUNK, 0);
+            }
+            let mut read = ReadBuf::new(buf);
+            let polled = match conn {
+                Conn::Plain(s) => Pin::new(s).poll_read(cx, &mut read),
+                Conn::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, &mut read),
+                Conn::Gone => Poll::Ready(Ok(())),
+            };
+            match polled {
+                Poll::Ready(result) => Poll::Ready(result.map(|()| read.filled().len())),
+                Poll::Pending => {
+                    if idle {
+                        *buf = Vec::new();
+                    }
+                    Poll::Pending
+                }
+            }
+        })
+        .await
     }
 }
 
@@ -130,7 +154,12 @@ impl<S: Io> Transport for TcpTransport<S> {
     }
 
     async fn send(&mut self, el: &Element) -> io::Result<()> {
-        self.write(stanza::to_xml(el).as_bytes()).await
+        let mut out = std::mem::take(&mut self.out);
+        out.clear();
+        stanza::write_xml(el, &mut out);
+        let written = self.write(&out).await;
+        self.out = out;
+        written
     }
 
     async fn close(&mut self, error: Option<Element>) {
@@ -182,6 +211,7 @@ impl<S: Io> Transport for TcpTransport<S> {
     }
 
     fn release_idle(&mut self) {
+        self.out = Vec::new();
         if !self.parser.is_mid_element() {
             self.buf = Vec::new();
             self.parser.release_temporaries();

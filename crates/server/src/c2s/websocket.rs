@@ -25,6 +25,8 @@ use crate::throttle::ReportEvery;
 
 /// How long a connection refused at the cap may take to receive its stream error.
 const REFUSAL_TIME: Duration = Duration::from_secs(2);
+/// Bytes read from the socket at a time.
+const WS_READ_CHUNK: usize = 2048;
 /// WebSocket streams refused at the cap, summarised.
 static REFUSED: ReportEvery = ReportEvery::new(Duration::from_secs(10));
 
@@ -192,6 +194,11 @@ pub async fn upgrade(ctx: Arc<C2sContext>, peer: SocketAddr, ws: WebSocketUpgrad
     ws.protocols(["xmpp"])
         .max_message_size(max)
         .max_frame_size(max)
+        // tungstenite's 128 KiB defaults per buffer would be most of an idle stream's memory:
+        // reads come in small chunks (a larger message grows the buffer as it needs), and each
+        // message is written at once, as the TCP transport does.
+        .read_buffer_size(WS_READ_CHUNK)
+        .write_buffer_size(0)
         .on_upgrade(move |socket| {
             let span = tracing::info_span!("c2s", %peer, transport = "websocket");
             let transport = WsTransport::new(socket, &ctx);

@@ -10,7 +10,7 @@ use switchboard_xmpp::stanza::StanzaKind;
 
 use super::path::KeyPath;
 use super::{AccessConfig, Config, MAX_PAGE_SIZE};
-use crate::webhook::target;
+use crate::egress as target;
 
 /// A broken rule. Messages never quote the value: the report shows it, redacted when secret.
 #[derive(Debug)]

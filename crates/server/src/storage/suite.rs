@@ -59,6 +59,26 @@ pub async fn tokens_follow_their_user(s: &dyn Store) {
     assert_eq!(s.token_owner(b"hash3").await.unwrap(), None);
 }
 
+pub async fn credential_changes_move_the_version(s: &dyn Store) {
+    s.create_user("alice", &creds()).await.unwrap();
+    s.create_token("alice", b"hash1").await.unwrap();
+    let mut seen = s.credential_version().await.unwrap();
+    let mut moved = |now: i64| {
+        let changed = now != seen;
+        seen = now;
+        changed
+    };
+    s.create_token("alice", b"hash2").await.unwrap();
+    assert!(!moved(s.credential_version().await.unwrap()), "a new token");
+    assert!(s.revoke_token(b"hash1").await.unwrap());
+    assert!(moved(s.credential_version().await.unwrap()), "revoked");
+    let new = StoredCredentials::derive("other", 4096).unwrap();
+    assert!(s.set_credentials("alice", &new).await.unwrap());
+    assert!(moved(s.credential_version().await.unwrap()), "password");
+    assert!(s.delete_user("alice").await.unwrap());
+    assert!(moved(s.credential_version().await.unwrap()), "deleted");
+}
+
 pub async fn roster_set_update_remove(s: &dyn Store) {
     s.create_user("alice", &creds()).await.unwrap();
     let mut item = RosterItem {
@@ -789,6 +809,10 @@ macro_rules! store_suite {
         #[tokio::test]
         async fn tokens_follow_their_user() {
             $crate::storage::suite::tokens_follow_their_user(&$open).await;
+        }
+        #[tokio::test]
+        async fn credential_changes_move_the_version() {
+            $crate::storage::suite::credential_changes_move_the_version(&$open).await;
         }
         #[tokio::test]
         async fn roster_set_update_remove() {

@@ -14,7 +14,7 @@ use switchboard_xmpp::rest_codec::MediaType;
 
 use super::error::WebhookError;
 use super::sign;
-use super::target::{self, PublicResolver};
+use crate::egress::{self as target, PublicResolver};
 
 /// What Switchboard reads in a callback's answer, as mod_rest lists it (§5.3).
 const ACCEPT_LIST: &str = "application/xmpp+xml, application/json, \

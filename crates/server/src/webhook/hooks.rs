@@ -188,8 +188,8 @@ impl Webhooks {
             owner: callback.owner.clone(),
             destination,
             kind: stanza.kind.as_str().to_owned(),
-            // Prefix declarations from the wire could trip the serialiser; the copy means the same.
-            stanza: stanza::to_xml(&stanza::without_prefixes(&stanza.el)),
+            // Prefix declarations could trip the serialiser: a tree declaring any is copied without.
+            stanza: stanza::to_xml_portable(&stanza.el),
             created_at: now,
             deadline: is_request.then(|| now.saturating_add(iq_timeout_ms)),
         };

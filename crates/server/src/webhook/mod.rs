@@ -15,7 +15,6 @@ mod outbox;
 mod reply;
 pub mod sign;
 pub mod spec;
-pub mod target;
 
 use std::time::Duration;
 

@@ -6,7 +6,7 @@ use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use switchboard_xmpp::rest_codec::MediaType;
 use switchboard_xmpp::stanza::StanzaKind;
 
-use super::target;
+use crate::egress as target;
 
 /// The address forms of mod_rest's `rest_callback_events`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -43,7 +43,7 @@ impl ArchiveFilter {
             at: ctx.now(),
             with_bare: peer.to_bare().to_string(),
             with_full: peer.to_string(),
-            stanza: stanza::to_xml(&stanza::without_prefixes(message)),
+            stanza: stanza::to_xml_portable(message),
         };
         let id = entry.id.clone();
         self.archive.writer.append(ctx, entry).await;

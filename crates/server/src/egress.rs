@@ -1,5 +1,5 @@
-//! Where callbacks may point: only globally routable addresses, checked on the URL's host when
-//! it is configured and again on every address DNS gives before a connection is opened.
+//! Where the server may connect out (webhook callbacks): only globally routable addresses,
+//! checked on a URL's host when configured and on every address DNS gives before connecting.
 //!
 //! A callback URL is set by an administrator or, through the admin API, by a caller with
 //! admin rights; without this rule it could make the server talk to its own loopback services,
