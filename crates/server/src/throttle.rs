@@ -2,10 +2,13 @@
 //! and events a client can repeat at will are logged as one summary line per interval.
 
 use std::io;
+use std::net::SocketAddr;
 use std::sync::Mutex;
 use std::time::Duration;
 
+use tokio::net::{TcpListener, TcpStream};
 use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
 
 /// Whether an accept error means the process or the system ran out of file descriptors.
 pub fn is_out_of_descriptors(e: &io::Error) -> bool {
@@ -48,6 +51,45 @@ impl AcceptBackoff {
 
     pub fn succeeded(&mut self) {
         self.pause = Duration::ZERO;
+    }
+}
+
+/// The next connection `listener` accepts, or `None` once `shutdown` is cancelled. A failed
+/// accept pauses the loop (`backoff`) and is logged as a summary naming `listener_name`.
+pub async fn accept(
+    listener: &TcpListener,
+    backoff: &mut AcceptBackoff,
+    shutdown: &CancellationToken,
+    listener_name: &str,
+) -> Option<(TcpStream, SocketAddr)> {
+    loop {
+        let accepted = tokio::select! {
+            accepted = listener.accept() => accepted,
+            () = shutdown.cancelled() => return None,
+        };
+        match accepted {
+            Ok(pair) => {
+                backoff.succeeded();
+                return Some(pair);
+            }
+            // The client gave up between connect and accept: nothing to do.
+            Err(e) if is_transient_accept_error(&e) => {}
+            Err(e) => {
+                let (pause, report) = backoff.failed(Instant::now());
+                if let Some(failures) = report {
+                    let cause = if is_out_of_descriptors(&e) {
+                        "out of file descriptors"
+                    } else {
+                        "accept failed"
+                    };
+                    tracing::warn!(error = %e, failures, "{listener_name}: {cause}, backing off");
+                }
+                tokio::select! {
+                    () = tokio::time::sleep(pause) => {}
+                    () = shutdown.cancelled() => return None,
+                }
+            }
+        }
     }
 }
 

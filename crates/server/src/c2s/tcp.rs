@@ -23,9 +23,7 @@ use super::{AT_CAPACITY, C2sContext, Security, Transport, TransportError, is_loo
 use crate::auth::throttle::AuthSurface;
 use crate::ids::random_id;
 use crate::metrics::{self, Traffic};
-use crate::throttle::{
-    AcceptBackoff, ReportEvery, is_out_of_descriptors, is_transient_accept_error,
-};
+use crate::throttle::{self, AcceptBackoff, ReportEvery};
 
 const READ_CHUNK: usize = 4096;
 /// How long a connection refused at the cap may take to receive its stream error.
@@ -233,31 +231,10 @@ impl<S: Io> Transport for TcpTransport<S> {
 pub async fn serve(listener: TcpListener, ctx: Arc<C2sContext>, direct_tls: bool) {
     let mut backoff = AcceptBackoff::default();
     loop {
-        let accepted = tokio::select! {
-            _ = ctx.shutdown.cancelled() => return,
-            accepted = listener.accept() => accepted,
-        };
-        let (socket, peer) = match accepted {
-            Ok(pair) => {
-                backoff.succeeded();
-                pair
-            }
-            Err(e) if is_transient_accept_error(&e) => continue,
-            Err(e) => {
-                let (pause, report) = backoff.failed(Instant::now());
-                if let Some(failures) = report {
-                    let cause = if is_out_of_descriptors(&e) {
-                        "out of file descriptors"
-                    } else {
-                        "accept failed"
-                    };
-                    tracing::warn!(error = %e, failures, "c2s listener: {cause}, backing off");
-                }
-                tokio::select! {
-                    _ = ctx.shutdown.cancelled() => return,
-                    () = tokio::time::sleep(pause) => continue,
-                }
-            }
+        let Some((socket, peer)) =
+            throttle::accept(&listener, &mut backoff, &ctx.shutdown, "c2s listener").await
+        else {
+            return;
         };
         let _ = socket.set_nodelay(true);
         let Ok(permit) = ctx.connections.clone().try_acquire_owned() else {

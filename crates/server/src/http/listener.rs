@@ -38,7 +38,7 @@ use tower::ServiceExt;
 use super::error::HttpError;
 use super::tls::{HttpsAcceptor, Protocol};
 use crate::config::HttpConfig;
-use crate::throttle::{AcceptBackoff, is_out_of_descriptors, is_transient_accept_error};
+use crate::throttle::{self, AcceptBackoff};
 
 /// Connections being refused at once; beyond, an excess connection is closed without a word.
 const MAX_REFUSALS: usize = 64;
@@ -117,32 +117,10 @@ pub async fn serve(
     let refusals = Arc::new(Semaphore::new(MAX_REFUSALS));
     let mut backoff = AcceptBackoff::default();
     loop {
-        let accepted = tokio::select! {
-            accepted = listener.accept() => accepted,
-            () = shutdown.cancelled() => return,
-        };
-        let (tcp, peer) = match accepted {
-            Ok(accepted) => {
-                backoff.succeeded();
-                accepted
-            }
-            // The client gave up between connect and accept: nothing to do.
-            Err(e) if is_transient_accept_error(&e) => continue,
-            Err(e) => {
-                let (pause, report) = backoff.failed(Instant::now());
-                if let Some(failures) = report {
-                    let cause = if is_out_of_descriptors(&e) {
-                        "out of file descriptors"
-                    } else {
-                        "accept failed"
-                    };
-                    tracing::warn!(error = %e, failures, "HTTP listener: {cause}, backing off");
-                }
-                tokio::select! {
-                    () = tokio::time::sleep(pause) => continue,
-                    () = shutdown.cancelled() => return,
-                }
-            }
+        let Some((tcp, peer)) =
+            throttle::accept(&listener, &mut backoff, &shutdown, "HTTP listener").await
+        else {
+            return;
         };
         // Small XMPP frames must not wait for Nagle's algorithm (~40 ms per stream start).
         let _ = tcp.set_nodelay(true);
