@@ -168,7 +168,7 @@ impl ResolvesServerCert for ServedCert {
 }
 
 /// Reads a PEM chain and its key, checking that they belong together.
-fn certified_key(cert: &Path, key: &Path) -> Result<CertifiedKey, TlsError> {
+pub fn certified_key(cert: &Path, key: &Path) -> Result<CertifiedKey, TlsError> {
     let read_err = |path: &Path, e: rustls_pki_types::pem::Error| TlsError::Read {
         path: path.to_owned(),
         reason: e.to_string(),

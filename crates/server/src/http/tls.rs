@@ -10,16 +10,13 @@ use std::time::Duration;
 
 use arc_swap::ArcSwap;
 use rustls::ServerConfig;
-use rustls::crypto::CryptoProvider;
 use rustls::server::{ClientHello, ResolvesServerCert};
 use rustls::sign::CertifiedKey;
-use rustls_pki_types::pem::PemObject;
-use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use tokio::net::TcpStream;
 use tokio_rustls::TlsAcceptor;
 use tokio_rustls::server::TlsStream;
 
-use crate::tls::{Imported, ServedCert, TlsError, import_into};
+use crate::tls::{Imported, ServedCert, TlsError, certified_key, import_into};
 
 /// What ALPN settled on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -74,14 +71,13 @@ impl HostedCerts {
 
     /// Reads the pair in `DATA_DIR/tls/<domain>/` of each of `domains` that has one.
     pub fn load(data_dir: &Path, domains: &[String]) -> Result<Named, TlsError> {
-        let provider = rustls::crypto::ring::default_provider();
         let mut named = HashMap::new();
         for domain in domains {
             let (cert, key) = domain_paths(data_dir, domain);
             if cert.is_file() && key.is_file() {
                 named.insert(
                     domain.to_ascii_lowercase(),
-                    certified(&cert, &key, &provider)?,
+                    Arc::new(certified_key(&cert, &key)?),
                 );
                 tracing::info!(%domain, cert = %cert.display(), "HTTPS certificate for {domain}");
             }
@@ -102,28 +98,6 @@ impl ResolvesServerCert for HostedCerts {
             .and_then(|name| self.named.load().get(&name.to_ascii_lowercase()).cloned());
         own.or_else(|| self.default.resolve(hello))
     }
-}
-
-fn certified(
-    cert: &Path,
-    key: &Path,
-    provider: &CryptoProvider,
-) -> Result<Arc<CertifiedKey>, TlsError> {
-    let read_err = |path: &Path, e: rustls_pki_types::pem::Error| TlsError::Read {
-        path: path.to_owned(),
-        reason: e.to_string(),
-    };
-    let chain = CertificateDer::pem_file_iter(cert)
-        .map_err(|e| read_err(cert, e))?
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| read_err(cert, e))?;
-    if chain.is_empty() {
-        return Err(TlsError::NoCertificate {
-            path: cert.to_owned(),
-        });
-    }
-    let key_der = PrivateKeyDer::from_pem_file(key).map_err(|e| read_err(key, e))?;
-    Ok(Arc::new(CertifiedKey::from_der(chain, key_der, provider)?))
 }
 
 /// The HTTPS server configuration: certificates by SNI, HTTP/2 and HTTP/1.1 by ALPN.
