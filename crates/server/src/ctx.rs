@@ -281,6 +281,13 @@ impl Ctx {
             .flatten()
     }
 
+    /// The local account an iq addresses (its `to`, or the sender's own account without one),
+    /// when that is the sender's own account: the only one whose private data it may reach.
+    pub fn own_account(&self, iq: &Routed) -> Option<String> {
+        let owner = self.local_user(iq.to.as_ref().unwrap_or(&iq.from))?;
+        (self.local_user(&iq.from)? == owner).then_some(owner)
+    }
+
     /// The bare JID of a local account.
     pub fn account_jid(&self, user: &str) -> Option<BareJid> {
         BareJid::new(&format!("{user}@{}", self.domain())).ok()

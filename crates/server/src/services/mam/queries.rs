@@ -40,11 +40,10 @@ impl Service for ArchiveQueries {
     }
 
     async fn handle(&self, ctx: &Ctx, iq: Routed) -> Outcome {
-        let owner = ctx.local_user(iq.to.as_ref().unwrap_or(&iq.from));
-        let user = match (owner, ctx.local_user(&iq.from)) {
-            (Some(owner), Some(requester)) if owner == requester => owner,
+        let user = match ctx.own_account(&iq) {
+            Some(user) => user,
             // XEP-0313 §7.1: an archive is its account's alone.
-            _ => {
+            None => {
                 return ctx
                     .bounce(&iq, ErrorType::Auth, DefinedCondition::Forbidden, None)
                     .await;
