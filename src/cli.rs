@@ -14,8 +14,8 @@ use switchboard_server::config::load::{DEFAULT_FILE, ENV_PREFIX};
     about = "An XMPP server whose first interface is HTTP",
     long_about = "An XMPP server whose first interface is HTTP: Prosody mod_rest compatible /rest, \
                   webhooks, XMPP over WebSocket (RFC 7395) and TCP.\n\n\
-                  Commands other than `serve` work on the same data directory as the server and \
-                  may run while it serves."
+                  Commands other than `serve` and `restore` work on the same data directory as \
+                  the server and may run while it serves."
 )]
 pub struct Cli {
     /// Configuration file (TOML); without it ./switchboard.toml is read when present.
@@ -27,8 +27,11 @@ pub struct Cli {
 
 #[derive(Subcommand)]
 pub enum Command {
-    /// Run the server until SIGINT or SIGTERM.
+    /// Run the server until SIGINT or SIGTERM; SIGHUP reloads the configuration.
     Serve,
+    /// Make the running server re-read its configuration and certificates (sends it SIGHUP,
+    /// found through DATA_DIR/switchboard.pid).
+    Reload,
     /// Create, delete, list accounts and change passwords.
     #[command(subcommand)]
     User(UserCommand),
@@ -44,6 +47,21 @@ pub enum Command {
     /// Webhook outbox: dead letters, re-drive, signing keys.
     #[command(subcommand)]
     Webhook(WebhookCommand),
+    /// Write a consistent copy of the database (accounts, rosters, offline messages, archive,
+    /// tokens, webhook outbox) to FILE, also while the server runs.
+    Backup {
+        /// The copy to write; it must not exist yet.
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+    },
+    /// Replace the database with a copy made by `backup`, after checking it. Refused while a
+    /// server runs on the data directory; the replaced database is kept as
+    /// switchboard.db.pre-restore.
+    Restore {
+        /// A file written by `switchboard backup`.
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+    },
 }
 
 #[derive(Subcommand)]
@@ -106,7 +124,9 @@ pub enum ConfigCommand {
 #[derive(Subcommand)]
 pub enum CertCommand {
     /// Install the certificate and key for the configured domain from a certbot-style directory
-    /// into DATA_DIR/tls/ (cert.pem, key.pem), where `serve` reads them at its next start.
+    /// into DATA_DIR/tls/ (cert.pem, key.pem), where `serve` reads them at its next start; and
+    /// those of component domains found in DIR/live/<domain>/ or DIR/<domain>/ into
+    /// DATA_DIR/tls/<domain>/, served to HTTPS clients asking for that name.
     Import {
         /// Looked in, in order: DIR/live/<domain>/, DIR/<domain>/ and DIR itself, each with
         /// fullchain.pem and privkey.pem (for example /etc/letsencrypt)

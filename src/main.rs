@@ -1,5 +1,6 @@
 //! The `switchboard` binary: `serve`, account, token, certificate and webhook administration,
-//! configuration checks. Everything here is wiring; the system itself lives in `switchboard-server`.
+//! backup and restore, configuration checks. Everything here is wiring; the system itself lives
+//! in `switchboard-server`.
 
 mod cli;
 mod password;
@@ -11,14 +12,18 @@ use std::sync::Arc;
 use anyhow::{Context, Result, anyhow, bail};
 use clap::{CommandFactory, FromArgMatches};
 use switchboard_server::auth::{AccountError, Accounts};
+use switchboard_server::backup;
 use switchboard_server::config::load::{self, Loaded};
 use switchboard_server::config::{
     AccountJid, Config, ConfigError, Diagnostics, KeyPath, LogFormat,
 };
+use switchboard_server::http::tls as https;
+use switchboard_server::pidfile::{self, PidFile};
 use switchboard_server::server;
 use switchboard_server::storage::OutboxStore;
 use switchboard_server::tls;
 use switchboard_server::webhook;
+use tokio::signal::unix::{SignalKind, signal};
 use tracing_subscriber::EnvFilter;
 
 use cli::{CertCommand, Cli, Command, ConfigCommand, TokenCommand, UserCommand, WebhookCommand};
@@ -98,7 +103,15 @@ fn configure(cli: &Cli) -> Result<Loaded, ConfigError> {
 
 async fn run(command: Command, loaded: Loaded) -> Result<()> {
     match command {
-        Command::Serve => serve(loaded.config).await,
+        Command::Serve => serve(loaded).await,
+        Command::Reload => {
+            let pid = pidfile::signal_reload(&loaded.config.data_dir)?;
+            println!(
+                "asked the server (pid {pid}) to reload its configuration; its log reports \
+                 what changed"
+            );
+            Ok(())
+        }
         Command::Config(ConfigCommand::Check) => {
             print!("{}", toml::to_string_pretty(&loaded.config)?);
             let overrides = loaded.env_overrides().count();
@@ -121,24 +134,72 @@ async fn run(command: Command, loaded: Loaded) -> Result<()> {
         Command::Token(cmd) => token(cmd, &loaded.config).await,
         Command::Cert(cmd) => cert(cmd, &loaded),
         Command::Webhook(cmd) => webhook(cmd, &loaded.config).await,
+        Command::Backup { file } => {
+            let schema = backup::backup(&loaded.config.data_dir, &file).await?;
+            println!(
+                "backed up {} account(s), schema version {}, to {}",
+                schema.accounts,
+                schema.version,
+                file.display()
+            );
+            Ok(())
+        }
+        Command::Restore { file } => {
+            let restored = backup::restore(&loaded.config.data_dir, &file).await?;
+            println!(
+                "restored {} account(s), schema version {}, from {}",
+                restored.schema.accounts,
+                restored.schema.version,
+                file.display()
+            );
+            if let Some(kept) = restored.kept {
+                eprintln!("the replaced database was kept as {}", kept.display());
+            }
+            Ok(())
+        }
     }
 }
 
-async fn serve(config: Config) -> Result<()> {
-    let running = server::start(config).await?;
-    wait_for_signal().await?;
+async fn serve(loaded: Loaded) -> Result<()> {
+    // Before the store opens: a second server on the same data is refused.
+    std::fs::create_dir_all(&loaded.config.data_dir)
+        .with_context(|| format!("creating {}", loaded.config.data_dir.display()))?;
+    let _pid = PidFile::create(&loaded.config.data_dir)?;
+    let running = server::start(loaded.config.clone()).await?;
+    let mut term = signal(SignalKind::terminate())?;
+    let mut hup = signal(SignalKind::hangup())?;
+    loop {
+        tokio::select! {
+            r = tokio::signal::ctrl_c() => break r?,
+            _ = term.recv() => break,
+            _ = hup.recv() => reload(&running, loaded.file.as_deref()).await,
+        }
+    }
     tracing::info!("shutting down");
     running.shutdown().await;
     Ok(())
 }
 
-async fn wait_for_signal() -> Result<()> {
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
-    tokio::select! {
-        r = tokio::signal::ctrl_c() => r?,
-        _ = term.recv() => {}
+/// Reads the configuration file and the environment again and puts the result in force; what
+/// is wrong with it, or what waits for a restart, is logged.
+async fn reload(running: &server::RunningServer, file: Option<&std::path::Path>) {
+    tracing::info!("SIGHUP: reloading the configuration");
+    let config = match load::load(file) {
+        Ok(loaded) => loaded.config,
+        Err(e) => {
+            running.reload_failed();
+            tracing::error!("configuration not reloaded, the running one stays: {e}");
+            return;
+        }
+    };
+    match running.reload(config).await {
+        Ok(pending) if pending.is_empty() => tracing::info!("configuration reloaded"),
+        Ok(pending) => tracing::warn!(
+            keys = pending.join(", "),
+            "configuration reloaded; these changes need a restart and are not applied yet"
+        ),
+        Err(e) => tracing::error!("configuration not reloaded, the running one stays: {e}"),
     }
-    Ok(())
 }
 
 async fn accounts(config: &Config) -> Result<Accounts> {
@@ -282,6 +343,22 @@ fn cert(cmd: CertCommand, loaded: &Loaded) -> Result<()> {
             );
             if let Some(warning) = &imported.warning {
                 eprintln!("warning: this certificate {warning}");
+            }
+            for component in &config.component {
+                let domain = &component.domain;
+                if let Some(hosted) = https::import_hosted(&dir, domain, &config.data_dir)? {
+                    println!(
+                        "installed the HTTPS certificate for {domain} (valid until {}) from {} \
+                         as {} and {}",
+                        hosted.info.not_after_text(),
+                        hosted.source.display(),
+                        hosted.cert.display(),
+                        hosted.key.display()
+                    );
+                    if let Some(warning) = &hosted.warning {
+                        eprintln!("warning: the certificate for {domain} {warning}");
+                    }
+                }
             }
             if config.tls.cert.is_some() {
                 eprintln!(

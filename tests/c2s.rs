@@ -502,6 +502,8 @@ async fn plaintext_http_on_a_non_loopback_address_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let mut config = test_config(dir.path());
     config.http.addr = "0.0.0.0:0".parse().unwrap();
+    // Unset, http.tls means HTTPS off loopback (tests/https.rs); plain HTTP is asked for here.
+    config.http.tls = Some(false);
     let err = switchboard_server::server::start(config)
         .await
         .err()

@@ -1,5 +1,6 @@
 //! The `switchboard` binary as an operator uses it: accounts and tokens (prompts on a real pty),
-//! configuration errors, `--help`, certificates, JSON logs, and `serve` with its clean exit.
+//! configuration errors, `--help`, certificates, JSON logs, `serve` with its clean exit, and
+//! `reload` through the pid file.
 
 mod common;
 
@@ -712,4 +713,174 @@ fn generated_certificate_names_the_domain() {
     let info = switchboard_server::tls::inspect(&dir.path().join("data/tls/cert.pem")).unwrap();
     assert_eq!(info.subject, ["chat.example"]);
     assert!(info.names.contains(&"chat.example".to_owned()), "{info:?}");
+}
+
+/// Every line the child writes to standard error, as it comes.
+fn log_lines(child: &mut Child) -> mpsc::Receiver<String> {
+    let reader = BufReader::new(child.stderr.take().unwrap());
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in reader.lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    rx
+}
+
+/// Reads lines until one contains `needle`; returns it (panics after [`PATIENCE`]).
+fn line_with(rx: &mpsc::Receiver<String>, needle: &str) -> String {
+    let deadline = Instant::now() + PATIENCE;
+    let mut seen = Vec::new();
+    loop {
+        match rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+            Ok(line) if line.contains(needle) => return line,
+            Ok(line) => seen.push(line),
+            Err(_) => panic!("no line with {needle:?} in {seen:#?}"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn reload_rereads_the_file_through_the_pid_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let (_, err) = fails(cmd(d).arg("reload"));
+    assert!(err.contains("no server is running"), "{err}");
+    run(cmd(d).args(["user", "add", "carol", "--password", "pw"]));
+    config_file(d, "admins = []\n");
+    let http = free_port();
+    let serve = |d: &Path| {
+        let mut c = cmd(d);
+        c.arg("serve")
+            .env("SWITCHBOARD_HTTP_ADDR", format!("127.0.0.1:{http}"))
+            .env("SWITCHBOARD_C2S_ADDR", format!("127.0.0.1:{}", free_port()))
+            .stderr(Stdio::piped());
+        c
+    };
+    let mut child = serve(d).spawn().unwrap();
+    let log = log_lines(&mut child);
+    let mut guard = common::KillOnDrop(child);
+    line_with(&log, "http (/rest");
+    let pid_file = d.join("data/switchboard.pid");
+    let written = std::fs::read_to_string(&pid_file).unwrap();
+    assert_eq!(written.trim(), guard.0.id().to_string());
+
+    // A second server on the same data directory is refused.
+    let (_, err) = fails(&mut serve(d));
+    assert!(err.contains("already running"), "{err}");
+
+    common::install_crypto();
+    let uptime = || async {
+        reqwest::Client::new()
+            .post(format!("http://127.0.0.1:{http}/rest/admin/uptime"))
+            .basic_auth("carol", Some("pw"))
+            .send()
+            .await
+            .unwrap()
+            .status()
+    };
+    assert_eq!(uptime().await, 403);
+
+    config_file(d, "admins = [\"carol@localhost\"]\n");
+    let out = run(cmd(d).arg("reload"));
+    assert!(
+        stdout(&out).contains(&format!("pid {}", guard.0.id())),
+        "{}",
+        stdout(&out)
+    );
+    line_with(&log, "configuration reloaded");
+    assert_eq!(uptime().await, 200);
+
+    // A broken file: `reload` shows where and does not signal; a SIGHUP sent directly is
+    // answered with the same located error in the log, and the running configuration stays.
+    config_file(d, "admins = [\"carol@localhost\"\n");
+    let (code, err) = fails(cmd(d).arg("reload"));
+    assert_eq!(code, 78);
+    assert!(err.contains("switchboard.toml:1:"), "{err}");
+    let status = Command::new("kill")
+        .args(["-HUP", &guard.0.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    line_with(&log, "configuration not reloaded");
+    line_with(&log, "switchboard.toml:1:");
+    assert_eq!(uptime().await, 200);
+
+    // A change that needs a restart is named and waits.
+    config_file(d, "admins = [\"carol@localhost\"]\nlog_format = \"json\"\n");
+    run(cmd(d).arg("reload"));
+    let pending = line_with(&log, "need a restart");
+    assert!(pending.contains("log_format"), "{pending}");
+    assert_eq!(uptime().await, 200);
+
+    let status = Command::new("kill")
+        .args(["-TERM", &guard.0.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let exit = tokio::task::spawn_blocking(move || guard.0.wait().unwrap())
+        .await
+        .unwrap();
+    assert!(exit.success(), "exit status {exit:?}");
+    assert!(!pid_file.exists());
+}
+
+#[tokio::test]
+async fn access_and_session_lines_are_structured_in_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    run(cmd(d).args(["user", "add", "alice", "--password", common::PASSWORD]));
+    let (http, c2s) = (free_port(), free_port());
+    let mut child = cmd(d)
+        .arg("serve")
+        .env("SWITCHBOARD_LOG_FORMAT", "json")
+        .env("SWITCHBOARD_HTTP_ADDR", format!("127.0.0.1:{http}"))
+        .env("SWITCHBOARD_C2S_ADDR", format!("127.0.0.1:{c2s}"))
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let log = log_lines(&mut child);
+    let _guard = common::KillOnDrop(child);
+    line_with(&log, "http (/rest");
+    let event = |line: String| -> serde_json::Value {
+        serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line}"))
+    };
+
+    common::install_crypto();
+    let sent = reqwest::Client::new()
+        .post(format!("http://127.0.0.1:{http}/rest"))
+        .basic_auth("alice", Some(common::PASSWORD))
+        .header("Content-Type", "application/xmpp+xml")
+        .body("<message to='alice@localhost'><body>hi</body></message>")
+        .send()
+        .await
+        .unwrap();
+    assert!(sent.status().is_success());
+    let access = event(line_with(&log, "HTTP request"));
+    assert_eq!(access["target"], "switchboard::access", "{access}");
+    assert_eq!(access["method"], "POST", "{access}");
+    assert_eq!(access["route"], "/rest", "{access}");
+    assert_eq!(access["status"], sent.status().as_u16(), "{access}");
+    assert!(access["latency_ms"].as_f64().unwrap() > 0.0, "{access}");
+    assert!(
+        access["peer"].as_str().unwrap().starts_with("127.0.0.1:"),
+        "{access}"
+    );
+    assert_eq!(access["identity"], "alice@localhost", "{access}");
+    assert!(!access.to_string().contains(common::PASSWORD));
+
+    let addr = format!("127.0.0.1:{c2s}").parse().unwrap();
+    let mut raw = common::raw_logged_in(addr, "alice", "json").await;
+    let bound = event(line_with(&log, "session bound"));
+    assert_eq!(bound["jid"], "alice@localhost/json", "{bound}");
+    assert_eq!(bound["transport"], "tcp", "{bound}");
+    raw.send("</stream:stream>").await;
+    raw.read_to_close().await;
+    let ended = event(line_with(&log, "session ended"));
+    assert_eq!(ended["jid"], "alice@localhost/json", "{ended}");
+    assert_eq!(ended["transport"], "tcp", "{ended}");
+    assert_eq!(ended["ended"], "closed by the client", "{ended}");
+    assert!(ended["duration_secs"].as_f64().is_some(), "{ended}");
+    assert!(ended["bytes_in"].as_u64().unwrap() > 0, "{ended}");
+    assert!(ended["bytes_out"].as_u64().unwrap() > 0, "{ended}");
 }

@@ -12,14 +12,13 @@ mod common;
 
 use std::time::{Duration, Instant};
 
+use common::StanzaPeer as Peer;
 use common::*;
 use minidom::Element;
 use reqwest::header::HeaderMap;
 use reqwest::{RequestBuilder, StatusCode};
 use serde_json::{Value, json};
 use switchboard_server::config::{ComponentConfig, Config};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 
 const XML: &str = "application/xmpp+xml";
 const JSON: &str = "application/json";
@@ -209,101 +208,9 @@ fn cbor(value: &Value) -> Vec<u8> {
 }
 
 // ---------------------------------------------------------------------------------------------
-// A raw XMPP peer that reads whole stanzas and keeps what it has not consumed yet.
-
-struct Peer {
-    stream: TcpStream,
-    buf: Vec<u8>,
-}
+// What these tests ask of a raw peer beyond reading stanzas.
 
 impl Peer {
-    /// Logged in and bound as `user@localhost/resource`, but not available.
-    async fn bound(server: &TestServer, user: &str, resource: &str) -> Peer {
-        let raw = raw_logged_in(server.c2s, user, resource).await;
-        Peer {
-            stream: raw.stream,
-            buf: Vec::new(),
-        }
-    }
-
-    /// Bound and available (initial presence sent and reflected).
-    async fn available(server: &TestServer, user: &str, resource: &str) -> Peer {
-        let mut peer = Peer::bound(server, user, resource).await;
-        peer.send("<presence/>").await;
-        peer.next_named("presence").await;
-        peer
-    }
-
-    async fn send(&mut self, data: &str) {
-        self.stream.write_all(data.as_bytes()).await.unwrap();
-    }
-
-    /// The first complete element in the buffer, parsed in the stream's default namespace.
-    fn take(&mut self) -> Option<Element> {
-        let start = self.buf.iter().position(|b| !b.is_ascii_whitespace())?;
-        self.buf.drain(..start);
-        for end in 0..self.buf.len() {
-            if self.buf[end] != b'>' {
-                continue;
-            }
-            let Ok(text) = std::str::from_utf8(&self.buf[..=end]) else {
-                continue;
-            };
-            let wrapped = format!(
-                "<w xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams'>{text}</w>"
-            );
-            if let Ok(wrapper) = wrapped.parse::<Element>() {
-                let mut children = wrapper.children();
-                if let (Some(element), None) = (children.next(), children.next()) {
-                    let element = element.clone();
-                    self.buf.drain(..=end);
-                    return Some(element);
-                }
-            }
-        }
-        None
-    }
-
-    async fn read_more(&mut self) {
-        let mut chunk = [0u8; 8192];
-        let n = self.stream.read(&mut chunk).await.unwrap();
-        assert!(
-            n > 0,
-            "peer stream closed; unread: {}",
-            String::from_utf8_lossy(&self.buf)
-        );
-        self.buf.extend_from_slice(&chunk[..n]);
-    }
-
-    /// The next stanza; panics after [`STEP`].
-    async fn next(&mut self) -> Element {
-        tokio::time::timeout(STEP, async {
-            loop {
-                if let Some(element) = self.take() {
-                    return element;
-                }
-                self.read_more().await;
-            }
-        })
-        .await
-        .unwrap_or_else(|_| {
-            panic!(
-                "no stanza in time; unread: {}",
-                String::from_utf8_lossy(&self.buf)
-            )
-        })
-    }
-
-    /// The next stanza called `name`, skipping others.
-    async fn next_named(&mut self, name: &str) -> Element {
-        loop {
-            let element = self.next().await;
-            if element.name() == name {
-                return element;
-            }
-        }
-    }
-
     /// Panics if a message arrives within `wait` (presence traffic between the account's own
     /// resources is ignored).
     async fn no_message_within(&mut self, wait: Duration) {
@@ -317,20 +224,6 @@ impl Peer {
                 None => return,
             }
         }
-    }
-
-    /// Whatever stanza arrives within `wait`, if any.
-    async fn within(&mut self, wait: Duration) -> Option<Element> {
-        tokio::time::timeout(wait, async {
-            loop {
-                if let Some(element) = self.take() {
-                    return element;
-                }
-                self.read_more().await;
-            }
-        })
-        .await
-        .ok()
     }
 
     /// Reads the next iq, answers it with a result carrying `inner`, and returns the iq.
@@ -458,7 +351,7 @@ async fn item_01_post_rest_accepts_one_stanza() {
     .await;
     reply.expect_accepted();
     assert_eq!(
-        bob.next_named("message").await,
+        archived(bob.next_named("message").await, "bob@localhost"),
         xml(
             "<message xmlns='jabber:client' type='chat' to='bob@localhost' id='i01' from='alice@localhost'><body>one</body></message>"
         )
@@ -475,7 +368,7 @@ async fn item_01_post_rest_accepts_one_stanza() {
     .await;
     reply.expect_accepted();
     assert_eq!(
-        bob.next_named("message").await,
+        archived(bob.next_named("message").await, "bob@localhost"),
         xml(
             "<message xmlns='jabber:client' type='chat' to='bob@localhost' id='i01b' from='alice@localhost'><body>slash</body></message>"
         )
@@ -512,7 +405,7 @@ async fn item_02_kind_type_to_from_path() {
     .await;
     reply.expect_accepted();
     assert_eq!(
-        bob.next_named("message").await,
+        archived(bob.next_named("message").await, "bob@localhost"),
         xml(
             "<message xmlns='jabber:client' type='chat' to='bob@localhost' id='i02' from='alice@localhost'><body>merged</body></message>"
         )
@@ -528,7 +421,7 @@ async fn item_02_kind_type_to_from_path() {
     .await;
     reply.expect_accepted();
     assert_eq!(
-        bob.next_named("message").await,
+        archived(bob.next_named("message").await, "bob@localhost"),
         xml(
             "<message xmlns='jabber:client' type='normal' to='bob@localhost' id='i02f' from='alice@localhost'><body>from a form</body></message>"
         )
@@ -944,7 +837,7 @@ async fn item_09_xml_body() {
     .await;
     reply.expect_accepted();
     assert_eq!(
-        bob.next_named("message").await,
+        archived(bob.next_named("message").await, "bob@localhost"),
         xml(
             "<message xmlns='jabber:client' type='chat' to='bob@localhost' id='x9' from='alice@localhost'><body>xml &amp; more</body><thread>t9</thread><custom xmlns='urn:example:x' a='1'><deep>kept</deep></custom></message>"
         )
@@ -991,7 +884,7 @@ async fn item_10_json_body() {
     .await;
     reply.expect_accepted();
     assert_eq!(
-        bob.next_named("message").await,
+        archived(bob.next_named("message").await, "bob@localhost"),
         xml(
             "<message xmlns='jabber:client' type='chat' to='bob@localhost' id='j10' xml:lang='en' from='alice@localhost'><body>Hello!</body><subject>Greeting</subject><thread>t10</thread></message>"
         )
@@ -1014,7 +907,7 @@ async fn item_11_form_urlencoded_body() {
     .await;
     reply.expect_accepted();
     assert_eq!(
-        bob.next_named("message").await,
+        archived(bob.next_named("message").await, "bob@localhost"),
         xml(
             "<message xmlns='jabber:client' type='chat' to='bob@localhost' id='f11' from='alice@localhost'><body>hello world &amp; more</body></message>"
         )
@@ -1064,7 +957,7 @@ async fn item_12_text_plain_body() {
     .await;
     reply.expect_accepted();
     assert_eq!(
-        without_id(bob.next_named("message").await),
+        without_id(archived(bob.next_named("message").await, "bob@localhost")),
         xml(
             "<message xmlns='jabber:client' type='normal' to='bob@localhost' from='alice@localhost'><body>Hello John!</body></message>"
         )
@@ -1105,7 +998,7 @@ async fn item_13_cbor_body() {
         .await
         .expect_accepted();
     assert_eq!(
-        bob.next_named("message").await,
+        archived(bob.next_named("message").await, "bob@localhost"),
         xml(
             "<message xmlns='jabber:client' type='chat' to='bob@localhost' id='c13' from='alice@localhost'><body>from CBOR</body></message>"
         )
@@ -1465,7 +1358,7 @@ async fn item_20_basic_on_a_component() {
     .await
     .expect_accepted();
     assert_eq!(
-        bob.next_named("message").await,
+        archived(bob.next_named("message").await, "bob@localhost"),
         xml(
             "<message xmlns='jabber:client' to='bob@localhost' from='bot@rest.localhost/x' id='c20'><body>component</body></message>"
         )
@@ -1676,7 +1569,7 @@ async fn item_24_from_override() {
     .await
     .expect_accepted();
     assert_eq!(
-        bob.next_named("message").await,
+        archived(bob.next_named("message").await, "bob@localhost"),
         xml(
             "<message xmlns='jabber:client' to='bob@localhost' from='alice@localhost/bot' id='f24'><body>own resource</body></message>"
         )
@@ -1866,7 +1759,7 @@ async fn item_28_id_generated_and_attributes_filtered() {
     send(post(&server, "/rest", XML, body))
         .await
         .expect_accepted();
-    let delivered = bob.next_named("message").await;
+    let delivered = archived(bob.next_named("message").await, "bob@localhost");
     assert_eq!(
         without_id(delivered),
         xml(
@@ -3385,7 +3278,7 @@ async fn item_79_unknown_keys_and_children() {
     .await
     .expect_accepted();
     assert_eq!(
-        bob.next_named("message").await,
+        archived(bob.next_named("message").await, "bob@localhost"),
         xml(
             "<message xmlns='jabber:client' to='bob@localhost' id='u79' from='alice@localhost'><body>hi</body><request xmlns='urn:xmpp:receipts'/></message>"
         )
@@ -3466,7 +3359,7 @@ async fn item_83_post_msg_payloads() {
     let reply = send(post_msg("/msg/bob@localhost", TEXT, "plain text")).await;
     assert_eq!(reply.status, StatusCode::CREATED);
     assert_eq!(
-        without_id(bob.next_named("message").await),
+        without_id(archived(bob.next_named("message").await, "bob@localhost")),
         xml(
             "<message xmlns='jabber:client' to='bob@localhost' from='alice@localhost' type='chat'><body>plain text</body></message>"
         )
@@ -3496,7 +3389,7 @@ async fn item_83_post_msg_payloads() {
     .await;
     assert_eq!(reply.status, StatusCode::CREATED);
     assert_eq!(
-        without_id(bob.next_named("message").await),
+        without_id(archived(bob.next_named("message").await, "bob@localhost")),
         xml(
             "<message xmlns='jabber:client' to='bob@localhost' from='alice@localhost' type='normal'><body>Disk 98% full</body></message>"
         )

@@ -284,6 +284,17 @@ fn assert_stanza(actual: &Element, expected: &str) {
     let expected = expected.replace("<body>", "<body xml:lang='en'>");
     let mut expected: Element = expected.parse().expect("expected XML parses");
     let mut actual = actual.clone();
+    // A message with a body or a receipt delivered to an account carries its archive's
+    // stanza-id (XEP-0359), checked here and left out of the comparison: its value is random.
+    let conversation = actual.name() == "message"
+        && (actual.has_child("body", "jabber:client")
+            || actual.has_child("received", "urn:xmpp:receipts"))
+        && matches!(actual.attr("type"), None | Some("chat" | "normal"));
+    if conversation && !expected.has_child("stanza-id", "urn:xmpp:sid:0") {
+        let to = actual.attr("to").expect("a delivered message has a to");
+        let archive = to.split('/').next().unwrap_or(to).to_owned();
+        actual = archived(actual, &archive);
+    }
     if expected.attr("id") == Some("*") {
         assert!(actual.attr("id").is_some(), "no id on {}", xml(&actual));
         remove_attr(&mut expected, "id");
@@ -346,15 +357,34 @@ fn cli(data_dir: &Path) -> Command {
     c.current_dir(data_dir)
         .env_remove("SWITCHBOARD_DOMAIN")
         .env("SWITCHBOARD_DATA_DIR", data_dir)
-        .env("SWITCHBOARD_LOG", "warn");
+        .env("SWITCHBOARD_LOG", "warn")
+        // The tests' callbacks listen on loopback, like the in-process server's configuration allows.
+        .env("SWITCHBOARD_WEBHOOK_ALLOW_PRIVATE_TARGETS", "true");
     c
 }
 
-fn cli_output(c: &mut Command) -> String {
-    let out = c.output().expect("the binary runs");
+/// Runs the binary off the test's runtime thread: the in-process server must go on (its
+/// archive writer may be in the middle of a transaction the binary would otherwise wait for).
+async fn cli_output(c: &mut Command) -> String {
+    let mut run = Command::new(c.get_program());
+    run.args(c.get_args());
+    for (key, value) in c.get_envs() {
+        match value {
+            Some(value) => run.env(key, value),
+            None => run.env_remove(key),
+        };
+    }
+    if let Some(dir) = c.get_current_dir() {
+        run.current_dir(dir);
+    }
+    let shown = format!("{c:?}");
+    let out = tokio::task::spawn_blocking(move || run.output())
+        .await
+        .unwrap()
+        .expect("the binary runs");
     assert!(
         out.status.success(),
-        "{c:?} failed: {}",
+        "{shown} failed: {}",
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8_lossy(&out.stdout).into_owned()
@@ -850,7 +880,7 @@ async fn refused_connections_become_dead_letters_that_redrive_delivers() {
         .collect();
 
     // The CLI sees the same list.
-    let listed = cli_output(cli(server.dir.path()).args(["webhook", "dead-letters"]));
+    let listed = cli_output(cli(server.dir.path()).args(["webhook", "dead-letters"])).await;
     assert_eq!(listed.lines().count(), 2, "{listed}");
     assert!(
         listed.contains(&ids[0]) && listed.contains(&ids[1]),
@@ -905,7 +935,7 @@ async fn refused_connections_become_dead_letters_that_redrive_delivers() {
         reply.get_child("body", "jabber:client").unwrap().text(),
         "back for r1"
     );
-    let out = cli_output(cli(server.dir.path()).args(["webhook", "redrive", &ids[1]]));
+    let out = cli_output(cli(server.dir.path()).args(["webhook", "redrive", &ids[1]])).await;
     assert!(out.contains(&ids[1]), "{out}");
     let reply = next_reply(&mut alice).await;
     assert_eq!(
@@ -951,8 +981,9 @@ async fn refused_connections_become_dead_letters_that_redrive_delivers() {
         metrics.contains("switchboard_webhook_deliveries_total{callback=\"rest.localhost\"} 2"),
         "{metrics}"
     );
+    // An emptied queue stays in the scrape, at zero (issue 16: webhook series always present).
     assert!(
-        !metrics.contains("switchboard_webhook_dead_letter_depth{"),
+        metrics.contains("switchboard_webhook_dead_letter_depth{callback=\"rest.localhost\"} 0"),
         "{metrics}"
     );
     server.stop().await;
@@ -1027,6 +1058,7 @@ async fn signatures_verify_with_the_configured_and_the_generated_secret() {
             .args(["webhook", "secret", "gen.localhost"])
             .env("SWITCHBOARD_COMPONENT", &component_env),
     )
+    .await
     .trim()
     .to_owned();
     assert_eq!(generated_secret.len(), 43, "{generated_secret}");
@@ -1465,6 +1497,7 @@ fn spawn_server(dir: &Path, env: &[(&str, String)], log: &str) -> ServerProcess 
     c.arg("serve")
         .current_dir(dir)
         .env_remove("SWITCHBOARD_DOMAIN")
+        .env("SWITCHBOARD_WEBHOOK_ALLOW_PRIVATE_TARGETS", "true")
         .stdout(Stdio::null())
         .stderr(log);
     for (k, v) in env {

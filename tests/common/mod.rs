@@ -44,6 +44,8 @@ pub fn test_config(dir: &std::path::Path) -> Config {
     config.c2s.addr = "127.0.0.1:0".parse().unwrap();
     config.c2s.direct_tls_addr = Some("127.0.0.1:0".parse().unwrap());
     config.auth.failure_delay_ms = 10;
+    // Tests play callbacks on loopback.
+    config.webhook.allow_private_targets = true;
     config
 }
 
@@ -330,4 +332,137 @@ pub async fn raw_logged_in(addr: SocketAddr, user: &str, resource: &str) -> RawT
     .await;
     raw.read_until("</iq>").await;
     raw
+}
+
+/// A delivered message minus the XEP-0359 `<stanza-id/>` its recipient's archive added, which
+/// is checked to be there once, by `archive` (the recipient's bare JID).
+pub fn archived(mut message: Element, archive: &str) -> Element {
+    let ids: Vec<&Element> = message
+        .children()
+        .filter(|c| c.is("stanza-id", "urn:xmpp:sid:0"))
+        .collect();
+    assert!(
+        ids.len() == 1 && ids[0].attr("by") == Some(archive),
+        "one stanza-id by {archive}: {}",
+        String::from(&message)
+    );
+    for node in message.take_nodes() {
+        match node {
+            minidom::Node::Element(child) if child.is("stanza-id", "urn:xmpp:sid:0") => {}
+            node => {
+                message.append_node(node);
+            }
+        }
+    }
+    message
+}
+
+/// A raw c2s client that reads whole stanzas and keeps what it has not consumed yet: for tests
+/// that must see the exact XML the server writes.
+pub struct StanzaPeer {
+    stream: TcpStream,
+    buf: Vec<u8>,
+}
+
+impl StanzaPeer {
+    /// Logged in and bound as `user@localhost/resource`, but not available.
+    pub async fn bound(server: &TestServer, user: &str, resource: &str) -> StanzaPeer {
+        let raw = raw_logged_in(server.c2s, user, resource).await;
+        StanzaPeer {
+            stream: raw.stream,
+            buf: Vec::new(),
+        }
+    }
+
+    /// Bound and available (initial presence sent and reflected).
+    pub async fn available(server: &TestServer, user: &str, resource: &str) -> StanzaPeer {
+        let mut peer = StanzaPeer::bound(server, user, resource).await;
+        peer.send("<presence/>").await;
+        peer.next_named("presence").await;
+        peer
+    }
+
+    pub async fn send(&mut self, data: &str) {
+        self.stream.write_all(data.as_bytes()).await.unwrap();
+    }
+
+    /// The first complete element in the buffer, parsed in the stream's default namespace.
+    fn take(&mut self) -> Option<Element> {
+        let start = self.buf.iter().position(|b| !b.is_ascii_whitespace())?;
+        self.buf.drain(..start);
+        for end in 0..self.buf.len() {
+            if self.buf[end] != b'>' {
+                continue;
+            }
+            let Ok(text) = std::str::from_utf8(&self.buf[..=end]) else {
+                continue;
+            };
+            let wrapped = format!(
+                "<w xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams'>{text}</w>"
+            );
+            if let Ok(wrapper) = wrapped.parse::<Element>() {
+                let mut children = wrapper.children();
+                if let (Some(element), None) = (children.next(), children.next()) {
+                    let element = element.clone();
+                    self.buf.drain(..=end);
+                    return Some(element);
+                }
+            }
+        }
+        None
+    }
+
+    async fn read_more(&mut self) {
+        let mut chunk = [0u8; 8192];
+        let n = self.stream.read(&mut chunk).await.unwrap();
+        assert!(
+            n > 0,
+            "peer stream closed; unread: {}",
+            String::from_utf8_lossy(&self.buf)
+        );
+        self.buf.extend_from_slice(&chunk[..n]);
+    }
+
+    /// The next stanza; panics after [`STEP`].
+    pub async fn next(&mut self) -> Element {
+        tokio::time::timeout(STEP, async {
+            loop {
+                if let Some(element) = self.take() {
+                    return element;
+                }
+                self.read_more().await;
+            }
+        })
+        .await
+        .unwrap_or_else(|_| {
+            panic!(
+                "no stanza in time; unread: {}",
+                String::from_utf8_lossy(&self.buf)
+            )
+        })
+    }
+
+    /// The next stanza called `name`, skipping others.
+    pub async fn next_named(&mut self, name: &str) -> Element {
+        loop {
+            let element = self.next().await;
+            if element.name() == name {
+                return element;
+            }
+        }
+    }
+
+    /// Whatever stanza arrives within `wait`, if any.
+    pub async fn within(&mut self, wait: Duration) -> Option<Element> {
+        tokio::time::timeout(wait, async {
+            loop {
+                if let Some(element) = self.take() {
+                    return element;
+                }
+                self.read_more().await;
+            }
+        })
+        .await
+        .ok()
+    }
 }

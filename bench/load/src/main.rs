@@ -3,6 +3,7 @@
 //! Every loop here is bounded in count and in time, and every target must be a loopback
 //! address.
 
+mod archive;
 mod ceiling;
 mod conn;
 mod idle;
@@ -10,6 +11,7 @@ mod latency;
 mod receive;
 mod register;
 mod report;
+mod soak;
 mod xml;
 
 use std::path::PathBuf;
@@ -36,6 +38,8 @@ enum Cmd {
     Register(register::Args),
     /// W3: client-to-client delivery latency at steady rates.
     Latency(latency::Args),
+    /// W6: fill a message archive, then time pages from its start, middle and end.
+    Archive(archive::Args),
     /// Print one JSON object built from `key=value` pairs and merged JSON files.
     Emit {
         /// `key=value` (or `object.key=value`); the value is parsed as JSON when it is valid
@@ -48,6 +52,8 @@ enum Cmd {
     },
     /// Write RESULTS.md and the JSON document from the measurements of one run.
     Report(report::Args),
+    /// The soak: waves of sessions connecting, exchanging messages and disconnecting.
+    Soak(soak::Args),
 }
 
 fn main() -> Result<()> {
@@ -65,7 +71,9 @@ fn main() -> Result<()> {
                     Cmd::Receive(a) => receive::run(a).await,
                     Cmd::Idle(a) => idle::run(a).await,
                     Cmd::Latency(a) => latency::run(a).await,
+                    Cmd::Archive(a) => archive::run(a).await,
                     Cmd::Register(a) => register::run(a).await,
+                    Cmd::Soak(a) => soak::run(a).await,
                     Cmd::Emit { .. } | Cmd::Report(_) => unreachable!(),
                 }
             })

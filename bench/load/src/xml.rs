@@ -152,6 +152,17 @@ pub fn has_attr(elem: &str, name: &str, value: &str) -> bool {
     head.contains(&format!("{name}='{value}'")) || head.contains(&format!("{name}=\"{value}\""))
 }
 
+/// The value of attribute `name` of the first tag in `elem`, in either quote style.
+pub fn attr<'a>(elem: &'a str, name: &str) -> Option<&'a str> {
+    let head = elem.split('>').next().unwrap_or("");
+    ['\'', '"'].iter().find_map(|q| {
+        let key = format!(" {name}={q}");
+        let start = head.find(&key)? + key.len();
+        let len = head[start..].find(*q)?;
+        Some(&head[start..start + len])
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -184,6 +195,15 @@ mod tests {
         let bytes: Vec<String> = doc.chars().map(|c| c.to_string()).collect();
         let refs: Vec<&str> = bytes.iter().map(String::as_str).collect();
         assert_eq!(all(&refs), whole);
+    }
+
+    #[test]
+    fn attribute_values_of_the_first_tag() {
+        let el = "<stanza-id xmlns='urn:xmpp:sid:0' by=\"b@x\" id='a-1'/><x id='no'/>";
+        assert_eq!(attr(el, "id"), Some("a-1"));
+        assert_eq!(attr(el, "by"), Some("b@x"));
+        assert_eq!(attr(el, "to"), None);
+        assert_eq!(attr("<x xid='1'/>", "id"), None);
     }
 
     #[test]

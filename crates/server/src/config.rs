@@ -43,6 +43,26 @@ pub struct Config {
     pub component: Vec<ComponentConfig>,
     /// Webhook delivery (timeouts, retries, concurrency) and per-user callbacks.
     pub webhook: WebhookConfig,
+    /// The message archive (XEP-0313).
+    pub mam: MamConfig,
+}
+
+/// What the message archive keeps, for how long, and how much one query returns.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct MamConfig {
+    /// What is archived for accounts that set no preferences: `always`, `roster` (messages
+    /// with roster contacts only) or `never`.
+    pub default_policy: switchboard_xmpp::mam::Policy,
+    /// Days a message stays in the archive; 0 keeps it forever.
+    pub retention_days: u32,
+    /// Messages in one page of a query, and the page size when the query names none.
+    pub max_page_size: usize,
+    /// Also archive delivery receipts (XEP-0184) and chat markers (XEP-0333) without a body.
+    pub archive_receipts: bool,
+    /// Matching messages counted at most for a query's RSM `<count/>` and `<first index/>`;
+    /// a larger result is answered without them (counting is a scan). 0 never counts.
+    pub count_limit: u64,
 }
 
 #[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, PartialEq, Eq)]
@@ -123,6 +143,9 @@ pub struct WebhookConfig {
     pub per_host_concurrency: usize,
     /// PEM bundle of extra trust anchors for https callbacks (the system's are always used).
     pub ca_file: Option<PathBuf>,
+    /// Lets callbacks point at loopback, private, link-local and other non-public addresses
+    /// (tests, local development); off, they are refused when set and when connecting.
+    pub allow_private_targets: bool,
     /// Callbacks for accounts (`[[webhook.user]]`), used while the account has no session.
     pub user: Vec<UserCallbackConfig>,
 }
@@ -170,6 +193,11 @@ pub struct HttpConfig {
     pub cors_origins: Vec<String>,
     /// Client addresses or CIDR blocks that may read `/metrics`; empty allows every address.
     pub metrics_allowed_ips: Vec<String>,
+    /// Serve HTTPS (and `wss://`) on `addr` with the `[tls]` certificates. Unset: HTTPS off
+    /// loopback unless `allow_plaintext`, plain HTTP on loopback.
+    pub tls: Option<bool>,
+    /// An extra HTTPS listener (the same routes), e.g. "0.0.0.0:5281", whatever `tls` says.
+    pub https_addr: Option<SocketAddr>,
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
@@ -202,6 +230,9 @@ pub struct LimitsConfig {
     pub max_depth: usize,
     /// Queued stanzas per session before senders see back-pressure.
     pub mailbox_size: usize,
+    /// Milliseconds an HTTP or webhook sender waits for room in a full mailbox before its
+    /// stanza is refused with resource-constraint (c2s senders never wait).
+    pub mailbox_wait_ms: u64,
     /// Seconds a stream may stay silent before it is closed.
     pub idle_timeout_secs: u64,
     /// Seconds allowed for stream negotiation (TLS + SASL + bind).
@@ -230,10 +261,24 @@ pub struct LimitsConfig {
 pub struct AuthConfig {
     /// PBKDF2 iterations for new SCRAM credentials (RFC 7677 asks for at least 4096).
     pub scram_iterations: u32,
-    /// Failed SASL attempts allowed on one stream before it is closed.
+    /// Failed logins allowed from one client address (an IPv6 /64) within
+    /// `failure_window_secs`, over every surface; also failed SASL attempts on one stream
+    /// before it is closed.
     pub max_attempts: u32,
     /// Delay added after each failure, multiplied by the number of failures so far.
     pub failure_delay_ms: u64,
+    /// Seconds over which an address's failed logins are counted; 0 turns the per-address
+    /// throttle off.
+    pub failure_window_secs: u64,
+    /// Client addresses whose failures are remembered at once; beyond, the oldest are dropped.
+    pub max_tracked_addresses: usize,
+    /// Verified bearer tokens and passwords kept in memory, each (0 turns the cache off).
+    pub credential_cache_size: usize,
+    /// Seconds a verified password is believed before PBKDF2 runs for it again.
+    pub credential_cache_ttl_secs: u64,
+    /// How often the store's credential version is read, so that tokens revoked, passwords
+    /// changed and accounts deleted by another process (the CLI) end cached credentials.
+    pub credential_poll_ms: u64,
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
@@ -274,6 +319,19 @@ impl Default for Config {
             admins: Vec::new(),
             component: Vec::new(),
             webhook: WebhookConfig::default(),
+            mam: MamConfig::default(),
+        }
+    }
+}
+
+impl Default for MamConfig {
+    fn default() -> Self {
+        MamConfig {
+            default_policy: switchboard_xmpp::mam::Policy::Always,
+            retention_days: 0,
+            max_page_size: 100,
+            archive_receipts: true,
+            count_limit: 10_000,
         }
     }
 }
@@ -290,6 +348,7 @@ impl Default for WebhookConfig {
             backoff_max_ms: 300_000,
             per_host_concurrency: 8,
             ca_file: None,
+            allow_private_targets: false,
             user: Vec::new(),
         }
     }
@@ -309,6 +368,8 @@ impl Default for HttpConfig {
             max_concurrent_requests: 1024,
             cors_origins: vec!["*".into()],
             metrics_allowed_ips: vec!["127.0.0.0/8".into(), "::1".into()],
+            tls: None,
+            https_addr: None,
         }
     }
 }
@@ -330,9 +391,10 @@ impl Default for LimitsConfig {
             max_stanza_bytes: 256 * 1024,
             max_depth: 32,
             mailbox_size: 1024,
+            mailbox_wait_ms: 2000,
             idle_timeout_secs: 600,
             negotiation_timeout_secs: 60,
-            max_connections: 100_000,
+            max_connections: 10_000,
             max_blocklist_items: 1000,
             blocklist_cache_size: 10_000,
             offline_max_messages: 10_000,
@@ -350,6 +412,11 @@ impl Default for AuthConfig {
             scram_iterations: 4096,
             max_attempts: 5,
             failure_delay_ms: 500,
+            failure_window_secs: 300,
+            max_tracked_addresses: 100_000,
+            credential_cache_size: 10_000,
+            credential_cache_ttl_secs: 60,
+            credential_poll_ms: 1000,
         }
     }
 }
@@ -368,6 +435,11 @@ impl Default for RestConfig {
         }
     }
 }
+
+/// Upper bound of `mam.max_page_size`: an HTTP request collecting a query's results holds the
+/// whole page and its iq result.
+pub const MAX_PAGE_SIZE: usize = 1000;
+const _: () = assert!(MAX_PAGE_SIZE < crate::waiters::CAPACITY);
 
 /// Environment variables and the key each overrides. A test checks that every key of the
 /// example config appears here; any other `SWITCHBOARD_*` variable is an error.
@@ -408,6 +480,8 @@ pub const ENV_KEYS: &[(&str, &str)] = &[
         "SWITCHBOARD_HTTP_METRICS_ALLOWED_IPS",
         "http.metrics_allowed_ips",
     ),
+    ("SWITCHBOARD_HTTP_TLS", "http.tls"),
+    ("SWITCHBOARD_HTTP_HTTPS_ADDR", "http.https_addr"),
     ("SWITCHBOARD_C2S_ADDR", "c2s.addr"),
     ("SWITCHBOARD_C2S_DIRECT_TLS_ADDR", "c2s.direct_tls_addr"),
     ("SWITCHBOARD_C2S_ALLOW_PLAINTEXT", "c2s.allow_plaintext"),
@@ -423,6 +497,10 @@ pub const ENV_KEYS: &[(&str, &str)] = &[
     ),
     ("SWITCHBOARD_LIMITS_MAX_DEPTH", "limits.max_depth"),
     ("SWITCHBOARD_LIMITS_MAILBOX_SIZE", "limits.mailbox_size"),
+    (
+        "SWITCHBOARD_LIMITS_MAILBOX_WAIT_MS",
+        "limits.mailbox_wait_ms",
+    ),
     (
         "SWITCHBOARD_LIMITS_IDLE_TIMEOUT_SECS",
         "limits.idle_timeout_secs",
@@ -463,6 +541,26 @@ pub const ENV_KEYS: &[(&str, &str)] = &[
     ("SWITCHBOARD_AUTH_SCRAM_ITERATIONS", "auth.scram_iterations"),
     ("SWITCHBOARD_AUTH_MAX_ATTEMPTS", "auth.max_attempts"),
     ("SWITCHBOARD_AUTH_FAILURE_DELAY_MS", "auth.failure_delay_ms"),
+    (
+        "SWITCHBOARD_AUTH_FAILURE_WINDOW_SECS",
+        "auth.failure_window_secs",
+    ),
+    (
+        "SWITCHBOARD_AUTH_MAX_TRACKED_ADDRESSES",
+        "auth.max_tracked_addresses",
+    ),
+    (
+        "SWITCHBOARD_AUTH_CREDENTIAL_CACHE_SIZE",
+        "auth.credential_cache_size",
+    ),
+    (
+        "SWITCHBOARD_AUTH_CREDENTIAL_CACHE_TTL_SECS",
+        "auth.credential_cache_ttl_secs",
+    ),
+    (
+        "SWITCHBOARD_AUTH_CREDENTIAL_POLL_MS",
+        "auth.credential_poll_ms",
+    ),
     ("SWITCHBOARD_REST_MAX_BODY_BYTES", "rest.max_body_bytes"),
     ("SWITCHBOARD_REST_IQ_TIMEOUT_SECS", "rest.iq_timeout_secs"),
     (
@@ -508,7 +606,16 @@ pub const ENV_KEYS: &[(&str, &str)] = &[
         "webhook.per_host_concurrency",
     ),
     ("SWITCHBOARD_WEBHOOK_CA_FILE", "webhook.ca_file"),
+    (
+        "SWITCHBOARD_WEBHOOK_ALLOW_PRIVATE_TARGETS",
+        "webhook.allow_private_targets",
+    ),
     ("SWITCHBOARD_WEBHOOK_USER", "webhook.user"),
+    ("SWITCHBOARD_MAM_DEFAULT_POLICY", "mam.default_policy"),
+    ("SWITCHBOARD_MAM_RETENTION_DAYS", "mam.retention_days"),
+    ("SWITCHBOARD_MAM_MAX_PAGE_SIZE", "mam.max_page_size"),
+    ("SWITCHBOARD_MAM_ARCHIVE_RECEIPTS", "mam.archive_receipts"),
+    ("SWITCHBOARD_MAM_COUNT_LIMIT", "mam.count_limit"),
 ];
 
 /// Keys holding a [`Secret`] (generic paths: `[]` stands for every element). Problems with them

@@ -1,9 +1,11 @@
 //! The narrow context that services, webhooks and surfaces get instead of the router: deliver a
-//! stanza, the sessions, the store and accounts, the clock and the configuration.
+//! stanza, the sessions, the store and accounts, the clock, the metrics and the configuration
+//! in force (swapped whole by a reload, so that whoever reads it sees the new one).
 
 use std::sync::{Arc, OnceLock, Weak};
 use std::time::{Duration, Instant};
 
+use arc_swap::ArcSwap;
 use async_trait::async_trait;
 use jid::{BareJid, Jid};
 use minidom::Element;
@@ -11,6 +13,7 @@ use switchboard_xmpp::stanza::{self, DefinedCondition, ErrorType};
 
 use crate::auth::Accounts;
 use crate::config::Config;
+use crate::metrics::Metrics;
 use crate::routed::{Origin, Outcome, Routed};
 use crate::sessions::{SessionEntry, SessionTable};
 use crate::storage::Store;
@@ -122,15 +125,28 @@ struct Shared {
     sessions: Arc<dyn SessionTable>,
     waiters: Arc<Waiters>,
     accounts: Accounts,
-    config: Arc<Config>,
+    live: ArcSwap<Live>,
+    /// Fixed for the server's life: a new domain takes a restart.
     domain: Jid,
-    admins: Vec<BareJid>,
     started: Instant,
+    metrics: Arc<Metrics>,
+}
+
+/// The configuration in force and what is derived from it, replaced together.
+struct Live {
+    config: Arc<Config>,
+    admins: Vec<BareJid>,
+}
+
+impl Live {
+    fn of(config: Arc<Config>) -> Live {
+        let admins = config.admins.iter().map(|a| a.as_bare().clone()).collect();
+        Live { config, admins }
+    }
 }
 
 impl Ctx {
     pub fn new(config: Arc<Config>, accounts: Accounts, sessions: Arc<dyn SessionTable>) -> Ctx {
-        let admins = config.admins.iter().map(|a| a.as_bare().clone()).collect();
         // The configuration is validated at load time: the domain is a valid JID.
         let domain = Jid::new(&config.domain).unwrap_or_else(|_| Jid::new("localhost").unwrap());
         Ctx {
@@ -139,12 +155,18 @@ impl Ctx {
                 sessions,
                 waiters: Arc::new(Waiters::default()),
                 accounts,
-                config,
+                live: ArcSwap::from_pointee(Live::of(config)),
                 domain,
-                admins,
                 started: Instant::now(),
+                metrics: Arc::new(Metrics::new()),
             }),
         }
+    }
+
+    /// Puts a reloaded configuration in force: from now on [`Ctx::config`] and
+    /// [`Ctx::is_admin`] answer from it. Its domain must be the one the server started with.
+    pub fn reconfigure(&self, config: Arc<Config>) {
+        self.inner.live.store(Arc::new(Live::of(config)));
     }
 
     /// Connects the router; the first call wins.
@@ -231,8 +253,15 @@ impl Ctx {
         self.inner.accounts.store()
     }
 
-    pub fn config(&self) -> &Config {
-        &self.inner.config
+    /// The configuration in force. Read it where it is used rather than keeping a copy, so that
+    /// a reload reaches the code: the value is one consistent configuration, old or new.
+    pub fn config(&self) -> Arc<Config> {
+        self.inner.live.load().config.clone()
+    }
+
+    /// The server's metrics.
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.inner.metrics
     }
 
     /// The served domain.
@@ -252,6 +281,13 @@ impl Ctx {
             .flatten()
     }
 
+    /// The local account an iq addresses (its `to`, or the sender's own account without one),
+    /// when that is the sender's own account: the only one whose private data it may reach.
+    pub fn own_account(&self, iq: &Routed) -> Option<String> {
+        let owner = self.local_user(iq.to.as_ref().unwrap_or(&iq.from))?;
+        (self.local_user(&iq.from)? == owner).then_some(owner)
+    }
+
     /// The bare JID of a local account.
     pub fn account_jid(&self, user: &str) -> Option<BareJid> {
         BareJid::new(&format!("{user}@{}", self.domain())).ok()
@@ -260,7 +296,7 @@ impl Ctx {
     /// Whether `jid` (any resource) belongs to an account listed in `admins`.
     pub fn is_admin(&self, jid: &Jid) -> bool {
         let bare = jid.to_bare();
-        self.inner.admins.contains(&bare)
+        self.inner.live.load().admins.contains(&bare)
     }
 
     /// Time since the server started.

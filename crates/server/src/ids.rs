@@ -1,4 +1,4 @@
-//! Random identifiers for stream ids, generated resources and stanza ids: short, unguessable
+//! Random identifiers for stream ids, generated resources, stanza ids and archive ids: unguessable
 //! enough to never collide in practice, and safe in any XML attribute or JID resource.
 
 use rand::Rng;
@@ -9,7 +9,7 @@ pub fn random_id() -> String {
 }
 
 /// Twenty-five characters of `[a-z0-9]` (about 129 bits): for identifiers that grant
-/// something to whoever presents them, such as a stream-resumption id.
+/// something to whoever presents them or must never repeat: stream-resumption and archive ids.
 pub fn unguessable_id() -> String {
     random_chars(25)
 }

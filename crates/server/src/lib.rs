@@ -2,11 +2,17 @@
 //! surface, storage and configuration, wired together by [`server::start`].
 
 pub mod auth;
+pub mod backup;
 pub mod c2s;
 pub mod config;
 pub mod ctx;
+pub mod egress;
+pub mod fdlimit;
 pub mod http;
 pub mod ids;
+pub mod metrics;
+pub mod pidfile;
+pub mod reload;
 pub mod routed;
 pub mod router;
 pub mod server;

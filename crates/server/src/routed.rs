@@ -22,6 +22,18 @@ pub enum Origin {
     Server,
 }
 
+impl Origin {
+    /// As a metric label.
+    pub fn label(self) -> &'static str {
+        match self {
+            Origin::Session(_) => "c2s",
+            Origin::Http => "http",
+            Origin::Webhook => "webhook",
+            Origin::Server => "server",
+        }
+    }
+}
+
 /// Why a surface's stanza cannot enter the router.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum Refused {
@@ -132,6 +144,20 @@ pub enum Outcome {
     Bounced(Option<Box<Element>>),
     /// Ignored, as the routing rules say for it.
     Dropped,
+}
+
+impl Outcome {
+    /// As a metric label.
+    pub fn label(&self) -> &'static str {
+        match self {
+            Outcome::Delivered => "delivered",
+            Outcome::Stored => "stored",
+            Outcome::Queued => "queued",
+            Outcome::Handled => "handled",
+            Outcome::Bounced(_) => "bounced",
+            Outcome::Dropped => "dropped",
+        }
+    }
 }
 
 #[cfg(test)]

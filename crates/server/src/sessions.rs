@@ -9,6 +9,7 @@ use jid::Jid;
 use minidom::Element;
 use switchboard_xmpp::stanza::StreamCondition;
 use tokio::sync::mpsc;
+use tokio::time::Instant;
 
 /// Identifies one binding of a resource; a resource re-bound by a new stream gets a new id.
 pub type SessionId = u64;
@@ -16,7 +17,9 @@ pub type SessionId = u64;
 /// What a session mailbox carries.
 #[derive(Debug)]
 pub enum SessionMsg {
-    Stanza(Element),
+    /// Boxed so that a message is a few words: the channel allocates its slots in blocks, and
+    /// an idle session's mailbox should cost little.
+    Stanza(Box<Element>),
     /// Close the stream with this error (e.g. `conflict` when the resource is taken over).
     Kick(StreamCondition, &'static str),
 }
@@ -57,13 +60,23 @@ pub enum Pushed {
 impl SessionEntry {
     /// Writes a stanza to this resource's mailbox without waiting.
     pub fn push(&self, el: Element) -> Pushed {
-        match self.tx.try_send(SessionMsg::Stanza(el)) {
+        match self.tx.try_send(SessionMsg::Stanza(Box::new(el))) {
             Ok(()) => Pushed::Delivered,
-            Err(mpsc::error::TrySendError::Full(_)) => {
-                tracing::warn!(resource = %self.resource, "session mailbox full");
-                Pushed::Full
-            }
+            Err(mpsc::error::TrySendError::Full(_)) => Pushed::Full,
             Err(mpsc::error::TrySendError::Closed(_)) => Pushed::Gone,
+        }
+    }
+
+    /// Writes a stanza to this resource's mailbox, waiting for room until `deadline`. Only for
+    /// senders that are not sessions themselves: a session waiting for its own mailbox (or for
+    /// one whose owner waits for it) would never be woken.
+    pub async fn push_until(&self, el: Element, deadline: Instant) -> Pushed {
+        match tokio::time::timeout_at(deadline, self.tx.send(SessionMsg::Stanza(Box::new(el))))
+            .await
+        {
+            Ok(Ok(())) => Pushed::Delivered,
+            Ok(Err(_)) => Pushed::Gone,
+            Err(_) => Pushed::Full,
         }
     }
 }

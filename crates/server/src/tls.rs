@@ -1,12 +1,15 @@
-//! TLS material: the configured certificate and key or the data directory's pair (generated, or
-//! installed by `cert import`) as a rustls server configuration; inspection and expiry warnings.
+//! TLS material: the configured or the data directory's pair (generated, or installed by `cert
+//! import`) served through a resolver that a reload swaps; inspection and expiry warnings.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use arc_swap::ArcSwap;
 use rustls::ServerConfig;
+use rustls::server::{ClientHello, ResolvesServerCert};
+use rustls::sign::CertifiedKey;
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use tokio_util::sync::CancellationToken;
@@ -124,7 +127,48 @@ pub fn resolve_paths(config: &Config) -> Result<(PathBuf, PathBuf), TlsError> {
     Ok((cert, key))
 }
 
+/// A rustls configuration serving the pair at `cert` and `key`.
 pub fn server_config(cert: &Path, key: &Path) -> Result<Arc<ServerConfig>, TlsError> {
+    serving(Arc::new(ServedCert::load(cert, key)?))
+}
+
+/// A rustls configuration serving whatever `served` holds at each handshake.
+pub fn serving(served: Arc<ServedCert>) -> Result<Arc<ServerConfig>, TlsError> {
+    let config = ServerConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()?
+        .with_no_client_auth()
+        .with_cert_resolver(served);
+    Ok(Arc::new(config))
+}
+
+fn provider() -> Arc<rustls::crypto::CryptoProvider> {
+    Arc::new(rustls::crypto::ring::default_provider())
+}
+
+/// The certificate a server presents, replaced whole by a reload: handshakes that start after
+/// [`ServedCert::take`] present the new pair, established connections keep theirs.
+#[derive(Debug)]
+pub struct ServedCert(ArcSwap<CertifiedKey>);
+
+impl ServedCert {
+    pub fn load(cert: &Path, key: &Path) -> Result<ServedCert, TlsError> {
+        Ok(ServedCert(ArcSwap::from_pointee(certified_key(cert, key)?)))
+    }
+
+    /// Serves the pair `other` holds from now on.
+    pub fn take(&self, other: ServedCert) {
+        self.0.store(other.0.into_inner());
+    }
+}
+
+impl ResolvesServerCert for ServedCert {
+    fn resolve(&self, _: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+        Some(self.0.load_full())
+    }
+}
+
+/// Reads a PEM chain and its key, checking that they belong together.
+pub fn certified_key(cert: &Path, key: &Path) -> Result<CertifiedKey, TlsError> {
     let read_err = |path: &Path, e: rustls_pki_types::pem::Error| TlsError::Read {
         path: path.to_owned(),
         reason: e.to_string(),
@@ -133,13 +177,13 @@ pub fn server_config(cert: &Path, key: &Path) -> Result<Arc<ServerConfig>, TlsEr
         .map_err(|e| read_err(cert, e))?
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| read_err(cert, e))?;
+    if chain.is_empty() {
+        return Err(TlsError::NoCertificate {
+            path: cert.to_owned(),
+        });
+    }
     let key_der = PrivateKeyDer::from_pem_file(key).map_err(|e| read_err(key, e))?;
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = ServerConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()?
-        .with_no_client_auth()
-        .with_single_cert(chain, key_der)?;
-    Ok(Arc::new(config))
+    Ok(CertifiedKey::from_der(chain, key_der, &provider())?)
 }
 
 /// What the first certificate of a PEM chain says about itself.
@@ -306,6 +350,20 @@ pub fn import_certbot(dir: &Path, domain: &str, data_dir: &Path) -> Result<Impor
         dir.join(domain),
         dir.to_owned(),
     ];
+    let (cert, key) = generated_paths(data_dir);
+    import_into(&candidates, domain, data_dir, &cert, &key)
+}
+
+/// Installs the first certbot-style pair of `candidates` (directories holding `fullchain.pem`
+/// and `privkey.pem`) as `cert_path` and `key_path`, once it loads, names `domain` and is
+/// not expired.
+pub fn import_into(
+    candidates: &[PathBuf],
+    domain: &str,
+    data_dir: &Path,
+    cert_path: &Path,
+    key_path: &Path,
+) -> Result<Imported, TlsError> {
     let source = candidates
         .iter()
         .find(|d| d.join("fullchain.pem").is_file() && d.join("privkey.pem").is_file())
@@ -340,15 +398,14 @@ pub fn import_certbot(dir: &Path, domain: &str, data_dir: &Path) -> Result<Impor
         })
     };
     let (cert_pem, key_pem) = (read(&chain)?, read(&key)?);
-    let (cert_path, key_path) = generated_paths(data_dir);
-    install_pair(&cert_path, &cert_pem, &key_path, &key_pem)?;
+    install_pair(cert_path, &cert_pem, key_path, &key_pem)?;
     if let Some(tls_dir) = cert_path.parent() {
-        match_owner(data_dir, &[tls_dir, &cert_path, &key_path]);
+        match_owner(data_dir, &[tls_dir, cert_path, key_path]);
     }
     Ok(Imported {
         source: source.clone(),
-        cert: cert_path,
-        key: key_path,
+        cert: cert_path.to_owned(),
+        key: key_path.to_owned(),
         warning: info.expiry_warning(unix_now()),
         info,
     })

@@ -10,6 +10,11 @@ use minidom::Element;
 use switchboard_xmpp::ns;
 use tokio::sync::mpsc;
 
+use crate::throttle::ReportEvery;
+
+/// Replies dropped because their waiter's queue was full, summarised.
+static DROPPED: ReportEvery = ReportEvery::new(std::time::Duration::from_secs(10));
+
 /// What one request waits for. Nothing else sent to its JID is taken away from the JID's owner.
 struct Waiter {
     id: u64,
@@ -36,6 +41,10 @@ impl Waiter {
         }
     }
 }
+
+/// Stanzas one request may hold before it reads them: a whole page of MAM results (up to
+/// `mam.max_page_size`) and the iq that ends it arrive in one burst.
+pub const CAPACITY: usize = 1024;
 
 #[derive(Default)]
 pub struct Waiters {
@@ -83,7 +92,7 @@ impl Waiters {
         iq_id: &str,
         queryid: Option<&str>,
     ) -> Option<(WaiterGuard, mpsc::Receiver<Element>)> {
-        let (tx, rx) = mpsc::channel(64);
+        let (tx, rx) = mpsc::channel(CAPACITY);
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let jid = full_jid.to_string();
         let mut map = self.write();
@@ -121,8 +130,10 @@ impl Waiters {
         else {
             return false;
         };
-        if waiter.tx.try_send(stanza.clone()).is_err() {
-            tracing::warn!(to = %to, "HTTP waiter is not keeping up; stanza dropped");
+        if waiter.tx.try_send(stanza.clone()).is_err()
+            && let Some(dropped) = DROPPED.note(tokio::time::Instant::now())
+        {
+            tracing::warn!(to = %to, dropped, "HTTP waiter is not keeping up; stanzas dropped (count since the last report)");
         }
         true
     }

@@ -8,6 +8,7 @@ pub mod carbons;
 pub mod csi;
 pub mod framing;
 pub mod json;
+pub mod mam;
 pub mod negotiation;
 pub mod ns;
 pub mod offline;

@@ -20,9 +20,13 @@ pub const XML: &str = "http://www.w3.org/XML/1998/namespace";
 pub const COMMANDS: &str = "http://jabber.org/protocol/commands";
 pub const DATA_FORMS: &str = "jabber:x:data";
 pub const MAM: &str = "urn:xmpp:mam:2";
+/// XEP-0313's disco feature for the before-id/after-id/ids fields, flipped pages and metadata.
+pub const MAM_EXTENDED: &str = "urn:xmpp:mam:2#extended";
+/// XEP-0334 message processing hints (`store`, `no-store`, `no-permanent-store`).
+pub const HINTS: &str = "urn:xmpp:hints";
+pub const XDATA_VALIDATE: &str = "http://jabber.org/protocol/xdata-validate";
 pub const FORWARD: &str = "urn:xmpp:forward:0";
 pub const CARBONS: &str = "urn:xmpp:carbons:2";
-pub const HINTS: &str = "urn:xmpp:hints";
 pub const RSM: &str = "http://jabber.org/protocol/rsm";
 pub const STANZA_ID: &str = "urn:xmpp:sid:0";
 pub const OCCUPANT_ID: &str = "urn:xmpp:occupant-id:0";

@@ -212,6 +212,28 @@ pub fn without_prefixes(element: &Element) -> Element {
     copy
 }
 
+/// Whether some element of the tree declares a named namespace prefix (`xmlns:a='…'`), which
+/// [`without_prefixes`] must remove before minidom serialises it.
+pub fn declares_prefixes(element: &Element) -> bool {
+    element
+        .prefixes
+        .declared_prefixes()
+        .keys()
+        .any(Option::is_some)
+        || element.children().any(declares_prefixes)
+}
+
+/// [`to_xml`] for an element of any origin: copied through [`without_prefixes`] only when it
+/// declares named prefixes (rare: the stream parser already rewrites those it receives), so
+/// that the common case serialises without a copy of the tree.
+pub fn to_xml_portable(element: &Element) -> String {
+    if declares_prefixes(element) {
+        to_xml(&without_prefixes(element))
+    } else {
+        to_xml(element)
+    }
+}
+
 /// Sets `xml:lang`.
 pub fn set_lang(el: &mut Element, lang: &str) {
     el.set_attr(rxml::Namespace::xml().clone(), name("lang"), lang);
@@ -234,9 +256,15 @@ pub fn iq_payload(iq: &Element) -> Option<&Element> {
 /// Serialises an element to a string without XML declaration.
 pub fn to_xml(el: &Element) -> String {
     let mut out = Vec::new();
-    // Writing into a Vec cannot fail for an element that minidom itself holds.
-    let _ = el.write_to(&mut out);
+    write_xml(el, &mut out);
     String::from_utf8(out).unwrap_or_default()
+}
+
+/// Appends an element's XML (without declaration) to `out`: a transport's write buffer, so
+/// that sending a stanza allocates nothing once the buffer has grown.
+pub fn write_xml(el: &Element, out: &mut Vec<u8>) {
+    // Writing into a Vec cannot fail for an element that minidom itself holds.
+    let _ = el.write_to(out);
 }
 
 /// Serialises a `jabber:client` stanza as it reads inside a client stream, without declaring
@@ -320,6 +348,23 @@ pub fn delay(from: &str, stamp_rfc3339: &str) -> Element {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_trees_declaring_named_prefixes_are_copied_before_serialising() {
+        let plain: Element =
+            "<message xmlns='jabber:client' to='a@b'><body>x</body><x xmlns='urn:x'/></message>"
+                .parse()
+                .unwrap();
+        assert!(!declares_prefixes(&plain));
+        assert_eq!(to_xml_portable(&plain), to_xml(&plain));
+        let prefixed: Element = "<message xmlns='jabber:client'><a:x xmlns:a='urn:a'><a:y xmlns:a='urn:b'/></a:x></message>"
+            .parse()
+            .unwrap();
+        assert!(declares_prefixes(&prefixed));
+        let written: Element = to_xml_portable(&prefixed).parse().unwrap();
+        let x = written.get_child("x", "urn:a").unwrap();
+        assert!(x.has_child("y", "urn:b"));
+    }
 
     fn parse(xml: &str) -> Element {
         xml.parse().unwrap()

@@ -1,6 +1,9 @@
 //! Accounts and credentials: SCRAM keys for XMPP logins, hashed bearer tokens for HTTP, and the
 //! username rules shared by every surface.
 
+pub mod cache;
+pub mod throttle;
+
 use std::sync::{Arc, OnceLock};
 
 use base64::Engine;
@@ -10,6 +13,7 @@ use sha2::{Digest, Sha256};
 use switchboard_xmpp::sasl::StoredCredentials;
 
 use crate::storage::{Store, StoreError};
+use cache::{CacheSettings, CredentialCache};
 
 #[derive(Debug, thiserror::Error)]
 pub enum AccountError {
@@ -45,6 +49,8 @@ pub struct Accounts {
     iterations: u32,
     /// Checked instead when an account does not exist, so both paths cost one derivation.
     decoy: Arc<OnceLock<Option<StoredCredentials>>>,
+    /// Tokens and passwords verified before (see [`cache`]).
+    cache: Arc<CredentialCache>,
 }
 
 impl Accounts {
@@ -54,7 +60,14 @@ impl Accounts {
             domain: domain.to_owned(),
             iterations,
             decoy: Arc::new(OnceLock::new()),
+            cache: Arc::new(CredentialCache::new(CacheSettings::default())),
         }
+    }
+
+    /// The same accounts with other cache settings (`auth.credential_cache_*`).
+    pub fn with_cache(mut self, settings: CacheSettings) -> Accounts {
+        self.cache = Arc::new(CredentialCache::new(settings));
+        self
     }
 
     pub fn store(&self) -> &Arc<dyn Store> {
@@ -95,7 +108,9 @@ impl Accounts {
     pub async fn set_password(&self, user: &str, password: &str) -> Result<(), AccountError> {
         let user = self.username(user)?;
         let creds = self.derive(password)?;
-        if self.store.set_credentials(&user, &creds).await? {
+        let changed = self.store.set_credentials(&user, &creds).await?;
+        self.cache.forget_user(&user);
+        if changed {
             Ok(())
         } else {
             Err(AccountError::NoSuchUser)
@@ -104,7 +119,9 @@ impl Accounts {
 
     pub async fn delete_user(&self, user: &str) -> Result<(), AccountError> {
         let user = self.username(user)?;
-        if self.store.delete_user(&user).await? {
+        let deleted = self.store.delete_user(&user).await?;
+        self.cache.forget_user(&user);
+        if deleted {
             Ok(())
         } else {
             Err(AccountError::NoSuchUser)
@@ -115,10 +132,24 @@ impl Accounts {
         Ok(self.store.list_users().await?)
     }
 
-    /// Checks a plaintext password (SASL PLAIN, HTTP Basic). Unknown users cost the same work
-    /// as known ones, so timing does not reveal which accounts exist. The key derivation runs
-    /// on the blocking pool: it takes milliseconds of CPU that must not stall async workers.
+    /// Checks a plaintext password (SASL PLAIN, HTTP Basic). A password verified within
+    /// `auth.credential_cache_ttl_secs` is believed again; otherwise unknown users cost the same
+    /// work as known ones, so timing does not reveal which accounts exist. The key derivation
+    /// runs on the blocking pool: it takes milliseconds of CPU that must not stall async workers.
     pub async fn check_password(&self, user: &str, password: &str) -> Result<bool, AccountError> {
+        self.cache.poll(self.store.as_ref()).await;
+        let miss = match self.cache.password(user, password) {
+            Ok(()) => return Ok(true),
+            Err(miss) => miss,
+        };
+        let verified = self.verify_password(user, password).await?;
+        if verified {
+            self.cache.remember_password(miss, user);
+        }
+        Ok(verified)
+    }
+
+    async fn verify_password(&self, user: &str, password: &str) -> Result<bool, AccountError> {
         let creds = self.store.credentials(user).await?;
         let password = password.to_owned();
         let decoy = self.decoy.clone();
@@ -158,13 +189,24 @@ impl Accounts {
     }
 
     pub async fn revoke_token(&self, token: &str) -> Result<bool, AccountError> {
-        Ok(self.store.revoke_token(&token_digest(token)).await?)
+        let revoked = self.store.revoke_token(&token_digest(token)).await?;
+        self.cache.forget_token(token);
+        Ok(revoked)
     }
 
-    /// The username a bearer token belongs to. The lookup is by digest, so comparing the
-    /// secret itself never happens byte by byte.
+    /// The username a bearer token belongs to: from the cache, else from the store. Both look
+    /// up by a hash, so comparing the secret itself never happens byte by byte.
     pub async fn token_owner(&self, token: &str) -> Result<Option<String>, AccountError> {
-        Ok(self.store.token_owner(&token_digest(token)).await?)
+        self.cache.poll(self.store.as_ref()).await;
+        let miss = match self.cache.token(token) {
+            Ok(user) => return Ok(Some(user)),
+            Err(miss) => miss,
+        };
+        let owner = self.store.token_owner(&token_digest(token)).await?;
+        if let Some(user) = &owner {
+            self.cache.remember_token(miss, user);
+        }
+        Ok(owner)
     }
 }
 
@@ -226,5 +268,83 @@ mod tests {
             a.add_user("bob", "").await,
             Err(AccountError::BadPassword(_))
         ));
+    }
+
+    fn polling_always() -> CacheSettings {
+        CacheSettings {
+            poll_every: std::time::Duration::ZERO,
+            ..CacheSettings::default()
+        }
+    }
+
+    #[tokio::test]
+    async fn cached_credentials_end_with_local_changes() {
+        let a = accounts().await;
+        a.add_user("alice", "pw").await.unwrap();
+        let token = a.create_token("alice").await.unwrap();
+        for _ in 0..2 {
+            assert_eq!(
+                a.token_owner(&token).await.unwrap().as_deref(),
+                Some("alice")
+            );
+            assert!(a.check_password("alice", "pw").await.unwrap());
+        }
+        assert!(!a.check_password("alice", "wrong").await.unwrap());
+        a.set_password("alice", "new").await.unwrap();
+        assert!(!a.check_password("alice", "pw").await.unwrap());
+        assert!(a.check_password("alice", "new").await.unwrap());
+        assert!(a.revoke_token(&token).await.unwrap());
+        assert_eq!(a.token_owner(&token).await.unwrap(), None);
+        let token = a.create_token("alice").await.unwrap();
+        assert!(a.token_owner(&token).await.unwrap().is_some());
+        a.delete_user("alice").await.unwrap();
+        assert_eq!(a.token_owner(&token).await.unwrap(), None);
+        assert!(!a.check_password("alice", "new").await.unwrap());
+    }
+
+    /// The server and the CLI share the data directory: what the CLI changes ends what the
+    /// server cached once it polls the store's credential version.
+    #[tokio::test]
+    async fn another_process_changes_are_seen_after_the_poll() {
+        let dir = tempfile::tempdir().unwrap();
+        let open =
+            || async { Arc::new(SqliteStore::open(dir.path()).await.unwrap()) as Arc<dyn Store> };
+        let server = Accounts::new(open().await, "localhost", 4096).with_cache(polling_always());
+        let cli = Accounts::new(open().await, "localhost", 4096);
+        cli.add_user("alice", "pw").await.unwrap();
+        cli.add_user("bob", "pw").await.unwrap();
+        let alice = cli.create_token("alice").await.unwrap();
+        let bob = cli.create_token("bob").await.unwrap();
+        assert!(server.token_owner(&alice).await.unwrap().is_some());
+        assert!(server.token_owner(&bob).await.unwrap().is_some());
+        assert!(server.check_password("alice", "pw").await.unwrap());
+        assert!(server.check_password("bob", "pw").await.unwrap());
+
+        assert!(cli.revoke_token(&alice).await.unwrap());
+        assert_eq!(server.token_owner(&alice).await.unwrap(), None);
+        cli.set_password("alice", "new").await.unwrap();
+        assert!(!server.check_password("alice", "pw").await.unwrap());
+        cli.delete_user("bob").await.unwrap();
+        assert_eq!(server.token_owner(&bob).await.unwrap(), None);
+        assert!(!server.check_password("bob", "pw").await.unwrap());
+    }
+
+    /// Until the poll interval has passed, the cache answers alone: this is what makes a
+    /// request cost no query (and what the interval bounds).
+    #[tokio::test]
+    async fn between_polls_the_cache_answers() {
+        let dir = tempfile::tempdir().unwrap();
+        let open =
+            || async { Arc::new(SqliteStore::open(dir.path()).await.unwrap()) as Arc<dyn Store> };
+        let server = Accounts::new(open().await, "localhost", 4096).with_cache(CacheSettings {
+            poll_every: std::time::Duration::from_secs(3600),
+            ..CacheSettings::default()
+        });
+        let cli = Accounts::new(open().await, "localhost", 4096);
+        cli.add_user("alice", "pw").await.unwrap();
+        let token = cli.create_token("alice").await.unwrap();
+        assert!(server.token_owner(&token).await.unwrap().is_some());
+        cli.revoke_token(&token).await.unwrap();
+        assert!(server.token_owner(&token).await.unwrap().is_some());
     }
 }

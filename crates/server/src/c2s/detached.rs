@@ -49,6 +49,7 @@ pub async fn wait(ctx: &C2sContext, mut session: Session) {
         session.end(&ctx.server).await;
         return;
     };
+    let _waiting = ctx.server.metrics().c2s_detached();
     let deadline = Instant::now() + timeout;
     let jid = session.bound.jid.clone();
     let own = jid.to_string();
@@ -66,7 +67,7 @@ pub async fn wait(ctx: &C2sContext, mut session: Session) {
                 Err(back) => session = back,
             },
             Wake::Mailbox(Some(SessionMsg::Stanza(el))) => {
-                if !keep(&mut session, el, &own) {
+                if !keep(&mut session, *el, &own) {
                     break "too many stanzas waiting";
                 }
             }

@@ -45,6 +45,17 @@ impl End {
     }
 }
 
+/// How the stream ended, for the session's log line.
+impl std::fmt::Display for End {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            End::Error(condition, _) => write!(f, "stream error {condition:?}"),
+            End::PeerClosed => f.write_str("closed by the client"),
+            End::Gone => f.write_str("connection lost"),
+        }
+    }
+}
+
 impl From<TransportError> for End {
     fn from(e: TransportError) -> End {
         match e {

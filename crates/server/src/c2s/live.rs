@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use jid::FullJid;
 use minidom::Element;
 use switchboard_xmpp::csi::ClientState;
 use switchboard_xmpp::negotiation;
@@ -52,12 +53,14 @@ pub async fn serve<T: Transport>(
     mut resumed: bool,
 ) {
     let jid = session.bound.jid.clone();
+    let since = Instant::now();
+    let counted = ctx.server.metrics().c2s_session(t.traffic().transport());
     let end = loop {
         match established(&mut t, ctx, &mut session, std::mem::take(&mut resumed)).await {
             Exit::End(end) => break end,
             Exit::TakenOver(reply) => match reply.send(session) {
                 Ok(()) => {
-                    tracing::info!(%jid, "session resumed by a new connection");
+                    ended(&t, &jid, since, "resumed by a new connection");
                     let error = stanza::stream_error(
                         StreamCondition::Conflict,
                         Some("Resumed by a new connection"),
@@ -71,10 +74,17 @@ pub async fn serve<T: Transport>(
         }
     };
     if end.is_link_loss() && session.resumable.is_some() {
-        tracing::info!(%jid, ?end, "link lost; the session waits to be resumed");
+        ended(
+            &t,
+            &jid,
+            since,
+            &format!("{end}; the session waits to be resumed"),
+        );
         close(&mut t, end).await;
         drop(t);
-        detached::wait(ctx, session).await;
+        // From now on it counts as detached, not as a session on a connection.
+        drop(counted);
+        Box::pin(detached::wait(ctx, session)).await;
     } else {
         if matches!(end, End::PeerClosed) {
             // A client that closes its stream reads on until ours is closed too (RFC 6120
@@ -83,10 +93,26 @@ pub async fn serve<T: Transport>(
             // and storing those again would deliver them twice at the next login.
             session.sm = None;
         }
-        session.end(&ctx.server).await;
-        tracing::info!(%jid, ?end, "session closed");
+        Box::pin(session.end(&ctx.server)).await;
+        ended(&t, &jid, since, &end.to_string());
         close(&mut t, end).await;
     }
+}
+
+/// The log line of a session's end on one connection: how long it was served there, the bytes
+/// the connection moved (negotiation included), and how it ended.
+fn ended<T: Transport>(t: &T, jid: &FullJid, since: Instant, how: &str) {
+    let traffic = t.traffic();
+    let (received, sent) = traffic.totals();
+    tracing::info!(
+        %jid,
+        transport = traffic.transport().as_str(),
+        duration_secs = since.elapsed().as_secs_f64(),
+        bytes_in = received,
+        bytes_out = sent,
+        ended = how,
+        "session ended"
+    );
 }
 
 /// Closes the stream; bounded, since the link may be dead with its send buffer full.
@@ -102,10 +128,16 @@ async fn established<T: Transport>(
     s: &mut Session,
     resumed: bool,
 ) -> Exit {
-    if resumed && let Err(end) = resend(t, s).await {
+    // Every step below is boxed: a future is as large as its largest state, and an idle
+    // session's task should hold only what waiting takes, not the deepest step's locals.
+    if resumed && let Err(end) = Box::pin(resend(t, s)).await {
         return Exit::End(end);
     }
-    let mut keepalive = Keepalive::new(ctx.idle_timeout);
+    let mut keepalive = Keepalive::new(ctx.settings().idle_timeout);
+    // What negotiation left in the buffers goes before the first wait, as after every event.
+    if s.rx.is_empty() {
+        t.release_idle();
+    }
     loop {
         let deadline = keepalive.deadline(t.last_read());
         let step = tokio::select! {
@@ -114,17 +146,17 @@ async fn established<T: Transport>(
             reply = takeover_requested(&mut s.resumable) => return Exit::TakenOver(reply),
             // Live stanzas wait while stored messages go out, so that nothing overtakes them.
             msg = s.rx.recv(), if s.backlog.is_none() => match msg {
-                Some(msg) => to_client(t, s, msg).await,
+                Some(msg) => Box::pin(to_client(t, s, msg)).await,
                 None => Err(End::Error(StreamCondition::InternalServerError, None)),
             },
             el = next_element(t) => match el {
-                Ok(el) => from_client(t, ctx, s, &mut keepalive, el).await,
+                Ok(el) => Box::pin(from_client(t, ctx, s, &mut keepalive, el)).await,
                 Err(end) => Err(end),
             },
-            () = tokio::time::sleep_until(deadline) => tick(t, ctx, s, &mut keepalive).await,
+            () = tokio::time::sleep_until(deadline) => Box::pin(tick(t, ctx, s, &mut keepalive)).await,
         };
         let settled = match step {
-            Ok(()) => settle(t, s).await,
+            Ok(()) => Box::pin(settle(t, s)).await,
             Err(end) => Err(end),
         };
         if let Err(end) = settled {
@@ -249,6 +281,7 @@ async fn resend<T: Transport>(t: &mut T, s: &mut Session) -> Result<(), End> {
 async fn to_client<T: Transport>(t: &mut T, s: &mut Session, msg: SessionMsg) -> Result<(), End> {
     match msg {
         SessionMsg::Stanza(el) => {
+            let el = *el;
             // Presence waits while the client is inactive, and after that until what waited
             // has gone out, so that no update overtakes an older one.
             let waits =
@@ -337,6 +370,7 @@ async fn stream_management<T: Transport>(
     match (request, &mut s.sm) {
         (Ok(ClientSm::Enable { resume, max }), None) => {
             let timeout = ctx
+                .settings()
                 .resumption_timeout
                 .min(Duration::from_secs(max.map_or(u64::MAX, u64::from)));
             let resumable = (resume && !timeout.is_zero()).then(|| Resumable {
@@ -347,7 +381,7 @@ async fn stream_management<T: Transport>(
                 let max = u32::try_from(r.timeout.as_secs()).unwrap_or(u32::MAX);
                 (r.handle.id(), max)
             }));
-            s.sm = Some(Sm::new(ctx.mailbox_size));
+            s.sm = Some(Sm::new(ctx.settings().mailbox_size));
             s.resumable = resumable;
             Ok(t.send(&enabled).await?)
         }

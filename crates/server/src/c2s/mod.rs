@@ -30,8 +30,10 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::auth::throttle::{AuthSurface, AuthThrottle};
 use crate::config::{AuthConfig, Config};
 use crate::ctx::Ctx;
+use crate::metrics::Traffic;
 use rate::RateConfig;
 use resumption::Registry;
 use state::Session;
@@ -44,43 +46,44 @@ const AT_CAPACITY: &str = "Too many connections, try again later";
 
 /// Shared by every c2s connection.
 pub struct C2sContext {
-    /// The server's narrow context: sessions, accounts, delivery.
+    /// The server's narrow context: sessions, accounts, delivery, the configuration in force.
     pub server: Ctx,
+    /// Its certificate is swapped by a reload.
     pub tls: Arc<rustls::ServerConfig>,
+    pub shutdown: CancellationToken,
+    pub tasks: TaskTracker,
+    /// Sized by `limits.max_connections` at start.
+    pub connections: Arc<Semaphore>,
+    /// Connections being refused at the cap (each is told so, briefly).
+    refusals: Arc<Semaphore>,
+    /// Sessions that may be resumed, by id.
+    resumption: Arc<Registry<Session>>,
+    /// Seeds the SCRAM answers for unknown accounts.
+    pub decoy_secret: Vec<u8>,
+    /// Failed logins per client address, shared with the HTTP gate (kept across reloads).
+    pub auth_throttle: Arc<AuthThrottle>,
+}
+
+/// The c2s settings of the configuration in force. Read at each use (a stream's start, a
+/// session's bind) so that a reload reaches new streams and sessions.
+#[derive(Clone, Debug)]
+pub struct Settings {
     pub limits: Limits,
     pub auth: AuthConfig,
     pub idle_timeout: Duration,
     pub negotiation_timeout: Duration,
     pub mailbox_size: usize,
-    pub shutdown: CancellationToken,
-    pub tasks: TaskTracker,
-    pub connections: Arc<Semaphore>,
-    /// Connections being refused at the cap (each is told so, briefly).
-    refusals: Arc<Semaphore>,
     /// The per-stream inbound stanza limit.
     rate: RateConfig,
     /// The longest a stream-management session stays resumable after its link drops.
     resumption_timeout: Duration,
-    /// Sessions that may be resumed, by id.
-    resumption: Arc<Registry<Session>>,
     /// Plaintext SASL on non-loopback TCP listeners (explicit opt-in).
     pub tcp_allow_plaintext: bool,
-    /// Seeds the SCRAM answers for unknown accounts.
-    pub decoy_secret: Vec<u8>,
 }
 
-impl C2sContext {
-    pub fn new(
-        config: &Config,
-        server: Ctx,
-        tls: Arc<rustls::ServerConfig>,
-        decoy_secret: Vec<u8>,
-        shutdown: CancellationToken,
-        tasks: TaskTracker,
-    ) -> C2sContext {
-        C2sContext {
-            server,
-            tls,
+impl Settings {
+    fn of(config: &Config) -> Settings {
+        Settings {
             limits: Limits {
                 max_stanza_bytes: config.limits.max_stanza_bytes,
                 max_depth: config.limits.max_depth,
@@ -89,19 +92,42 @@ impl C2sContext {
             idle_timeout: Duration::from_secs(config.limits.idle_timeout_secs),
             negotiation_timeout: Duration::from_secs(config.limits.negotiation_timeout_secs),
             mailbox_size: config.limits.mailbox_size,
-            shutdown,
-            tasks,
-            connections: Arc::new(Semaphore::new(config.limits.max_connections)),
-            refusals: Arc::new(Semaphore::new(MAX_REFUSALS)),
             rate: RateConfig {
                 per_second: config.limits.c2s_rate_per_second,
                 burst: config.limits.c2s_rate_burst,
             },
             resumption_timeout: Duration::from_secs(config.c2s.resumption_timeout_secs),
-            resumption: Arc::default(),
             tcp_allow_plaintext: config.c2s.allow_plaintext,
+        }
+    }
+}
+
+impl C2sContext {
+    pub fn new(
+        config: &Config,
+        server: Ctx,
+        tls: Arc<rustls::ServerConfig>,
+        decoy_secret: Vec<u8>,
+        auth_throttle: Arc<AuthThrottle>,
+        shutdown: CancellationToken,
+        tasks: TaskTracker,
+    ) -> C2sContext {
+        C2sContext {
+            server,
+            tls,
+            auth_throttle,
+            shutdown,
+            tasks,
+            connections: Arc::new(Semaphore::new(config.limits.max_connections)),
+            refusals: Arc::new(Semaphore::new(MAX_REFUSALS)),
+            resumption: Arc::default(),
             decoy_secret,
         }
+    }
+
+    /// The settings in force now.
+    pub fn settings(&self) -> Settings {
+        Settings::of(&self.server.config())
     }
 }
 
@@ -127,6 +153,9 @@ pub enum TransportError {
 /// One c2s transport. Implementations frame; all XMPP logic is in [`session`].
 /// `next_event` must be cancel-safe: the session loop races it against its mailbox.
 pub trait Transport: Send {
+    /// Where a login on this transport is counted and logged.
+    const AUTH_SURFACE: AuthSurface;
+
     fn next_event(
         &mut self,
     ) -> impl Future<Output = Result<Option<StreamEvent>, TransportError>> + Send;
@@ -151,6 +180,9 @@ pub trait Transport: Send {
     fn release_idle(&mut self);
     /// When bytes last arrived from the client (whitespace keepalives included).
     fn last_read(&self) -> Instant;
+    /// The connection's transport and the bytes it moved so far; it counts as open while the
+    /// transport lives.
+    fn traffic(&self) -> &Traffic;
 }
 
 pub fn is_loopback(addr: &SocketAddr) -> bool {

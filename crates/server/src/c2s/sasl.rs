@@ -1,10 +1,12 @@
 //! The SASL exchange of RFC 6120 §6 over a transport: which mechanisms a channel offers, the
 //! account lookups an exchange asks for, and carrying its challenges and responses.
 
+use std::net::IpAddr;
+
 use switchboard_xmpp::framing::StreamEvent;
 use switchboard_xmpp::sasl::{
-    self, ChannelBinding, ClientNonza, Decoy, Mechanism, SaslCondition, ServerExchange, Step,
-    StoredCredentials,
+    self, ChannelBinding, ClientNonza, Decoy, Mechanism, PlainCredentials, SaslCondition,
+    ServerExchange, Step, StoredCredentials,
 };
 
 use super::end::End;
@@ -59,11 +61,32 @@ async fn lookup(
     }
 }
 
+/// PLAIN's password, checked as HTTP Basic's is (verified passwords are remembered for a
+/// while, the derivation runs off the async workers): the account and whether it matched.
+async fn check_password(
+    ctx: &C2sContext,
+    plain: &PlainCredentials,
+) -> Result<(Option<String>, bool), SaslCondition> {
+    let accounts = ctx.server.accounts();
+    let Ok(user) = accounts.username(&plain.authcid) else {
+        return Ok((None, false));
+    };
+    match accounts.check_password(&user, &plain.password).await {
+        Ok(matches) => Ok((Some(user), matches)),
+        Err(e) => {
+            tracing::error!(error = %e, "cannot check a password");
+            Err(SaslCondition::TemporaryAuthFailure)
+        }
+    }
+}
+
 /// Runs one authentication attempt started by `<auth/>`. Inner `Ok` carries the username and
-/// the `<success/>` payload; inner `Err` the failure condition for the caller to report.
+/// the `<success/>` payload; inner `Err` the failure condition for the caller to report. An
+/// address over its count of failed logins gets `<temporary-auth-failure/>` at once.
 pub async fn authenticate<T: Transport>(
     t: &mut T,
     ctx: &C2sContext,
+    client: IpAddr,
     mechanism: Mechanism,
     initial_response: Option<Vec<u8>>,
     offered: &[Mechanism],
@@ -78,9 +101,14 @@ pub async fn authenticate<T: Transport>(
         },
         plus_offered: offered.iter().any(Mechanism::is_plus),
     };
-    let decoy = Decoy::new(&ctx.decoy_secret, ctx.auth.scram_iterations);
+    let Ok(attempt) = ctx.auth_throttle.begin(client, T::AUTH_SURFACE) else {
+        return Ok(Err(SaslCondition::TemporaryAuthFailure));
+    };
+    let decoy = Decoy::new(&ctx.decoy_secret, ctx.settings().auth.scram_iterations);
     let mut exchange = ServerExchange::new(mechanism, channel, decoy);
     let mut user = None;
+    // The identity whose credentials were looked up: from then on a refusal is a failed login.
+    let mut claimed = None;
     let mut step = exchange.start(initial_response.as_deref());
     loop {
         step = match step {
@@ -91,18 +119,38 @@ pub async fn authenticate<T: Transport>(
             Ok(Step::Lookup(authcid)) => match lookup(ctx, &authcid).await {
                 Ok((account, credentials)) => {
                     user = account;
-                    exchange.credentials(credentials.as_ref())
+                    let step = exchange.credentials(credentials.as_ref());
+                    claimed = Some(authcid);
+                    step
+                }
+                Err(condition) => return Ok(Err(condition)),
+            },
+            Ok(Step::CheckPassword(plain)) => match check_password(ctx, &plain).await {
+                Ok((account, matches)) => {
+                    user = account;
+                    claimed = Some(plain.authcid);
+                    exchange.password_checked(matches)
                 }
                 Err(condition) => return Ok(Err(condition)),
             },
             Ok(Step::Success { additional }) => {
                 let Some(user) = user else {
+                    attempt.failed(claimed.as_deref().unwrap_or_default());
                     return Ok(Err(SaslCondition::NotAuthorized));
                 };
+                attempt.succeeded();
                 tracing::info!(%user, mechanism = mechanism.name(), "authenticated");
                 return Ok(Ok((user, additional)));
             }
-            Err(e) => return Ok(Err(e.condition())),
+            Err(e) => {
+                let condition = e.condition();
+                if let Some(authcid) = &claimed
+                    && condition == SaslCondition::NotAuthorized
+                {
+                    attempt.failed(authcid);
+                }
+                return Ok(Err(condition));
+            }
         };
     }
 }

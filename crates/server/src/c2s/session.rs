@@ -1,7 +1,7 @@
 //! The c2s negotiation state machine (stream header → STARTTLS → SASL → bind or resume), written
 //! once over the [`Transport`] trait for TCP and WebSocket; the bound session runs in `live`.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -23,6 +23,7 @@ use super::live;
 use super::state::{Bound, Session};
 use super::{C2sContext, Security, Transport, sasl};
 use crate::ids::random_id;
+use crate::metrics::LoginSurface;
 use crate::sessions::Registration;
 
 /// Where negotiation stands. Each variant is waiting for a new stream header.
@@ -46,20 +47,24 @@ enum Negotiated {
 
 /// Runs one c2s stream from its first byte to its close.
 pub async fn run<T: Transport>(mut t: T, ctx: Arc<C2sContext>, peer: SocketAddr) {
+    let transport = t.traffic().transport();
     let mut header_sent = false;
+    // Boxed: a future is as large as its largest state, and negotiation's (SASL, bind) would
+    // otherwise stay part of every idle bound session's task.
+    let negotiation = Box::pin(negotiate(&mut t, &ctx, peer.ip(), &mut header_sent));
     let negotiated = tokio::select! {
-        result = tokio::time::timeout(ctx.negotiation_timeout, negotiate(&mut t, &ctx, &mut header_sent)) => {
+        result = tokio::time::timeout(ctx.settings().negotiation_timeout, negotiation) => {
             result.unwrap_or_else(|_| Err(End::error(StreamCondition::ConnectionTimeout, "Negotiation took too long")))
         }
         _ = ctx.shutdown.cancelled() => Err(End::Error(StreamCondition::SystemShutdown, None)),
     };
     match negotiated {
         Ok(Negotiated::Bound(session)) => {
-            tracing::info!(jid = %session.bound.jid, %peer, "session bound");
+            tracing::info!(jid = %session.bound.jid, %peer, transport = transport.as_str(), "session bound");
             live::serve(t, &ctx, session, false).await;
         }
         Ok(Negotiated::Resumed(session)) => {
-            tracing::info!(jid = %session.bound.jid, %peer, "session resumed");
+            tracing::info!(jid = %session.bound.jid, %peer, transport = transport.as_str(), "session resumed");
             live::serve(t, &ctx, session, true).await;
         }
         Err(end) => {
@@ -139,6 +144,7 @@ fn check_header(header: &StreamHeader, domain: &str) -> Result<(), End> {
 async fn negotiate<T: Transport>(
     t: &mut T,
     ctx: &C2sContext,
+    client: IpAddr,
     header_sent: &mut bool,
 ) -> Result<Negotiated, End> {
     let mut stage = Stage::Unauthenticated { failures: 0 };
@@ -146,7 +152,7 @@ async fn negotiate<T: Transport>(
         open_stream(t, ctx, header_sent).await?;
         stage = match stage {
             Stage::Unauthenticated { failures } => {
-                secure_and_authenticate(t, ctx, failures).await?
+                secure_and_authenticate(t, ctx, client, failures).await?
             }
             Stage::Authenticated { user } => return bind(t, ctx, user).await,
         };
@@ -157,6 +163,7 @@ async fn negotiate<T: Transport>(
 async fn secure_and_authenticate<T: Transport>(
     t: &mut T,
     ctx: &C2sContext,
+    client: IpAddr,
     mut failures: u32,
 ) -> Result<Stage, End> {
     let security = t.security();
@@ -213,7 +220,13 @@ async fn secure_and_authenticate<T: Transport>(
         }
         let outcome = match auth {
             Ok((mechanism, initial_response)) => {
-                sasl::authenticate(t, ctx, mechanism, initial_response, &offered).await?
+                let outcome =
+                    sasl::authenticate(t, ctx, client, mechanism, initial_response, &offered)
+                        .await?;
+                ctx.server
+                    .metrics()
+                    .login(LoginSurface::C2s, mechanism.name(), outcome.is_ok());
+                outcome
             }
             Err(condition) => Err(condition),
         };
@@ -227,12 +240,13 @@ async fn secure_and_authenticate<T: Transport>(
                 failures += 1;
                 // Growing delay before each failure answer slows password guessing down.
                 let delay = ctx
+                    .settings()
                     .auth
                     .failure_delay_ms
                     .saturating_mul(u64::from(failures));
                 tokio::time::sleep(Duration::from_millis(delay)).await;
                 t.send(&switchboard_xmpp::sasl::failure(condition)).await?;
-                if failures >= ctx.auth.max_attempts {
+                if failures >= ctx.settings().auth.max_attempts {
                     return Err(End::error(
                         StreamCondition::PolicyViolation,
                         "Too many failed authentication attempts",
@@ -302,7 +316,7 @@ async fn bind<T: Transport>(t: &mut T, ctx: &C2sContext, user: String) -> Result
         };
         let jid = FullJid::new(&format!("{user}@{}/{resource}", ctx.server.domain()))
             .map_err(|_| End::Error(StreamCondition::InternalServerError, None))?;
-        let (tx, rx) = mpsc::channel(ctx.mailbox_size);
+        let (tx, rx) = mpsc::channel(ctx.settings().mailbox_size);
         let registration = Registration::bind(ctx.server.sessions().clone(), &user, &resource, tx);
         t.send(&negotiation::bind_result(&iq, jid.clone())).await?;
         let bound = Bound {
@@ -316,8 +330,8 @@ async fn bind<T: Transport>(t: &mut T, ctx: &C2sContext, user: String) -> Result
         return Ok(Negotiated::Bound(Session::new(
             bound,
             rx,
-            ctx.mailbox_size,
-            ctx.rate,
+            ctx.settings().mailbox_size,
+            ctx.settings().rate,
         )));
     }
 }

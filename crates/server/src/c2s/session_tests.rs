@@ -14,6 +14,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::auth::Accounts;
+use crate::auth::throttle::AuthThrottle;
 use crate::c2s::C2sContext;
 use crate::c2s::session::run;
 use crate::c2s::tcp::TcpTransport;
@@ -70,6 +71,7 @@ async fn server_with(tweak: impl FnOnce(&mut Config)) -> Server {
         server,
         tls::server_config(&cert, &key).unwrap(),
         vec![7; 32],
+        Arc::new(AuthThrottle::new(&config.auth)),
         shutdown.clone(),
         TaskTracker::new(),
     ));

@@ -103,7 +103,7 @@ impl Session {
         let mut unread = Vec::new();
         while let Ok(msg) = rx.try_recv() {
             if let SessionMsg::Stanza(el) = msg {
-                unread.push(el);
+                unread.push(*el);
             }
         }
         keep_offline(ctx, &user, unread).await;

@@ -7,9 +7,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use minidom::Element;
+use std::pin::Pin;
+use std::task::Poll;
 use switchboard_xmpp::framing::{StreamEvent, StreamParser};
 use switchboard_xmpp::stanza::{self, StreamCondition};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::time::Instant;
 use tokio_rustls::TlsAcceptor;
@@ -17,10 +20,10 @@ use tokio_rustls::server::TlsStream;
 use tracing::Instrument;
 
 use super::{AT_CAPACITY, C2sContext, Security, Transport, TransportError, is_loopback, session};
+use crate::auth::throttle::AuthSurface;
 use crate::ids::random_id;
-use crate::throttle::{
-    AcceptBackoff, ReportEvery, is_out_of_descriptors, is_transient_accept_error,
-};
+use crate::metrics::{self, Traffic};
+use crate::throttle::{self, AcceptBackoff, ReportEvery};
 
 const READ_CHUNK: usize = 4096;
 /// How long a connection refused at the cap may take to receive its stream error.
@@ -45,10 +48,13 @@ pub struct TcpTransport<S = TcpStream> {
     parser: StreamParser,
     ctx_limits: switchboard_xmpp::framing::Limits,
     buf: Vec<u8>,
+    /// Stanzas are serialised here and written from here; released while idle, as `buf`.
+    out: Vec<u8>,
     tls: TlsAcceptor,
     channel_binding: Option<Vec<u8>>,
     plaintext_sasl: bool,
     last_read: Instant,
+    traffic: Traffic,
 }
 
 impl<S: Io> TcpTransport<S> {
@@ -59,19 +65,26 @@ impl<S: Io> TcpTransport<S> {
     }
 
     fn new(conn: Conn<S>, ctx: &C2sContext, peer_local: bool) -> TcpTransport<S> {
+        let kind = match conn {
+            Conn::Tls(_) => metrics::Transport::Tls,
+            Conn::Plain(_) | Conn::Gone => metrics::Transport::Tcp,
+        };
         TcpTransport {
+            traffic: ctx.server.metrics().c2s_connection(kind),
             conn,
-            parser: StreamParser::new(ctx.limits),
-            ctx_limits: ctx.limits,
+            parser: StreamParser::new(ctx.settings().limits),
+            ctx_limits: ctx.settings().limits,
             buf: Vec::new(),
+            out: Vec::new(),
             tls: TlsAcceptor::from(ctx.tls.clone()),
             channel_binding: None,
-            plaintext_sasl: peer_local || ctx.tcp_allow_plaintext,
+            plaintext_sasl: peer_local || ctx.settings().tcp_allow_plaintext,
             last_read: Instant::now(),
         }
     }
 
     async fn write(&mut self, data: &[u8]) -> io::Result<()> {
+        self.traffic.sent(data.len());
         match &mut self.conn {
             Conn::Plain(s) => {
                 s.write_all(data).await?;
@@ -85,19 +98,39 @@ impl<S: Io> TcpTransport<S> {
         }
     }
 
+    /// Reads what has arrived. An idle connection (its buffer released) gets a buffer only
+    /// for as long as a read is attempted, and gives it back when nothing was there: a socket
+    /// read that would block keeps no reference to it, so thousands of idle sessions hold none.
     async fn read_chunk(&mut self) -> io::Result<usize> {
-        if self.buf.len() < READ_CHUNK {
-            self.buf.resize(READ_CHUNK, 0);
-        }
-        match &mut self.conn {
-            Conn::Plain(s) => s.read(&mut self.buf).await,
-            Conn::Tls(s) => s.read(&mut self.buf).await,
-            Conn::Gone => Ok(0),
-        }
+        let idle = self.buf.is_empty();
+        let (conn, buf) = (&mut self.conn, &mut self.buf);
+        std::future::poll_fn(|cx| {
+            if buf.len() < READ_CHUNK {
+                buf.resize(READ_CHUNK, 0);
+            }
+            let mut read = ReadBuf::new(buf);
+            let polled = match conn {
+                Conn::Plain(s) => Pin::new(s).poll_read(cx, &mut read),
+                Conn::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, &mut read),
+                Conn::Gone => Poll::Ready(Ok(())),
+            };
+            match polled {
+                Poll::Ready(result) => Poll::Ready(result.map(|()| read.filled().len())),
+                Poll::Pending => {
+                    if idle {
+                        *buf = Vec::new();
+                    }
+                    Poll::Pending
+                }
+            }
+        })
+        .await
     }
 }
 
 impl<S: Io> Transport for TcpTransport<S> {
+    const AUTH_SURFACE: AuthSurface = AuthSurface::C2s;
+
     async fn next_event(&mut self) -> Result<Option<StreamEvent>, TransportError> {
         loop {
             if let Some(event) = self.parser.next_event() {
@@ -107,6 +140,7 @@ impl<S: Io> Transport for TcpTransport<S> {
             if n == 0 {
                 return Ok(None);
             }
+            self.traffic.received(n);
             self.last_read = Instant::now();
             self.parser.feed(&self.buf[..n])?;
         }
@@ -118,7 +152,12 @@ impl<S: Io> Transport for TcpTransport<S> {
     }
 
     async fn send(&mut self, el: &Element) -> io::Result<()> {
-        self.write(stanza::to_xml(el).as_bytes()).await
+        let mut out = std::mem::take(&mut self.out);
+        out.clear();
+        stanza::write_xml(el, &mut out);
+        let written = self.write(&out).await;
+        self.out = out;
+        written
     }
 
     async fn close(&mut self, error: Option<Element>) {
@@ -170,6 +209,7 @@ impl<S: Io> Transport for TcpTransport<S> {
     }
 
     fn release_idle(&mut self) {
+        self.out = Vec::new();
         if !self.parser.is_mid_element() {
             self.buf = Vec::new();
             self.parser.release_temporaries();
@@ -179,6 +219,10 @@ impl<S: Io> Transport for TcpTransport<S> {
     fn last_read(&self) -> Instant {
         self.last_read
     }
+
+    fn traffic(&self) -> &Traffic {
+        &self.traffic
+    }
 }
 
 /// Accepts STARTTLS connections (`direct_tls == false`) or direct-TLS ones until shutdown.
@@ -187,34 +231,19 @@ impl<S: Io> Transport for TcpTransport<S> {
 pub async fn serve(listener: TcpListener, ctx: Arc<C2sContext>, direct_tls: bool) {
     let mut backoff = AcceptBackoff::default();
     loop {
-        let accepted = tokio::select! {
-            _ = ctx.shutdown.cancelled() => return,
-            accepted = listener.accept() => accepted,
-        };
-        let (socket, peer) = match accepted {
-            Ok(pair) => {
-                backoff.succeeded();
-                pair
-            }
-            Err(e) if is_transient_accept_error(&e) => continue,
-            Err(e) => {
-                let (pause, report) = backoff.failed(Instant::now());
-                if let Some(failures) = report {
-                    let cause = if is_out_of_descriptors(&e) {
-                        "out of file descriptors"
-                    } else {
-                        "accept failed"
-                    };
-                    tracing::warn!(error = %e, failures, "c2s listener: {cause}, backing off");
-                }
-                tokio::select! {
-                    _ = ctx.shutdown.cancelled() => return,
-                    () = tokio::time::sleep(pause) => continue,
-                }
-            }
+        let Some((socket, peer)) =
+            throttle::accept(&listener, &mut backoff, &ctx.shutdown, "c2s listener").await
+        else {
+            return;
         };
         let _ = socket.set_nodelay(true);
         let Ok(permit) = ctx.connections.clone().try_acquire_owned() else {
+            let kind = if direct_tls {
+                metrics::Transport::Tls
+            } else {
+                metrics::Transport::Tcp
+            };
+            ctx.server.metrics().c2s_refused(kind);
             if let Some(refused) = REFUSED.note(Instant::now()) {
                 tracing::warn!(%peer, refused, "c2s connections refused: limits.max_connections reached");
             }
@@ -253,7 +282,9 @@ async fn handle(
 ) {
     let transport = if direct_tls {
         let acceptor = TlsAcceptor::from(ctx.tls.clone());
-        match tokio::time::timeout(ctx.negotiation_timeout, acceptor.accept(socket)).await {
+        match tokio::time::timeout(ctx.settings().negotiation_timeout, acceptor.accept(socket))
+            .await
+        {
             Ok(Ok(tls)) => {
                 let channel_binding = crate::tls::channel_binding(tls.get_ref().1);
                 let mut t = TcpTransport::new(Conn::Tls(Box::new(tls)), &ctx, local);

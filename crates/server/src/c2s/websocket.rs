@@ -18,11 +18,15 @@ use tokio::time::Instant;
 use tracing::Instrument;
 
 use super::{AT_CAPACITY, C2sContext, Security, Transport, TransportError, session};
+use crate::auth::throttle::AuthSurface;
 use crate::ids::random_id;
+use crate::metrics::{self, Traffic};
 use crate::throttle::ReportEvery;
 
 /// How long a connection refused at the cap may take to receive its stream error.
 const REFUSAL_TIME: Duration = Duration::from_secs(2);
+/// Bytes read from the socket at a time.
+const WS_READ_CHUNK: usize = 2048;
 /// WebSocket streams refused at the cap, summarised.
 static REFUSED: ReportEvery = ReportEvery::new(Duration::from_secs(10));
 
@@ -32,16 +36,21 @@ pub struct WsTransport {
     limits: switchboard_xmpp::framing::Limits,
     closed: bool,
     last_read: Instant,
+    traffic: Traffic,
 }
 
 impl WsTransport {
     fn new(socket: WebSocket, ctx: &C2sContext) -> WsTransport {
         WsTransport {
             socket,
-            parser: StreamParser::new_fragments(ctx.limits),
-            limits: ctx.limits,
+            parser: StreamParser::new_fragments(ctx.settings().limits),
+            limits: ctx.settings().limits,
             closed: false,
             last_read: Instant::now(),
+            traffic: ctx
+                .server
+                .metrics()
+                .c2s_connection(metrics::Transport::WebSocket),
         }
     }
 
@@ -58,6 +67,8 @@ impl WsTransport {
 }
 
 impl Transport for WsTransport {
+    const AUTH_SURFACE: AuthSurface = AuthSurface::WebSocket;
+
     async fn next_event(&mut self) -> Result<Option<StreamEvent>, TransportError> {
         loop {
             let Some(message) = self.socket.recv().await else {
@@ -67,7 +78,10 @@ impl Transport for WsTransport {
             // Every frame is a sign of life, WebSocket pings included.
             self.last_read = Instant::now();
             let text = match message {
-                Message::Text(text) => text,
+                Message::Text(text) => {
+                    self.traffic.received(text.len());
+                    text
+                }
                 Message::Binary(_) => {
                     return Err(TransportError::Protocol(
                         "binary WebSocket messages are not XMPP",
@@ -93,8 +107,10 @@ impl Transport for WsTransport {
     }
 
     async fn send(&mut self, el: &Element) -> io::Result<()> {
+        let xml = stanza::to_xml(el);
+        self.traffic.sent(xml.len());
         self.socket
-            .send(Message::Text(stanza::to_xml(el).into()))
+            .send(Message::Text(xml.into()))
             .await
             .map_err(io::Error::other)
     }
@@ -138,6 +154,10 @@ impl Transport for WsTransport {
     fn last_read(&self) -> Instant {
         self.last_read
     }
+
+    fn traffic(&self) -> &Traffic {
+        &self.traffic
+    }
 }
 
 /// The `GET /xmpp-websocket` handler.
@@ -153,6 +173,9 @@ pub async fn upgrade(ctx: Arc<C2sContext>, peer: SocketAddr, ws: WebSocketUpgrad
             .into_response();
     }
     let Ok(permit) = ctx.connections.clone().try_acquire_owned() else {
+        ctx.server
+            .metrics()
+            .c2s_refused(metrics::Transport::WebSocket);
         if let Some(refused) = REFUSED.note(Instant::now()) {
             tracing::warn!(%peer, refused, "WebSocket streams refused: limits.max_connections reached");
         }
@@ -166,11 +189,16 @@ pub async fn upgrade(ctx: Arc<C2sContext>, peer: SocketAddr, ws: WebSocketUpgrad
         });
     };
     // One element per message, so a message may be as large as a stanza (plus framing slack).
-    let max = ctx.limits.max_stanza_bytes + 1024;
+    let max = ctx.settings().limits.max_stanza_bytes + 1024;
     let tasks = ctx.tasks.clone();
     ws.protocols(["xmpp"])
         .max_message_size(max)
         .max_frame_size(max)
+        // tungstenite's 128 KiB defaults per buffer would be most of an idle stream's memory:
+        // reads come in small chunks (a larger message grows the buffer as it needs), and each
+        // message is written at once, as the TCP transport does.
+        .read_buffer_size(WS_READ_CHUNK)
+        .write_buffer_size(0)
         .on_upgrade(move |socket| {
             let span = tracing::info_span!("c2s", %peer, transport = "websocket");
             let transport = WsTransport::new(socket, &ctx);

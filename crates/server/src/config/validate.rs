@@ -9,7 +9,8 @@ use switchboard_xmpp::rest_codec::MediaType;
 use switchboard_xmpp::stanza::StanzaKind;
 
 use super::path::KeyPath;
-use super::{AccessConfig, Config};
+use super::{AccessConfig, Config, MAX_PAGE_SIZE};
+use crate::egress as target;
 
 /// A broken rule. Messages never quote the value: the report shows it, redacted when secret.
 #[derive(Debug)]
@@ -29,6 +30,7 @@ pub fn validate(config: &Config) -> Vec<Issue> {
     issues.rest(config);
     issues.components(config);
     issues.webhook(config);
+    issues.mam(config);
     issues.0
 }
 
@@ -64,6 +66,15 @@ impl Issues {
         }
     }
 
+    fn mam(&mut self, config: &Config) {
+        if !(1..=MAX_PAGE_SIZE).contains(&config.mam.max_page_size) {
+            self.push(
+                KeyPath::dotted("mam.max_page_size"),
+                format!("must be between 1 and {MAX_PAGE_SIZE}"),
+            );
+        }
+    }
+
     fn tls(&mut self, config: &Config) {
         match (&config.tls.cert, &config.tls.key) {
             (Some(_), None) => self.push(
@@ -88,6 +99,12 @@ impl Issues {
             "auth.scram_iterations",
             u64::from(config.auth.scram_iterations),
             4096,
+        );
+        self.at_least("auth.max_attempts", u64::from(config.auth.max_attempts), 1);
+        self.at_least(
+            "auth.max_tracked_addresses",
+            config.auth.max_tracked_addresses as u64,
+            1,
         );
     }
 
@@ -208,6 +225,7 @@ impl Issues {
                         stanzas: ("rest_callback_stanzas", c.rest_callback_stanzas.as_deref()),
                         events: ("rest_callback_events", c.rest_callback_events.as_deref()),
                         allowed_events: COMPONENT_EVENTS,
+                        allow_private: config.webhook.allow_private_targets,
                     },
                 ),
                 None => {
@@ -278,6 +296,7 @@ impl Issues {
                     stanzas: ("stanzas", u.stanzas.as_deref()),
                     events: ("events", u.events.as_deref()),
                     allowed_events: USER_EVENTS,
+                    allow_private: config.webhook.allow_private_targets,
                 },
             );
         }
@@ -285,11 +304,16 @@ impl Issues {
 
     fn callback(&mut self, table: &KeyPath, callback: Callback<'_>) {
         let (key, url) = callback.url;
-        if !is_callback_url(url) {
-            self.push(
+        match callback_url(url) {
+            None => self.push(
                 table.key(key),
                 "expected an http:// or https:// URL (it may contain {kind}, {type}, {to} and {from})",
-            );
+            ),
+            Some(url) => {
+                if let Err(e) = target::check_url(&url, callback.allow_private) {
+                    self.push(table.key(key), e.to_string());
+                }
+            }
         }
         if let (key, Some(content_type)) = callback.content_type {
             let media = match content_type {
@@ -326,6 +350,8 @@ struct Callback<'a> {
     stanzas: (&'a str, Option<&'a [String]>),
     events: (&'a str, Option<&'a [String]>),
     allowed_events: &'a [&'a str],
+    /// `webhook.allow_private_targets`.
+    allow_private: bool,
 }
 
 /// `Scheme credentials`, as the whole header value compares.
@@ -337,12 +363,13 @@ fn is_authorization_value(value: &str) -> bool {
 }
 
 /// Whether a callback template gives an http(s) URL with a host, whatever its placeholders hold.
-fn is_callback_url(template: &str) -> bool {
+fn callback_url(template: &str) -> Option<reqwest::Url> {
     let sample = ["{kind}", "{type}", "{to}", "{from}"]
         .iter()
         .fold(template.to_owned(), |url, p| url.replace(p, "x"));
     reqwest::Url::parse(&sample)
-        .is_ok_and(|url| matches!(url.scheme(), "http" | "https") && url.host_str().is_some())
+        .ok()
+        .filter(|url| matches!(url.scheme(), "http" | "https") && url.host_str().is_some())
 }
 
 /// `user@domain` for `user` or `user@domain` on this server's domain.
@@ -383,7 +410,7 @@ mod tests {
             ..ComponentConfig::default()
         });
         assert_eq!(paths(&config), ["component[0].rest_callback_stanzas"]);
-        config.component[0].rest_callback_url = Some("http://127.0.0.1:9/{kind}".into());
+        config.component[0].rest_callback_url = Some("http://hooks.example.com:9/{kind}".into());
         assert!(paths(&config).is_empty());
         config.component[0].rest_callback_content_type = Some("text/plain".into());
         config.component[0].rest_callback_events = Some(vec!["host".into(), "nope".into()]);
@@ -415,7 +442,7 @@ mod tests {
         let mut config = Config::default();
         config.webhook.user.push(UserCallbackConfig {
             jid: "bot".into(),
-            url: "http://127.0.0.1:9/".into(),
+            url: "http://hooks.example.com:9/".into(),
             ..UserCallbackConfig::default()
         });
         assert!(paths(&config).is_empty());
@@ -440,6 +467,28 @@ mod tests {
                 "webhook.user[2].events[0]"
             ]
         );
+    }
+
+    #[test]
+    fn private_callback_targets_are_refused_unless_allowed() {
+        let mut config = Config::default();
+        config.webhook.user.push(UserCallbackConfig {
+            jid: "bot".into(),
+            url: "http://127.0.0.1:9/{kind}".into(),
+            ..UserCallbackConfig::default()
+        });
+        config.component.push(ComponentConfig {
+            domain: "hook.localhost".into(),
+            rest_credentials: Some("Bearer x".into()),
+            rest_callback_url: Some("http://169.254.169.254/latest".into()),
+            ..ComponentConfig::default()
+        });
+        assert_eq!(
+            paths(&config),
+            ["component[0].rest_callback_url", "webhook.user[0].url"]
+        );
+        config.webhook.allow_private_targets = true;
+        assert!(paths(&config).is_empty());
     }
 
     #[test]

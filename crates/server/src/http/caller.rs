@@ -10,9 +10,13 @@ use switchboard_xmpp::rest_error::RestError;
 
 use super::credentials::Authorization;
 use super::error::HttpError;
+use super::error::Kind;
 use super::gate::{Caller, Policy};
+use super::observe::Identity;
 use super::state::AppState;
 use super::surface::Surface;
+use crate::auth::throttle::AuthSurface;
+use crate::metrics::{HTTP_SCHEMES, LoginSurface};
 
 /// A request at the door, before the gate: its credentials (parsed, not verified), the client's
 /// address, and the credentials its surface takes.
@@ -20,6 +24,25 @@ pub struct Visitor {
     presented: Result<Authorization, RestError>,
     client: IpAddr,
     policy: Policy,
+    /// Where a failed login is counted and logged.
+    surface: AuthSurface,
+    /// Where the access log learns who was admitted.
+    identity: Option<Identity>,
+}
+
+/// The scheme of presented credentials as a metric label (a fixed set).
+fn scheme_label(presented: &Result<Authorization, RestError>) -> Option<&'static str> {
+    match presented {
+        Ok(auth) => Some(
+            HTTP_SCHEMES
+                .into_iter()
+                .find(|known| known.eq_ignore_ascii_case(auth.scheme()))
+                .unwrap_or("other"),
+        ),
+        Err(RestError::MalformAuthz) => Some("other"),
+        // No credentials at all: not a login attempt.
+        Err(_) => None,
+    }
 }
 
 impl Visitor {
@@ -31,11 +54,37 @@ impl Visitor {
         }
     }
 
-    /// Passes the gate: IP rule, credentials, rate limit.
+    /// Passes the gate: IP rule, credentials, rate limit. Credentials that were checked count
+    /// as a login or a failed one; the admitted caller is named in the access log.
     pub async fn admit(self, app: &AppState) -> Result<Caller, HttpError> {
-        app.gate
-            .admit(app.accounts(), self.policy, self.presented, self.client)
-            .await
+        let scheme = scheme_label(&self.presented);
+        let admitted = app
+            .gate()
+            .admit(
+                app.accounts(),
+                self.policy,
+                self.presented,
+                self.client,
+                self.surface,
+            )
+            .await;
+        let verdict = match &admitted {
+            Ok(caller) => {
+                if let Some(identity) = &self.identity {
+                    identity.admitted(&caller.jid);
+                }
+                Some(true)
+            }
+            Err(e) => matches!(
+                e.kind(),
+                Kind::Rest(RestError::Unauthz | RestError::PrepAuthz | RestError::MalformAuthz)
+            )
+            .then_some(false),
+        };
+        if let (Some(scheme), Some(ok)) = (scheme, verdict) {
+            app.metrics().login(LoginSurface::Http, scheme, ok);
+        }
+        admitted
     }
 }
 
@@ -47,12 +96,24 @@ fn surface(parts: &Parts) -> Surface {
         .unwrap_or_else(|| Surface::of(parts.uri.path()))
 }
 
+/// Which surface a login is tried on, for the per-address throttle's log.
+fn auth_surface(parts: &Parts) -> AuthSurface {
+    match surface(parts) {
+        Surface::PostMsg => AuthSurface::PostMsg,
+        Surface::AdminJson if parts.uri.path().starts_with("/rest/admin/webhooks/") => {
+            AuthSurface::WebhookAdmin
+        }
+        Surface::AdminJson | Surface::AdminText => AuthSurface::Admin,
+        Surface::Rest | Surface::Metrics | Surface::Other => AuthSurface::Rest,
+    }
+}
+
 fn client(parts: &Parts, app: &AppState) -> Result<IpAddr, HttpError> {
     let ConnectInfo(peer) = parts
         .extensions
         .get::<ConnectInfo<SocketAddr>>()
         .ok_or_else(|| HttpError::internal().with_detail("no peer address"))?;
-    Ok(app.gate.client_ip(peer.ip(), &parts.headers))
+    Ok(app.gate().client_ip(peer.ip(), &parts.headers))
 }
 
 impl FromRequestParts<AppState> for Visitor {
@@ -66,6 +127,8 @@ impl FromRequestParts<AppState> for Visitor {
             presented: Authorization::from_header(parts.headers.get(AUTHORIZATION)),
             client: client(parts, app)?,
             policy,
+            surface: auth_surface(parts),
+            identity: parts.extensions.get::<Identity>().cloned(),
         })
     }
 }
@@ -112,7 +175,7 @@ impl FromRequestParts<AppState> for Monitor {
     type Rejection = HttpError;
 
     async fn from_request_parts(parts: &mut Parts, app: &AppState) -> Result<Self, HttpError> {
-        app.gate.admit_monitor(client(parts, app)?)?;
+        app.gate().admit_monitor(client(parts, app)?)?;
         Ok(Monitor)
     }
 }

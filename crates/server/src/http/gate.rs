@@ -18,6 +18,7 @@ use switchboard_xmpp::sender::Principal;
 use super::access::{AccessRules, client_ip, parse_net};
 use super::credentials::{self, Authorization};
 use super::error::HttpError;
+use crate::auth::throttle::{AuthSurface, AuthThrottle, Throttled};
 use crate::auth::{AccountError, Accounts};
 use crate::config::{AccessConfig, ComponentConfig, Config, Secret};
 
@@ -71,6 +72,15 @@ enum Claim<'a> {
 }
 
 impl Claim<'_> {
+    /// Who the caller says it is, for the log of a failed login.
+    fn account(&self) -> &str {
+        match self {
+            Claim::Component(c) | Claim::ComponentSecret(c, _) => c.domain.as_str(),
+            Claim::Password { user, .. } => user,
+            Claim::Token(_) => "(bearer token)",
+        }
+    }
+
     fn rules<'g>(&'g self, gate: &'g Gate) -> &'g Arc<AccessRules> {
         match self {
             Claim::Component(c) | Claim::ComponentSecret(c, _) => &c.rules,
@@ -88,6 +98,8 @@ pub struct Gate {
     metrics_rules: AccessRules,
     trusted: Vec<IpNet>,
     limiter: Option<DefaultKeyedRateLimiter<String>>,
+    /// Failed logins per client address, shared with the XMPP listeners.
+    throttle: Arc<AuthThrottle>,
     /// The pause before answering a wrong password, as after a failed XMPP login.
     failure_delay: Duration,
     rest_challenge: Option<HeaderValue>,
@@ -178,6 +190,7 @@ impl Gate {
                 .map(|p| parse_net(p).map_err(|e| format!("rest.trusted_proxies: {e}")))
                 .collect::<Result<_, _>>()?,
             limiter,
+            throttle: Arc::new(AuthThrottle::new(&config.auth)),
             failure_delay: Duration::from_millis(config.auth.failure_delay_ms),
         })
     }
@@ -195,20 +208,33 @@ impl Gate {
         client_ip(peer, headers, &self.trusted)
     }
 
+    /// This gate counting failed logins in `throttle` (the one its predecessor used, on a
+    /// reload) instead of a fresh one.
+    pub fn sharing_throttle(mut self, throttle: Arc<AuthThrottle>) -> Gate {
+        self.throttle = throttle;
+        self
+    }
+
+    /// The per-address count of failed logins, for every surface that checks credentials.
+    pub fn auth_throttle(&self) -> &Arc<AuthThrottle> {
+        &self.throttle
+    }
+
     /// Proxies in `rest.trusted_proxies`, which speak for many clients.
     pub fn trusted_proxies(&self) -> &[IpNet] {
         &self.trusted
     }
 
     /// The door: the IP rule of whoever the credentials claim to be (checked before anything
-    /// secret, so that a refused address learns nothing about them), then the credentials,
-    /// then the caller's rate limit.
+    /// secret, so that a refused address learns nothing about them), then the address's count
+    /// of failed logins, then the credentials, then the caller's rate limit.
     pub async fn admit(
         &self,
         accounts: &Accounts,
         policy: Policy,
         presented: Result<Authorization, RestError>,
         client: IpAddr,
+        surface: AuthSurface,
     ) -> Result<Caller, HttpError> {
         let claim = presented.and_then(|auth| self.claim(policy, auth));
         let rules = match &claim {
@@ -217,7 +243,20 @@ impl Gate {
         };
         check_ip(rules, client)?;
         let rules = rules.clone();
-        let jid = self.verify(accounts, claim?).await?;
+        let claim = claim?;
+        let attempt = self.throttle.begin(client, surface).map_err(throttled)?;
+        let account = claim.account().to_owned();
+        let jid = match self.verify(accounts, claim).await {
+            Ok(jid) => {
+                attempt.succeeded();
+                jid
+            }
+            Err(RestError::Unauthz) => {
+                attempt.failed(&account);
+                return Err(self.refuse().await.into());
+            }
+            Err(e) => return Err(e.into()),
+        };
         self.limit(&jid)?;
         Ok(Caller { jid, rules })
     }
@@ -275,7 +314,7 @@ impl Gate {
                 if matches {
                     Ok(component.domain.clone())
                 } else {
-                    self.refuse().await
+                    Err(RestError::Unauthz)
                 }
             }
             Claim::Password { user, password } => {
@@ -285,7 +324,7 @@ impl Gate {
                 })?;
                 match accounts.check_password(&user, &password).await {
                     Ok(true) => self.account_jid(&user),
-                    Ok(false) => self.refuse().await,
+                    Ok(false) => Err(RestError::Unauthz),
                     Err(_) => Err(RestError::Internal),
                 }
             }
@@ -297,11 +336,11 @@ impl Gate {
         }
     }
 
-    /// A wrong password or secret, answered after the pause a failed XMPP login gets
+    /// Wrong credentials, answered after the pause a failed XMPP login gets
     /// (`auth.failure_delay_ms`), to slow guessing down.
-    async fn refuse(&self) -> Result<Jid, RestError> {
+    async fn refuse(&self) -> RestError {
         tokio::time::sleep(self.failure_delay).await;
-        Err(RestError::Unauthz)
+        RestError::Unauthz
     }
 
     fn account_jid(&self, user: &str) -> Result<Jid, RestError> {
@@ -320,6 +359,17 @@ impl Gate {
                 .retry_after(wait)
         })
     }
+}
+
+/// An address past `auth.max_attempts`: 429 until its window ends.
+fn throttled(throttled: Throttled) -> HttpError {
+    let wait = throttled.retry_after;
+    HttpError::from(RestError::RateLimited)
+        .with_detail(format!(
+            "too many failed logins from your address; retry in {} s",
+            wait.as_secs().max(1)
+        ))
+        .retry_after(wait)
 }
 
 fn check_ip(rules: &AccessRules, client: IpAddr) -> Result<(), HttpError> {
@@ -370,7 +420,7 @@ mod tests {
         policy: Policy,
         presented: Result<Authorization, RestError>,
     ) -> Result<String, HttpError> {
-        gate.admit(accounts, policy, presented, HOME)
+        gate.admit(accounts, policy, presented, HOME, AuthSurface::Rest)
             .await
             .map(|caller| caller.jid.to_string())
     }
@@ -500,7 +550,7 @@ mod tests {
         let g = gate("allowed_ips = ['10.0.0.0/8']");
         let a = accounts().await;
         let blocked: IpAddr = "192.0.2.7".parse().unwrap();
-        let answer = |presented| g.admit(&a, Policy::Rest, presented, blocked);
+        let answer = |presented| g.admit(&a, Policy::Rest, presented, blocked, AuthSurface::Rest);
         let right = answer(basic("alice", "wonderland")).await.unwrap_err();
         let wrong = answer(basic("alice", "wrong")).await.unwrap_err();
         let missing = answer(Err(RestError::NoAuthz)).await.unwrap_err();
@@ -514,15 +564,27 @@ mod tests {
         assert_eq!(right, malformed);
         // The component has its own (empty) rules: its credential is let in from there.
         assert!(
-            g.admit(&a, Policy::Rest, header(&format!("Bearer {SEED}")), blocked)
-                .await
-                .is_ok()
+            g.admit(
+                &a,
+                Policy::Rest,
+                header(&format!("Bearer {SEED}")),
+                blocked,
+                AuthSurface::Rest
+            )
+            .await
+            .is_ok()
         );
         let inside: IpAddr = "10.1.2.3".parse().unwrap();
         assert!(
-            g.admit(&a, Policy::Rest, basic("alice", "wonderland"), inside)
-                .await
-                .is_ok()
+            g.admit(
+                &a,
+                Policy::Rest,
+                basic("alice", "wonderland"),
+                inside,
+                AuthSurface::Rest
+            )
+            .await
+            .is_ok()
         );
     }
 
@@ -551,6 +613,71 @@ mod tests {
         );
         assert!(
             admit(&g, &a, Policy::Rest, basic("rest.localhost", "pw"))
+                .await
+                .is_ok()
+        );
+    }
+
+    /// Past `auth.max_attempts` failures an address is refused (429, nothing checked, right
+    /// password or not) on every surface, while other addresses are let in at once.
+    #[tokio::test]
+    async fn failed_logins_are_throttled_per_address() {
+        let g = gate("");
+        let a = accounts().await;
+        let guesser: IpAddr = "192.0.2.7".parse().unwrap();
+        let try_from =
+            |client, surface, presented| g.admit(&a, Policy::Rest, presented, client, surface);
+        for (i, surface) in [
+            AuthSurface::Rest,
+            AuthSurface::Admin,
+            AuthSurface::WebhookAdmin,
+            AuthSurface::Rest,
+            AuthSurface::Rest,
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let wrong = try_from(guesser, surface, basic("alice", &format!("guess{i}")));
+            assert_eq!(wrong.await.unwrap_err(), rest(RestError::Unauthz));
+        }
+        for presented in [
+            basic("alice", "wonderland"),
+            basic("rest.localhost", "pw"),
+            header(&format!("Bearer {SEED}")),
+        ] {
+            let refused = try_from(guesser, AuthSurface::Rest, presented)
+                .await
+                .unwrap_err();
+            assert_eq!(
+                refused.kind(),
+                crate::http::error::Kind::Rest(RestError::RateLimited)
+            );
+        }
+        let post_msg = g
+            .admit(
+                &a,
+                Policy::PostMsg,
+                basic("alice", "wonderland"),
+                guesser,
+                AuthSurface::PostMsg,
+            )
+            .await
+            .unwrap_err();
+        assert_eq!(
+            post_msg.kind(),
+            crate::http::error::Kind::Rest(RestError::RateLimited)
+        );
+        let other: IpAddr = "192.0.2.8".parse().unwrap();
+        let admitted = try_from(other, AuthSurface::Rest, basic("alice", "wonderland"));
+        assert_eq!(admitted.await.unwrap().jid.to_string(), "alice@localhost");
+        // Malformed credentials are not a guess: they do not count.
+        let third: IpAddr = "192.0.2.9".parse().unwrap();
+        for _ in 0..10 {
+            let malformed = try_from(third, AuthSurface::Rest, header("Basic !!"));
+            assert_eq!(malformed.await.unwrap_err(), rest(RestError::MalformAuthz));
+        }
+        assert!(
+            try_from(third, AuthSurface::Rest, basic("alice", "wonderland"))
                 .await
                 .is_ok()
         );

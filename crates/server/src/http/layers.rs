@@ -1,6 +1,6 @@
-//! The tower stack around every route, outermost first: sensitive headers masked, a request
-//! span (method, route, status, latency), the surface edge, catch-panic, a global concurrency
-//! limit; and the request timeout, set per group of routes.
+//! The tower stack around every route, outermost first: sensitive headers masked, the access
+//! log and HTTP metrics, a request span (method, route), the surface edge, catch-panic, a global
+//! concurrency limit; and the request timeout, set per group of routes.
 
 use std::any::Any;
 use std::time::Duration;
@@ -20,9 +20,9 @@ use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
 use tower_http::trace::TraceLayer;
 use tracing::Span;
-use tracing::field::Empty;
 
 use super::error::HttpError;
+use super::observe;
 use super::surface::{self, Edge};
 
 /// How long a client is told to wait when the server is at its concurrency limit.
@@ -40,11 +40,15 @@ where
                 AUTHORIZATION,
                 COOKIE,
             ]))
+            .layer(axum::middleware::from_fn_with_state(
+                edge.clone(),
+                observe::observe,
+            ))
             .layer(
                 TraceLayer::new_for_http()
                     .make_span_with(span)
                     .on_request(on_request)
-                    .on_response(on_response)
+                    .on_response(())
                     .on_failure(()),
             )
             .layer(axum::middleware::from_fn_with_state(edge, surface::edge))
@@ -79,24 +83,12 @@ fn span(request: &Request<Body>) -> Span {
         .extensions()
         .get::<MatchedPath>()
         .map_or("-", MatchedPath::as_str);
-    tracing::info_span!(
-        "http",
-        method = %request.method(),
-        route,
-        status = Empty,
-        latency_ms = Empty,
-    )
+    tracing::info_span!("http", method = %request.method(), route)
 }
 
 fn on_request(request: &Request<Body>, _: &Span) {
     // Authorization and Cookie print as "Sensitive" (SetSensitiveRequestHeaders).
     tracing::debug!(uri = %request.uri(), headers = ?request.headers(), "request");
-}
-
-fn on_response<B>(response: &Response<B>, latency: Duration, span: &Span) {
-    span.record("status", response.status().as_u16());
-    span.record("latency_ms", latency.as_secs_f64() * 1000.0);
-    tracing::debug!("answered");
 }
 
 fn on_panic(panic: Box<dyn Any + Send + 'static>) -> Response<Body> {
@@ -137,10 +129,11 @@ mod tests {
 
     fn edge() -> Edge {
         let config = Config::default();
-        Edge {
-            gate: Arc::new(Gate::new(&config).unwrap()),
-            cors: Arc::new(Cors::new(&config.http.cors_origins).unwrap()),
-        }
+        Edge::new(
+            Gate::new(&config).unwrap(),
+            Cors::new(&config.http.cors_origins).unwrap(),
+            Arc::default(),
+        )
     }
 
     fn request(method: Method, path: &str, headers: &[(&str, &str)]) -> Request<Body> {

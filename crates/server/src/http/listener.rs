@@ -1,5 +1,6 @@
-//! The HTTP listener: our own accept loop over hyper's HTTP/1.1 connections, bounded in number
-//! (in total and per client address) and in time (request headers, keep-alive idle).
+//! The HTTP listener: our own accept loop over hyper's HTTP/1.1 connections (and HTTP/2 over
+//! TLS, see [`super::tls`]), bounded in number (in total and per client address) and in time
+//! (TLS handshake and request headers, keep-alive idle).
 //!
 //! hyper's header-read timer also runs while a keep-alive connection waits for its next
 //! request, which would make the idle timeout equal to the header timeout; a small watchdog
@@ -16,14 +17,15 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+use arc_swap::ArcSwap;
 use axum::body::{Body, Bytes};
 use axum::extract::ConnectInfo;
 use axum::http::{Request, Response};
 use axum::response::IntoResponse;
 use http_body::{Frame, SizeHint};
 use hyper::body::Incoming;
-use hyper::server::conn::http1;
-use hyper_util::rt::TokioIo;
+use hyper::server::conn::{http1, http2};
+use hyper_util::rt::{TokioExecutor, TokioIo};
 use ipnet::IpNet;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
@@ -34,8 +36,9 @@ use tokio_util::task::TaskTracker;
 use tower::ServiceExt;
 
 use super::error::HttpError;
+use super::tls::{HttpsAcceptor, Protocol};
 use crate::config::HttpConfig;
-use crate::throttle::{AcceptBackoff, is_out_of_descriptors, is_transient_accept_error};
+use crate::throttle::{self, AcceptBackoff};
 
 /// Connections being refused at once; beyond, an excess connection is closed without a word.
 const MAX_REFUSALS: usize = 64;
@@ -81,46 +84,43 @@ impl Bounds {
     }
 }
 
-/// Serves `app` on `listener` until `shutdown`; connections are tracked by `tasks` and close
-/// gracefully (in-flight requests finish) on shutdown.
+/// The bounds in force, replaced whole by a reload: new connections, and each connection's next
+/// deadline, see the new ones (connections over a lowered cap are not closed).
+#[derive(Clone, Debug)]
+pub struct LiveBounds(Arc<ArcSwap<Bounds>>);
+
+impl LiveBounds {
+    pub fn new(bounds: Bounds) -> LiveBounds {
+        LiveBounds(Arc::new(ArcSwap::from_pointee(bounds)))
+    }
+
+    pub fn get(&self) -> Arc<Bounds> {
+        self.0.load_full()
+    }
+
+    pub fn replace(&self, bounds: Bounds) {
+        self.0.store(Arc::new(bounds));
+    }
+}
+
+/// Serves `app` on `listener` until `shutdown`, over TLS when `tls` is set; connections are
+/// tracked by `tasks` and close gracefully (in-flight requests finish) on shutdown.
 pub async fn serve(
     listener: TcpListener,
     app: axum::Router,
-    bounds: Bounds,
+    bounds: LiveBounds,
+    tls: Option<HttpsAcceptor>,
     shutdown: CancellationToken,
     tasks: TaskTracker,
 ) {
-    let bounds = Arc::new(bounds);
-    let slots = Arc::new(Slots::new(&bounds));
+    let slots = Arc::new(Slots::new(bounds.clone()));
     let refusals = Arc::new(Semaphore::new(MAX_REFUSALS));
     let mut backoff = AcceptBackoff::default();
     loop {
-        let accepted = tokio::select! {
-            accepted = listener.accept() => accepted,
-            () = shutdown.cancelled() => return,
-        };
-        let (tcp, peer) = match accepted {
-            Ok(accepted) => {
-                backoff.succeeded();
-                accepted
-            }
-            // The client gave up between connect and accept: nothing to do.
-            Err(e) if is_transient_accept_error(&e) => continue,
-            Err(e) => {
-                let (pause, report) = backoff.failed(Instant::now());
-                if let Some(failures) = report {
-                    let cause = if is_out_of_descriptors(&e) {
-                        "out of file descriptors"
-                    } else {
-                        "accept failed"
-                    };
-                    tracing::warn!(error = %e, failures, "HTTP listener: {cause}, backing off");
-                }
-                tokio::select! {
-                    () = tokio::time::sleep(pause) => continue,
-                    () = shutdown.cancelled() => return,
-                }
-            }
+        let Some((tcp, peer)) =
+            throttle::accept(&listener, &mut backoff, &shutdown, "HTTP listener").await
+        else {
+            return;
         };
         // Small XMPP frames must not wait for Nagle's algorithm (~40 ms per stream start).
         let _ = tcp.set_nodelay(true);
@@ -132,6 +132,7 @@ pub async fn serve(
                     slot,
                     app.clone(),
                     bounds.clone(),
+                    tls.clone(),
                     shutdown.clone(),
                 );
                 tasks.spawn(connection);
@@ -139,9 +140,10 @@ pub async fn serve(
             Err(full) => {
                 tracing::debug!(%peer, reason = full.reason(), "HTTP connection refused");
                 if let Ok(permit) = refusals.clone().try_acquire_owned() {
-                    let header_read = bounds.header_read;
+                    let header_read = bounds.get().header_read;
+                    let tls = tls.clone();
                     tasks.spawn(async move {
-                        refuse(tcp, full.reason(), header_read).await;
+                        refuse(tcp, peer, full.reason(), header_read, tls).await;
                         drop(permit);
                     });
                 }
@@ -150,20 +152,45 @@ pub async fn serve(
     }
 }
 
-/// One connection: hyper serves it while the watchdog enforces the header-read and
-/// keep-alive timeouts. Once upgraded (WebSocket) the connection leaves hyper, and this task
-/// ends: the WebSocket session holds a client connection slot of its own.
+/// One connection, after its TLS handshake (bounded by the header-read timeout) on an HTTPS
+/// listener; the slot is held meanwhile.
 async fn connection(
     tcp: TcpStream,
     peer: SocketAddr,
-    _slot: Slot,
+    slot: Slot,
     app: axum::Router,
-    bounds: Arc<Bounds>,
+    bounds: LiveBounds,
+    tls: Option<HttpsAcceptor>,
     shutdown: CancellationToken,
 ) {
+    match tls {
+        None => serve_connection(tcp, Protocol::Http1, peer, slot, app, bounds, shutdown).await,
+        Some(tls) => {
+            let handshake = bounds.get().header_read;
+            if let Some((stream, protocol)) = tls.accept(tcp, peer, handshake).await {
+                serve_connection(stream, protocol, peer, slot, app, bounds, shutdown).await;
+            }
+        }
+    }
+}
+
+/// hyper serves the connection while the watchdog enforces the header-read and keep-alive
+/// timeouts. Once upgraded (WebSocket) the connection leaves hyper, and this task ends: the
+/// WebSocket session holds a client connection slot of its own.
+async fn serve_connection<S>(
+    stream: S,
+    protocol: Protocol,
+    peer: SocketAddr,
+    _slot: Slot,
+    app: axum::Router,
+    bounds: LiveBounds,
+    shutdown: CancellationToken,
+) where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
     let activity = Arc::new(Activity::new(Instant::now()));
     let io = TokioIo::new(Watched {
-        inner: tcp,
+        inner: stream,
         activity: activity.clone(),
     });
     let service = ConnService {
@@ -171,13 +198,53 @@ async fn connection(
         peer,
         activity: activity.clone(),
     };
-    let conn = http1::Builder::new()
-        .serve_connection(io, service)
-        .with_upgrades();
+    match protocol {
+        Protocol::Http1 => {
+            let conn = http1::Builder::new()
+                .serve_connection(io, service)
+                .with_upgrades();
+            watch(
+                conn,
+                |c| c.graceful_shutdown(),
+                peer,
+                &activity,
+                &bounds,
+                shutdown,
+            )
+            .await;
+        }
+        Protocol::Http2 => {
+            let conn = http2::Builder::new(TokioExecutor::new()).serve_connection(io, service);
+            watch(
+                conn,
+                |c| c.graceful_shutdown(),
+                peer,
+                &activity,
+                &bounds,
+                shutdown,
+            )
+            .await;
+        }
+    }
+}
+
+/// Drives `conn` until it ends, the watchdog's deadline passes, or (after `drain` on shutdown)
+/// its last request is answered.
+async fn watch<C, E>(
+    conn: C,
+    drain: impl Fn(Pin<&mut C>),
+    peer: SocketAddr,
+    activity: &Activity,
+    bounds: &LiveBounds,
+    shutdown: CancellationToken,
+) where
+    C: Future<Output = Result<(), E>>,
+    E: std::fmt::Display,
+{
     tokio::pin!(conn);
     let mut draining = false;
     loop {
-        let deadline = activity.deadline(&bounds);
+        let deadline = activity.deadline(&bounds.get());
         tokio::select! {
             done = conn.as_mut() => {
                 if let Err(e) = done {
@@ -187,13 +254,13 @@ async fn connection(
             }
             () = activity.changed.notified() => {}
             () = sleep_until(deadline) => {
-                if activity.deadline(&bounds).is_some_and(|d| d <= Instant::now()) {
+                if activity.deadline(&bounds.get()).is_some_and(|d| d <= Instant::now()) {
                     tracing::debug!(%peer, "HTTP connection closed: header or keep-alive timeout");
                     return;
                 }
             }
             () = shutdown.cancelled(), if !draining => {
-                conn.as_mut().graceful_shutdown();
+                drain(conn.as_mut());
                 draining = true;
             }
         }
@@ -207,14 +274,35 @@ async fn sleep_until(deadline: Option<Instant>) {
     }
 }
 
-/// Answers a connection over a cap with 503 and closes it.
-async fn refuse(tcp: TcpStream, reason: &'static str, header_read: Duration) {
+/// Answers a connection over a cap with 503 and closes it (over HTTP/1.1, after the handshake
+/// on an HTTPS listener).
+async fn refuse(
+    tcp: TcpStream,
+    peer: SocketAddr,
+    reason: &'static str,
+    header_read: Duration,
+    tls: Option<HttpsAcceptor>,
+) {
+    match tls {
+        None => refuse_on(tcp, reason, header_read).await,
+        Some(tls) => {
+            if let Some((stream, _)) = tls.accept(tcp, peer, header_read).await {
+                refuse_on(stream, reason, header_read).await;
+            }
+        }
+    }
+}
+
+async fn refuse_on<S>(stream: S, reason: &'static str, header_read: Duration)
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
     let service = hyper::service::service_fn(move |_: Request<Incoming>| async move {
         Ok::<_, Infallible>(HttpError::unavailable(reason, REFUSAL_RETRY).into_response())
     });
     let conn = http1::Builder::new()
         .keep_alive(false)
-        .serve_connection(TokioIo::new(tcp), service);
+        .serve_connection(TokioIo::new(stream), service);
     let _ = tokio::time::timeout(header_read, conn).await;
 }
 
@@ -243,9 +331,7 @@ struct Counts {
 /// Open connections, counted in total and per client address.
 struct Slots {
     counts: Mutex<Counts>,
-    max_total: usize,
-    max_per_ip: usize,
-    exempt: Vec<IpNet>,
+    bounds: LiveBounds,
 }
 
 /// A counted connection; dropping it frees its place.
@@ -255,12 +341,10 @@ struct Slot {
 }
 
 impl Slots {
-    fn new(bounds: &Bounds) -> Slots {
+    fn new(bounds: LiveBounds) -> Slots {
         Slots {
             counts: Mutex::new(Counts::default()),
-            max_total: bounds.max_connections,
-            max_per_ip: bounds.max_connections_per_ip,
-            exempt: bounds.exempt.clone(),
+            bounds,
         }
     }
 
@@ -271,13 +355,14 @@ impl Slots {
     }
 
     fn take(self: &Arc<Self>, ip: IpAddr) -> Result<Slot, Full> {
+        let bounds = self.bounds.get();
         let mut counts = self.lock();
-        if counts.open >= self.max_total {
+        if counts.open >= bounds.max_connections {
             return Err(Full::Total);
         }
-        let exempt = self.exempt.iter().any(|net| net.contains(&ip));
+        let exempt = bounds.exempt.iter().any(|net| net.contains(&ip));
         let from_ip = counts.per_ip.entry(ip).or_default();
-        if !exempt && *from_ip >= self.max_per_ip {
+        if !exempt && *from_ip >= bounds.max_connections_per_ip {
             return Err(Full::PerIp);
         }
         *from_ip += 1;
@@ -380,13 +465,13 @@ impl Activity {
     }
 }
 
-/// The connection's socket, reporting reads to its [`Activity`].
-struct Watched {
-    inner: TcpStream,
+/// The connection's stream, reporting reads to its [`Activity`].
+struct Watched<S> {
+    inner: S,
     activity: Arc<Activity>,
 }
 
-impl AsyncRead for Watched {
+impl<S: AsyncRead + Unpin> AsyncRead for Watched<S> {
     fn poll_read(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -401,7 +486,7 @@ impl AsyncRead for Watched {
     }
 }
 
-impl AsyncWrite for Watched {
+impl<S: AsyncWrite + Unpin> AsyncWrite for Watched<S> {
     fn poll_write(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -522,7 +607,8 @@ mod tests {
 
     #[test]
     fn slots_cap_each_address_and_the_total() {
-        let slots = Arc::new(Slots::new(&bounds(3, 2, &["10.0.0.0/8"])));
+        let live = LiveBounds::new(bounds(3, 2, &["10.0.0.0/8"]));
+        let slots = Arc::new(Slots::new(live.clone()));
         let a1 = slots.take(ip("192.0.2.1")).unwrap();
         let _a2 = slots.take(ip("192.0.2.1")).unwrap();
         assert_eq!(slots.take(ip("192.0.2.1")).err(), Some(Full::PerIp));
@@ -531,9 +617,13 @@ mod tests {
         drop(a1);
         let _a3 = slots.take(ip("192.0.2.1")).unwrap();
         assert_eq!(slots.lock().open, 3);
+        // Raised caps take effect at the next connection.
+        live.replace(bounds(4, 3, &[]));
+        let _a4 = slots.take(ip("192.0.2.1")).unwrap();
+        assert_eq!(slots.take(ip("192.0.2.3")).err(), Some(Full::Total));
 
         // A trusted proxy is held to the total only.
-        let slots = Arc::new(Slots::new(&bounds(3, 1, &["10.0.0.0/8"])));
+        let slots = Arc::new(Slots::new(LiveBounds::new(bounds(3, 1, &["10.0.0.0/8"]))));
         let held: Vec<Slot> = (0..3)
             .map(|_| slots.take(ip("10.1.1.1")).unwrap())
             .collect();

@@ -1,9 +1,10 @@
 //! The HTTP side: `/rest` (stanzas over HTTP, mod_rest), `/msg` (mod_post_msg), the admin API,
 //! `/metrics`, `/xmpp-websocket` (RFC 7395) and `/health`, behind one edge.
 //!
-//! The edge: [`listener`] bounds connections; [`layers`] wraps every route (span, timeouts,
-//! concurrency, panics, masked credentials); [`surface`] gives each API its CORS headers and
-//! error style ([`error`]); every caller passes the [`gate`] through the extractors of [`caller`].
+//! The edge: [`listener`] bounds connections; [`layers`] wraps every route (access log and
+//! metrics from [`observe`], span, timeouts, concurrency, panics, masked credentials);
+//! [`surface`] gives each API its CORS headers and error style ([`error`]); every caller passes
+//! the [`gate`] through the extractors of [`caller`].
 
 pub mod access;
 pub mod admin;
@@ -15,11 +16,13 @@ pub mod error;
 pub mod gate;
 pub mod layers;
 pub mod listener;
+pub mod observe;
 pub mod openapi;
 pub mod post_msg;
 pub mod rest;
 pub mod state;
 pub mod surface;
+pub mod tls;
 pub mod webhooks;
 
 use std::net::SocketAddr;
@@ -27,6 +30,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::{ConnectInfo, State, WebSocketUpgrade};
+use axum::http::HeaderMap;
 use axum::response::Response;
 use axum::routing::get;
 
@@ -63,10 +67,14 @@ pub fn app(state: AppState, http: &HttpConfig) -> Result<Router, String> {
     Ok(layers::around(routes, state.edge(), http.max_concurrent_requests).with_state(state))
 }
 
+/// The stream's client is the address a trusted proxy forwarded for, as on every other route,
+/// so that its failed logins are counted against it and not against the proxy.
 async fn ws(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
     upgrade: WebSocketUpgrade,
 ) -> Response {
-    websocket::upgrade(state.c2s.clone(), peer, upgrade).await
+    let client = SocketAddr::new(state.gate().client_ip(peer.ip(), &headers), peer.port());
+    websocket::upgrade(state.c2s.clone(), client, upgrade).await
 }

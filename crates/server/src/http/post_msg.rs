@@ -107,9 +107,12 @@ async fn send(
         Format::Json => json_fields(&bytes)?,
     };
     let limits = Limits {
-        max_stanza_bytes: app.rest.max_body_bytes.max(app.c2s.limits.max_stanza_bytes),
+        max_stanza_bytes: app
+            .rest
+            .max_body_bytes
+            .max(app.c2s.settings().limits.max_stanza_bytes),
         // The XHTML-IM element sits one level below <message>.
-        max_depth: app.c2s.limits.max_depth.saturating_sub(1).max(2),
+        max_depth: app.c2s.settings().limits.max_depth.saturating_sub(1).max(2),
     };
     let path = match path {
         Ok(path) => path,

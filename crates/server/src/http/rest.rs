@@ -180,7 +180,7 @@ async fn handle(
     let path = source.path.map(RestPath::parse).transpose()?;
     let limits = Limits {
         max_stanza_bytes: app.rest.max_body_bytes,
-        max_depth: app.c2s.limits.max_depth,
+        max_depth: app.c2s.settings().limits.max_depth,
     };
     let stanza =
         rest_codec::decode_request(request_type, &bytes, path.as_ref(), source.query, limits)?;
@@ -318,10 +318,13 @@ async fn send_iq(
     };
     stanza::set_attr(&mut iq, "from", &from.to_string());
     let id = iq.attr("id").unwrap_or_default().to_owned();
-    let queryid = iq
-        .get_child("query", ns::MAM)
-        .and_then(|q| q.attr("queryid"))
-        .map(str::to_owned);
+    // Results are collected by queryid: a query without one gets one, or its results could
+    // not be told from those of another query.
+    let queryid = iq.get_child_mut("query", ns::MAM).map(|query| {
+        let id = query.attr("queryid").map_or_else(random_id, str::to_owned);
+        stanza::set_attr(query, "queryid", &id);
+        id
+    });
     let (guard, mut rx) = app
         .wait_for_reply(&from, &id, queryid.as_deref())
         .ok_or(RestError::ResourceInUse)?;

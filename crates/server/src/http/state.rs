@@ -2,7 +2,7 @@
 //! server: submitting stanzas, waiting for replies, accounts, admins, commands.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use jid::Jid;
 use minidom::Element;
@@ -16,6 +16,7 @@ use crate::auth::Accounts;
 use crate::c2s::C2sContext;
 use crate::config::RestConfig;
 use crate::ctx::Ctx;
+use crate::metrics::Metrics;
 use crate::routed::{Origin, Outcome, Refused, Routed};
 use crate::services::commands::{self, Args, Command, CommandError};
 use crate::waiters::WaiterGuard;
@@ -28,8 +29,7 @@ pub struct AppState {
     webhooks: Webhooks,
     pub c2s: Arc<C2sContext>,
     pub rest: Arc<RestConfig>,
-    pub gate: Arc<Gate>,
-    pub cors: Arc<Cors>,
+    edge: Edge,
     /// How long a client may take to send a request body.
     pub body_timeout: Duration,
 }
@@ -47,22 +47,38 @@ impl AppState {
         cors: Cors,
         body_timeout: Duration,
     ) -> AppState {
+        let metrics = server.metrics().clone();
         AppState {
             server,
             webhooks,
             c2s,
             rest: Arc::new(rest),
-            gate: Arc::new(gate),
-            cors: Arc::new(cors),
+            edge: Edge::new(gate, cors, metrics),
             body_timeout,
         }
     }
 
     pub fn edge(&self) -> Edge {
-        Edge {
-            gate: self.gate.clone(),
-            cors: self.cors.clone(),
+        self.edge.clone()
+    }
+
+    /// The text of `/metrics`, after the gauges that are read from the store were set.
+    pub async fn scrape(&self) -> String {
+        self.webhooks.observe().await;
+        match self.server.store().offline_totals().await {
+            Ok(totals) => self
+                .server
+                .metrics()
+                .set_offline(totals.messages, totals.bytes),
+            Err(e) => tracing::error!(error = %e, "cannot read the offline storage totals"),
         }
+        if self.server.metrics().archive_count_due(Instant::now()) {
+            match self.server.store().archive_total().await {
+                Ok(total) => self.server.metrics().set_archive(total),
+                Err(e) => tracing::error!(error = %e, "cannot count the archived messages"),
+            }
+        }
+        self.server.metrics().render()
     }
 
     pub fn domain(&self) -> &str {
@@ -71,6 +87,15 @@ impl AppState {
 
     pub fn accounts(&self) -> &Accounts {
         self.server.accounts()
+    }
+
+    /// The gate in force (a reload replaces it).
+    pub fn gate(&self) -> Arc<Gate> {
+        self.edge.gate()
+    }
+
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        self.server.metrics()
     }
 
     pub fn is_admin(&self, jid: &Jid) -> bool {

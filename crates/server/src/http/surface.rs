@@ -10,9 +10,12 @@ use axum::middleware::Next;
 use axum::response::Response;
 use switchboard_xmpp::rest_codec::{self, MediaType};
 
+use arc_swap::ArcSwap;
+
 use super::cors::Cors;
 use super::error::{HttpError, Style};
 use super::gate::{Gate, Policy};
+use crate::metrics::Metrics;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Surface {
@@ -87,11 +90,39 @@ pub fn reply_media(headers: &HeaderMap) -> MediaType {
     rest_codec::negotiate(header(ACCEPT), request)
 }
 
-/// What the edge middleware needs: the challenges of the gate and the CORS policy.
+/// What the edge middleware needs: the challenges of the gate and the CORS policy (and, for
+/// the access log around it, the gate's view of client addresses and the metrics). The gate and
+/// the CORS policy are swapped whole by a reload; each request uses the ones in force when read.
 #[derive(Clone)]
 pub struct Edge {
-    pub gate: Arc<Gate>,
-    pub cors: Arc<Cors>,
+    gate: Arc<ArcSwap<Gate>>,
+    cors: Arc<ArcSwap<Cors>>,
+    pub metrics: Arc<Metrics>,
+}
+
+impl Edge {
+    pub fn new(gate: Gate, cors: Cors, metrics: Arc<Metrics>) -> Edge {
+        Edge {
+            gate: Arc::new(ArcSwap::from_pointee(gate)),
+            cors: Arc::new(ArcSwap::from_pointee(cors)),
+            metrics,
+        }
+    }
+
+    pub fn gate(&self) -> Arc<Gate> {
+        self.gate.load_full()
+    }
+
+    pub fn cors(&self) -> Arc<Cors> {
+        self.cors.load_full()
+    }
+
+    /// Puts reloaded access rules, credentials, rate limits and CORS origins in force for the
+    /// requests that come next (the rate limiters start afresh).
+    pub fn replace(&self, gate: Gate, cors: Cors) {
+        self.gate.store(Arc::new(gate));
+        self.cors.store(Arc::new(cors));
+    }
 }
 
 /// Classifies the request, answers CORS preflights, and on the way out writes any
@@ -104,16 +135,17 @@ pub async fn edge(State(app): State<Edge>, mut request: Request, next: Next) -> 
     if let Some(methods) = cors
         && Cors::is_preflight(request.method(), request.headers())
     {
-        return app.cors.preflight(origin.as_ref(), methods);
+        return app.cors().preflight(origin.as_ref(), methods);
     }
     let style = surface.style(request.headers());
     let mut response = next.run(request).await;
     if let Some(error) = response.extensions_mut().remove::<HttpError>() {
-        let challenge = surface.policy().and_then(|p| app.gate.challenge(p));
+        let gate = app.gate();
+        let challenge = surface.policy().and_then(|p| gate.challenge(p));
         error.render(style, challenge, &mut response);
     }
     if cors.is_some() {
-        app.cors.decorate(origin.as_ref(), response.headers_mut());
+        app.cors().decorate(origin.as_ref(), response.headers_mut());
     }
     response
 }

@@ -79,7 +79,7 @@ fn entry_json(entry: &OutboxEntry) -> Value {
 
 /// `/metrics` in the Prometheus text format, for the addresses in `http.metrics_allowed_ips`.
 async fn metrics(State(app): State<AppState>, _: Monitor) -> Response {
-    let text = app.webhooks().metrics_text().await;
+    let text = app.scrape().await;
     (
         [(CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
         text,

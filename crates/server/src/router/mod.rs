@@ -7,9 +7,11 @@ mod handlers;
 pub mod resolve;
 
 use std::sync::{Arc, Weak};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use switchboard_xmpp::stanza::{self, DefinedCondition, ErrorType, StanzaKind};
+use tokio::time::Instant;
 
 pub use handlers::Handlers;
 use resolve::{Domains, Resolution, Then, resolve};
@@ -17,6 +19,10 @@ use resolve::{Domains, Resolution, Then, resolve};
 use crate::ctx::{Ctx, Dispatch, Flow};
 use crate::routed::{Origin, Outcome, Routed};
 use crate::sessions::{Pushed, SessionEntry};
+use crate::throttle::ReportEvery;
+
+/// Stanzas refused because a mailbox stayed full, summarised.
+static REFUSED: ReportEvery = ReportEvery::new(Duration::from_secs(10));
 
 /// Owns the dispatching; dropping the last `Router` ends deliveries through every [`Ctx`].
 #[derive(Clone)]
@@ -54,11 +60,22 @@ impl Router {
 
 impl Inner {
     /// Writes the stanza to each resource's mailbox. A full mailbox is back-pressure on the
-    /// sender (an error), never unbounded memory or a blocked router.
-    fn push(&self, entries: Vec<SessionEntry>, stanza: &Routed) -> Pushed {
+    /// sender, never unbounded memory: an HTTP or webhook sender waits for room up to
+    /// `limits.mailbox_wait_ms` (its request is what waits), any other gets an error at once
+    /// (a session must not wait: the mailbox may be its own, or that of one waiting for it).
+    async fn push(&self, entries: Vec<SessionEntry>, stanza: &Routed) -> Pushed {
+        let wait = match stanza.origin {
+            Origin::Http | Origin::Webhook => self.ctx.config().limits.mailbox_wait_ms,
+            Origin::Session(_) | Origin::Server => 0,
+        };
+        let deadline = Instant::now() + Duration::from_millis(wait);
         let (mut delivered, mut full) = (false, false);
         for entry in entries {
-            match entry.push(stanza.el.clone()) {
+            let pushed = match entry.push(stanza.el.clone()) {
+                Pushed::Full if wait > 0 => entry.push_until(stanza.el.clone(), deadline).await,
+                pushed => pushed,
+            };
+            match pushed {
                 Pushed::Delivered => delivered = true,
                 Pushed::Full => full = true,
                 Pushed::Gone => {}
@@ -210,7 +227,19 @@ fn is_request(stanza: &Routed) -> bool {
 
 #[async_trait]
 impl Dispatch for Inner {
-    async fn route(&self, mut stanza: Routed) -> Outcome {
+    /// Dispatches the stanza and counts it by kind, outcome and origin.
+    async fn route(&self, stanza: Routed) -> Outcome {
+        let (kind, origin) = (stanza.kind.as_str(), stanza.origin.label());
+        let outcome = self.dispatch(stanza).await;
+        self.ctx
+            .metrics()
+            .stanza_routed(kind, outcome.label(), origin);
+        outcome
+    }
+}
+
+impl Inner {
+    async fn dispatch(&self, mut stanza: Routed) -> Outcome {
         let ctx = &self.ctx;
         if stanza.origin != Origin::Server
             && let Some(user) = ctx.local_user(&stanza.from)
@@ -239,9 +268,16 @@ impl Dispatch for Inner {
                 {
                     return outcome;
                 }
-                match self.push(entries, &stanza) {
+                match self.push(entries, &stanza).await {
                     Pushed::Delivered => Outcome::Delivered,
                     Pushed::Full => {
+                        if let Some(refused) = REFUSED.note(Instant::now()) {
+                            tracing::warn!(
+                                to = ?stanza.to,
+                                refused,
+                                "stanzas refused: the recipient's mailbox stayed full (count since the last report)"
+                            );
+                        }
                         ctx.bounce(
                             &stanza,
                             ErrorType::Wait,
@@ -320,11 +356,15 @@ mod tests {
     use crate::storage::sqlite::SqliteStore;
 
     async fn router() -> Router {
+        router_with(Config::default()).await
+    }
+
+    async fn router_with(config: Config) -> Router {
         let store = Arc::new(SqliteStore::in_memory().await.unwrap());
         let accounts = Accounts::new(store, "localhost", 4096);
         accounts.add_user("bob", "pw").await.unwrap();
         let ctx = Ctx::new(
-            Arc::new(Config::default()),
+            Arc::new(config),
             accounts,
             Arc::new(LocalSessions::default()),
         );
@@ -516,5 +556,90 @@ mod tests {
             "<message xmlns='jabber:client' to='bob@localhost' type='chat'><body>x</body></message>",
         );
         assert_eq!(ctx.deliver(chat).await, Outcome::Dropped);
+    }
+
+    fn waiting(ms: u64) -> Config {
+        let mut config = Config::default();
+        config.limits.mailbox_wait_ms = ms;
+        config
+    }
+
+    fn chat(n: u32) -> Element {
+        format!(
+            "<message xmlns='jabber:client' to='bob@localhost/desk' type='chat' id='m{n}'><body>x</body></message>"
+        )
+        .parse()
+        .unwrap()
+    }
+
+    /// Bob's one resource, with a mailbox of one slot that is already taken.
+    fn full_mailbox(r: &Router) -> (Registration, mpsc::Receiver<SessionMsg>) {
+        let (tx, rx) = mpsc::channel(1);
+        let bound = Registration::bind(r.ctx().sessions().clone(), "bob", "desk", tx);
+        bound.update(|e| e.available = true);
+        let alice = Principal::Account(BareJid::new("alice@localhost").unwrap());
+        let first = Routed::accept(&alice, chat(0), Origin::Http).unwrap();
+        assert_eq!(
+            r.ctx()
+                .sessions()
+                .resource("bob", "desk")
+                .unwrap()
+                .push(first.el),
+            Pushed::Delivered
+        );
+        (bound, rx)
+    }
+
+    fn id_of(msg: Option<SessionMsg>) -> String {
+        match msg {
+            Some(SessionMsg::Stanza(el)) => el.attr("id").unwrap_or_default().to_owned(),
+            other => panic!("not a stanza: {other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn an_http_sender_waits_for_room_in_a_full_mailbox() {
+        let r = router_with(waiting(3_600_000)).await;
+        let (_bound, mut rx) = full_mailbox(&r);
+        let alice = Principal::Account(BareJid::new("alice@localhost").unwrap());
+        let second = Routed::accept(&alice, chat(1), Origin::Http).unwrap();
+        let ctx = r.ctx().clone();
+        let sending = tokio::spawn(async move { ctx.deliver(second).await });
+        for _ in 0..100 {
+            tokio::task::yield_now().await;
+        }
+        assert!(!sending.is_finished(), "waits while the mailbox is full");
+        assert_eq!(id_of(rx.recv().await), "m0");
+        assert_eq!(sending.await.unwrap(), Outcome::Delivered);
+        assert_eq!(id_of(rx.recv().await), "m1");
+    }
+
+    #[tokio::test]
+    async fn an_http_sender_is_refused_once_the_wait_is_over() {
+        let r = router_with(waiting(20)).await;
+        let (_bound, mut rx) = full_mailbox(&r);
+        let alice = Principal::Account(BareJid::new("alice@localhost").unwrap());
+        let second = Routed::accept(&alice, chat(1), Origin::Http).unwrap();
+        assert_eq!(
+            bounce_condition(r.ctx().deliver(second).await),
+            "resource-constraint"
+        );
+        assert_eq!(id_of(rx.recv().await), "m0");
+        assert!(rx.try_recv().is_err(), "the refused stanza is not queued");
+    }
+
+    /// A session routing into a full mailbox is refused at once, however long HTTP senders
+    /// may wait: the mailbox could be its own.
+    #[tokio::test]
+    async fn a_session_sender_never_waits() {
+        let r = router_with(waiting(3_600_000)).await;
+        let (_bound, _rx) = full_mailbox(&r);
+        let alice = Principal::Resource(jid::FullJid::new("alice@localhost/phone").unwrap());
+        let second = Routed::accept(&alice, chat(1), Origin::Session(7)).unwrap();
+        let outcome =
+            tokio::time::timeout(std::time::Duration::from_secs(600), r.ctx().deliver(second))
+                .await
+                .expect("a session sender is answered without waiting");
+        assert!(matches!(outcome, Outcome::Bounced(_)), "{outcome:?}");
     }
 }

@@ -109,11 +109,10 @@ fn exempt(ctx: &Ctx, user: &str, jid: &Jid) -> bool {
 #[async_trait]
 impl Service for Blocking {
     async fn handle(&self, ctx: &Ctx, iq: Routed) -> Outcome {
-        let account = iq.to.as_ref().unwrap_or(&iq.from);
-        let user = match (ctx.local_user(account), ctx.local_user(&iq.from)) {
-            (Some(owner), Some(requester)) if owner == requester => owner,
+        let user = match ctx.own_account(&iq) {
+            Some(user) => user,
             // Nobody else's blocklist is reachable, nor is it revealed that there is one.
-            _ => {
+            None => {
                 return ctx
                     .bounce(
                         &iq,

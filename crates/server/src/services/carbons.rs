@@ -97,6 +97,12 @@ impl Filter for Carbons {
 /// Pushes the wrapped copy straight to each carbons-enabled resource of `user` other than the
 /// sender and `targets`, so that copies never pass the filters again.
 fn copy(ctx: &Ctx, user: &str, stanza: &Routed, direction: Direction, targets: &[SessionEntry]) {
+    let mut enabled = ctx.sessions().resources(user);
+    enabled.retain(|entry| entry.carbons && !targets.iter().any(|t| t.id == entry.id));
+    // Most messages go to accounts without carbons: nothing more to build for them.
+    if enabled.is_empty() {
+        return;
+    }
     let Some(account) = ctx.account_jid(user) else {
         return;
     };
@@ -107,11 +113,8 @@ fn copy(ctx: &Ctx, user: &str, stanza: &Routed, direction: Direction, targets: &
     let sending_resource = (stanza.from.to_bare() == account)
         .then(|| stanza.from.resource().map(|r| r.as_str()))
         .flatten();
-    for entry in ctx.sessions().resources(user) {
-        let skip = !entry.carbons
-            || Some(entry.id) == sender
-            || Some(entry.resource.as_str()) == sending_resource
-            || targets.iter().any(|t| t.id == entry.id);
+    for entry in enabled {
+        let skip = Some(entry.id) == sender || Some(entry.resource.as_str()) == sending_resource;
         if skip {
             continue;
         }

@@ -1,7 +1,7 @@
-//! Services the server itself answers, one file each: disco, ping, version, roster, presence and
-//! subscriptions (sharing `contacts`), offline storage, blocking, carbons, ad-hoc commands and REST
-//! components. Each implements [`crate::ctx::Service`] and is registered with the router at
-//! startup; none of them knows the router.
+//! Services the server itself answers, one file (or folder) each: disco, ping, version, roster,
+//! presence and subscriptions (sharing `contacts`), offline storage, blocking, carbons, the
+//! message archive, ad-hoc commands and REST components. Each implements
+//! [`crate::ctx::Service`] and is registered with the router at startup; none knows the router.
 
 pub mod blocking;
 pub mod carbons;
@@ -9,6 +9,7 @@ pub mod commands;
 pub mod component;
 pub mod contacts;
 pub mod disco;
+pub mod mam;
 pub mod offline;
 pub mod ping;
 pub mod presence;

@@ -73,10 +73,9 @@ pub struct Roster;
 #[async_trait]
 impl Service for Roster {
     async fn handle(&self, ctx: &Ctx, iq: Routed) -> Outcome {
-        let account = iq.to.as_ref().unwrap_or(&iq.from);
-        let user = match (ctx.local_user(account), ctx.local_user(&iq.from)) {
-            (Some(owner), Some(requester)) if owner == requester => owner,
-            _ => {
+        let user = match ctx.own_account(&iq) {
+            Some(user) => user,
+            None => {
                 return ctx
                     .bounce(
                         &iq,

@@ -27,4 +27,8 @@ pub trait AccountStore: Send + Sync {
     async fn revoke_token(&self, token_hash: &[u8]) -> Result<bool, StoreError>;
 
     async fn token_owner(&self, token_hash: &[u8]) -> Result<Option<String>, StoreError>;
+
+    /// A counter that moves whenever a token is revoked, an account deleted or its credentials
+    /// changed, by any process: what credential caches poll.
+    async fn credential_version(&self) -> Result<i64, StoreError>;
 }

@@ -2,6 +2,7 @@
 //! serve it; implementations live in a file each and run the same test suite.
 
 pub mod accounts;
+pub mod archive;
 pub mod blocking;
 pub mod error;
 pub mod offline;
@@ -14,6 +15,7 @@ pub mod suite;
 pub mod webhooks;
 
 pub use accounts::AccountStore;
+pub use archive::ArchiveStore;
 pub use blocking::BlockingStore;
 pub use error::StoreError;
 pub use offline::{OfflineMessage, OfflineQuota, OfflineStore, OfflineUsage};
@@ -32,6 +34,7 @@ pub trait Store:
     + OutboxStore
     + WebhookStore
     + BlockingStore
+    + ArchiveStore
     + 'static
 {
 }
@@ -44,6 +47,7 @@ impl<T> Store for T where
         + OutboxStore
         + WebhookStore
         + BlockingStore
+        + ArchiveStore
         + 'static
 {
 }

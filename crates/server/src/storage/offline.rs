@@ -52,6 +52,9 @@ pub trait OfflineStore: Send + Sync {
 
     async fn offline_usage(&self, user: &str) -> Result<OfflineUsage, StoreError>;
 
+    /// What all accounts have stored together (for metrics: one cheap read, not a scan).
+    async fn offline_totals(&self) -> Result<OfflineUsage, StoreError>;
+
     /// Claims the delivery of `user`'s messages for `holder` until `expires_at` (milliseconds
     /// since the epoch): granted when nobody holds an unexpired claim, or `holder` itself does
     /// (a renewal).

@@ -1,6 +1,11 @@
 //! The storage test suite, written against the [`Store`] trait so that every backend runs the
 //! same tests: a backend instantiates [`store_suite!`] with an expression that opens a store.
 
+use chrono::{DateTime, Utc};
+
+use crate::storage::archive::{
+    Criteria, NewArchived, Page, PageRequest, Position, QueryError, StoredPrefs, With,
+};
 use crate::storage::{
     NewOutboxEntry, OfflineQuota, OfflineUsage, OutboxDepth, RosterItem, Store, StoreError,
     UserCallbackRow,
@@ -52,6 +57,26 @@ pub async fn tokens_follow_their_user(s: &dyn Store) {
     s.create_token("alice", b"hash3").await.unwrap();
     s.delete_user("alice").await.unwrap();
     assert_eq!(s.token_owner(b"hash3").await.unwrap(), None);
+}
+
+pub async fn credential_changes_move_the_version(s: &dyn Store) {
+    s.create_user("alice", &creds()).await.unwrap();
+    s.create_token("alice", b"hash1").await.unwrap();
+    let mut seen = s.credential_version().await.unwrap();
+    let mut moved = |now: i64| {
+        let changed = now != seen;
+        seen = now;
+        changed
+    };
+    s.create_token("alice", b"hash2").await.unwrap();
+    assert!(!moved(s.credential_version().await.unwrap()), "a new token");
+    assert!(s.revoke_token(b"hash1").await.unwrap());
+    assert!(moved(s.credential_version().await.unwrap()), "revoked");
+    let new = StoredCredentials::derive("other", 4096).unwrap();
+    assert!(s.set_credentials("alice", &new).await.unwrap());
+    assert!(moved(s.credential_version().await.unwrap()), "password");
+    assert!(s.delete_user("alice").await.unwrap());
+    assert!(moved(s.credential_version().await.unwrap()), "deleted");
 }
 
 pub async fn roster_set_update_remove(s: &dyn Store) {
@@ -288,6 +313,13 @@ pub async fn offline_quotas_count_messages_and_bytes(s: &dyn Store) {
         s.offline_push("bob", message, none).await,
         Err(StoreError::QuotaExceeded)
     ));
+    assert_eq!(
+        s.offline_totals().await.unwrap(),
+        OfflineUsage {
+            messages: 4,
+            bytes: 2 * message.len() as u64 + 50
+        }
+    );
 }
 
 pub async fn offline_claims_admit_one_holder(s: &dyn Store) {
@@ -478,6 +510,294 @@ pub async fn webhook_users_follow_their_account(s: &dyn Store) {
     assert!(s.webhook_users().await.unwrap().is_empty());
 }
 
+fn at(micros: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp_micros(1_700_000_000_000_000 + micros).unwrap()
+}
+
+/// Message `id` archived for `owner` at `micros` (past a fixed epoch), exchanged with `with`.
+pub fn archived(owner: &str, id: &str, micros: i64, with: &str) -> NewArchived {
+    let bare = with.split('/').next().unwrap().to_owned();
+    NewArchived {
+        owner: owner.into(),
+        id: id.into(),
+        at: at(micros),
+        with_bare: bare,
+        with_full: with.into(),
+        stanza: format!("<message xmlns='jabber:client'><body>{id}</body></message>"),
+    }
+}
+
+fn ids(page: &Page) -> Vec<&str> {
+    page.messages.iter().map(|m| m.id.as_str()).collect()
+}
+
+fn request(from: Position, max: usize) -> PageRequest {
+    PageRequest {
+        from,
+        max,
+        count_limit: 100,
+    }
+}
+
+async fn page(s: &dyn Store, criteria: &Criteria, from: Position, max: usize) -> Page {
+    s.archive_page("alice", criteria, &request(from, max))
+        .await
+        .unwrap()
+}
+
+/// Ten messages, m3 and m4 and m5 at the same microsecond: archive order is arrival order.
+async fn ten_messages(s: &dyn Store) {
+    s.create_user("alice", &creds()).await.unwrap();
+    let times = [0, 10, 20, 30, 30, 30, 40, 50, 60, 70];
+    let entries: Vec<NewArchived> = times
+        .iter()
+        .enumerate()
+        .map(|(i, t)| {
+            let with = if i % 2 == 0 {
+                "bob@localhost/phone"
+            } else {
+                "carol@localhost"
+            };
+            archived("alice", &format!("m{i}"), *t, with)
+        })
+        .collect();
+    s.archive_append(&entries[..5]).await.unwrap();
+    s.archive_append(&entries[5..]).await.unwrap();
+}
+
+pub async fn archive_pages_forward_and_backward(s: &dyn Store) {
+    ten_messages(s).await;
+    let all = Criteria::default();
+    let first = page(s, &all, Position::Oldest, 4).await;
+    assert_eq!(ids(&first), ["m0", "m1", "m2", "m3"]);
+    assert_eq!(
+        (first.complete, first.count, first.first_index),
+        (false, Some(10), Some(0))
+    );
+    assert_eq!(first.messages[1].at, at(10));
+    assert_eq!(first.messages[0].with_full, "bob@localhost/phone");
+    assert_eq!(
+        first.messages[0].stanza,
+        "<message xmlns='jabber:client'><body>m0</body></message>"
+    );
+    // Paging on from the last id of a page crosses the tie without skipping or repeating.
+    let second = page(s, &all, Position::After("m3".into()), 4).await;
+    assert_eq!(ids(&second), ["m4", "m5", "m6", "m7"]);
+    assert_eq!((second.complete, second.first_index), (false, Some(4)));
+    let third = page(s, &all, Position::After("m7".into()), 4).await;
+    assert_eq!(ids(&third), ["m8", "m9"]);
+    assert!(third.complete);
+
+    let last = page(s, &all, Position::Newest, 4).await;
+    assert_eq!(ids(&last), ["m6", "m7", "m8", "m9"]);
+    assert_eq!((last.complete, last.first_index), (false, Some(6)));
+    let before = page(s, &all, Position::Before("m6".into()), 4).await;
+    assert_eq!(ids(&before), ["m2", "m3", "m4", "m5"]);
+    assert_eq!((before.complete, before.first_index), (false, Some(2)));
+    let oldest = page(s, &all, Position::Before("m2".into()), 4).await;
+    assert_eq!(ids(&oldest), ["m0", "m1"]);
+    assert!(oldest.complete);
+
+    let whole = page(s, &all, Position::Oldest, 10).await;
+    assert!(whole.complete, "a page holding the rest is complete");
+    let none = page(s, &all, Position::Oldest, 0).await;
+    assert!(none.messages.is_empty() && !none.complete);
+    assert_eq!((none.count, none.first_index), (Some(10), None));
+    // Counting stops at the limit: beyond it the count, and positions past it, are unknown.
+    let all = &all;
+    let limited = |from: Position, count_limit: u64| {
+        let request = PageRequest {
+            from,
+            max: 2,
+            count_limit,
+        };
+        async move { s.archive_page("alice", all, &request).await.unwrap() }
+    };
+    let p = limited(Position::Newest, 0).await;
+    assert_eq!(
+        (ids(&p), p.count, p.first_index),
+        (vec!["m8", "m9"], None, None)
+    );
+    let p = limited(Position::Oldest, 0).await;
+    assert_eq!(
+        (p.count, p.first_index),
+        (None, Some(0)),
+        "the start is index 0"
+    );
+    let p = limited(Position::Newest, 9).await;
+    assert_eq!(
+        (p.count, p.first_index),
+        (None, Some(8)),
+        "8 precede: counted"
+    );
+    let p = limited(Position::Newest, 7).await;
+    assert_eq!((p.count, p.first_index), (None, None));
+    let p = limited(Position::Newest, 10).await;
+    assert_eq!((p.count, p.first_index), (Some(10), Some(8)));
+    let p = limited(Position::After("m3".into()), 4).await;
+    assert_eq!((p.count, p.first_index), (None, Some(4)));
+    let p = limited(Position::After("m3".into()), 3).await;
+    assert_eq!((ids(&p), p.first_index), (vec!["m4", "m5"], None));
+    let empty = s
+        .archive_page("nobody", all, &request(Position::Newest, 5))
+        .await
+        .unwrap();
+    assert_eq!(
+        (empty.messages.len(), empty.complete, empty.count),
+        (0, true, Some(0))
+    );
+}
+
+pub async fn archive_filters(s: &dyn Store) {
+    ten_messages(s).await;
+    let filtered = |criteria: Criteria| async move {
+        ids(&page(s, &criteria, Position::Oldest, 20).await).join(",")
+    };
+    let bob = Criteria {
+        with: Some(With::Bare("bob@localhost".into())),
+        ..Criteria::default()
+    };
+    assert_eq!(filtered(bob.clone()).await, "m0,m2,m4,m6,m8");
+    let full = Criteria {
+        with: Some(With::Full {
+            bare: "bob@localhost".into(),
+            full: "bob@localhost/phone".into(),
+        }),
+        ..Criteria::default()
+    };
+    assert_eq!(filtered(full).await, "m0,m2,m4,m6,m8");
+    let other_resource = Criteria {
+        with: Some(With::Full {
+            bare: "bob@localhost".into(),
+            full: "bob@localhost/desk".into(),
+        }),
+        ..Criteria::default()
+    };
+    assert_eq!(filtered(other_resource).await, "");
+    let window = Criteria {
+        start: Some(at(20)),
+        end: Some(at(40)),
+        ..Criteria::default()
+    };
+    assert_eq!(filtered(window).await, "m2,m3,m4,m5,m6");
+    let between = Criteria {
+        after_id: Some("m3".into()),
+        before_id: Some("m8".into()),
+        ..bob.clone()
+    };
+    assert_eq!(filtered(between.clone()).await, "m4,m6");
+    // The counts and positions are those of the filtered set.
+    let p = page(s, &between, Position::After("m4".into()), 5).await;
+    assert_eq!(
+        (ids(&p), p.count, p.first_index),
+        (vec!["m6"], Some(2), Some(1))
+    );
+    let chosen = Criteria {
+        ids: vec!["m9".into(), "m1".into()],
+        ..Criteria::default()
+    };
+    assert_eq!(filtered(chosen).await, "m1,m9");
+
+    let unknown = |criteria: Criteria, from: Position| async move {
+        match s.archive_page("alice", &criteria, &request(from, 5)).await {
+            Err(QueryError::UnknownId(id)) => id,
+            other => panic!("expected an unknown id, got {other:?}"),
+        }
+    };
+    let missing = Criteria {
+        ids: vec!["m1".into(), "zz".into()],
+        ..Criteria::default()
+    };
+    assert_eq!(unknown(missing, Position::Oldest).await, "zz");
+    let after = Criteria {
+        after_id: Some("nope".into()),
+        ..Criteria::default()
+    };
+    assert_eq!(unknown(after, Position::Oldest).await, "nope");
+    assert_eq!(
+        unknown(Criteria::default(), Position::Before("gone".into())).await,
+        "gone"
+    );
+    // Ids are per archive: bob's archive does not know alice's.
+    s.create_user("bob", &creds()).await.unwrap();
+    let foreign = s
+        .archive_page(
+            "bob",
+            &Criteria::default(),
+            &request(Position::After("m1".into()), 5),
+        )
+        .await;
+    assert!(matches!(foreign, Err(QueryError::UnknownId(_))));
+}
+
+pub async fn archive_follows_its_account(s: &dyn Store) {
+    ten_messages(s).await;
+    // Entries of an account that does not exist are skipped, not an error for the batch.
+    s.archive_append(&[
+        archived("ghost", "g1", 0, "bob@localhost"),
+        archived("alice", "m10", 80, "bob@localhost"),
+    ])
+    .await
+    .unwrap();
+    assert_eq!(
+        page(s, &Criteria::default(), Position::Newest, 1)
+            .await
+            .count,
+        Some(11)
+    );
+    assert_eq!(s.archive_total().await.unwrap(), 11);
+    s.set_archive_prefs(
+        "alice",
+        &StoredPrefs {
+            default: "never".into(),
+            always: vec![],
+            never: vec![],
+        },
+    )
+    .await
+    .unwrap();
+    assert!(s.delete_user("alice").await.unwrap());
+    s.create_user("alice", &creds()).await.unwrap();
+    assert_eq!(
+        page(s, &Criteria::default(), Position::Newest, 5)
+            .await
+            .count,
+        Some(0)
+    );
+    assert_eq!(s.archive_prefs("alice").await.unwrap(), None);
+    assert_eq!(s.archive_total().await.unwrap(), 0);
+}
+
+pub async fn archive_purge_takes_the_oldest(s: &dyn Store) {
+    ten_messages(s).await;
+    assert_eq!(s.archive_purge(at(35), 2).await.unwrap(), 2);
+    let rest = page(s, &Criteria::default(), Position::Oldest, 20).await;
+    assert_eq!(ids(&rest), ["m2", "m3", "m4", "m5", "m6", "m7", "m8", "m9"]);
+    assert_eq!(s.archive_purge(at(35), 100).await.unwrap(), 4);
+    assert_eq!(s.archive_purge(at(35), 100).await.unwrap(), 0);
+    let rest = page(s, &Criteria::default(), Position::Oldest, 20).await;
+    assert_eq!(ids(&rest), ["m6", "m7", "m8", "m9"]);
+}
+
+pub async fn archive_prefs_round_trip(s: &dyn Store) {
+    s.create_user("alice", &creds()).await.unwrap();
+    assert_eq!(s.archive_prefs("alice").await.unwrap(), None);
+    let mut prefs = StoredPrefs {
+        default: "roster".into(),
+        always: vec!["bob@localhost".into()],
+        never: vec!["carol@localhost/phone".into(), "dave@localhost".into()],
+    };
+    s.set_archive_prefs("alice", &prefs).await.unwrap();
+    prefs.always.clear();
+    prefs.default = "never".into();
+    s.set_archive_prefs("alice", &prefs).await.unwrap();
+    assert_eq!(s.archive_prefs("alice").await.unwrap(), Some(prefs.clone()));
+    assert!(matches!(
+        s.set_archive_prefs("ghost", &prefs).await,
+        Err(StoreError::NoSuchUser)
+    ));
+}
+
 /// One `#[tokio::test]` per suite function, each on a fresh store from `$open`.
 #[macro_export]
 macro_rules! store_suite {
@@ -489,6 +809,10 @@ macro_rules! store_suite {
         #[tokio::test]
         async fn tokens_follow_their_user() {
             $crate::storage::suite::tokens_follow_their_user(&$open).await;
+        }
+        #[tokio::test]
+        async fn credential_changes_move_the_version() {
+            $crate::storage::suite::credential_changes_move_the_version(&$open).await;
         }
         #[tokio::test]
         async fn roster_set_update_remove() {
@@ -537,6 +861,26 @@ macro_rules! store_suite {
         #[tokio::test]
         async fn webhook_users_follow_their_account() {
             $crate::storage::suite::webhook_users_follow_their_account(&$open).await;
+        }
+        #[tokio::test]
+        async fn archive_pages_forward_and_backward() {
+            $crate::storage::suite::archive_pages_forward_and_backward(&$open).await;
+        }
+        #[tokio::test]
+        async fn archive_filters() {
+            $crate::storage::suite::archive_filters(&$open).await;
+        }
+        #[tokio::test]
+        async fn archive_follows_its_account() {
+            $crate::storage::suite::archive_follows_its_account(&$open).await;
+        }
+        #[tokio::test]
+        async fn archive_purge_takes_the_oldest() {
+            $crate::storage::suite::archive_purge_takes_the_oldest(&$open).await;
+        }
+        #[tokio::test]
+        async fn archive_prefs_round_trip() {
+            $crate::storage::suite::archive_prefs_round_trip(&$open).await;
         }
     };
 }

@@ -70,7 +70,7 @@ impl Callback {
 
     /// The body format: the configured one, unless the probe's answer chose another. The first
     /// caller runs the probe; the others wait for it (bounded by `timeout`).
-    pub async fn media(&self, client: &reqwest::Client, timeout: Duration) -> MediaType {
+    pub async fn media(&self, client: &delivery::Client, timeout: Duration) -> MediaType {
         *self
             .negotiated
             .get_or_init(|| self.probe(client, timeout))
@@ -79,7 +79,7 @@ impl Callback {
 
     /// mod_rest §5.2: `OPTIONS` on the URL rendered for `kind=meta, type=info`; a 200 whose
     /// `Accept` names a format Switchboard writes picks it.
-    async fn probe(&self, client: &reqwest::Client, timeout: Duration) -> MediaType {
+    async fn probe(&self, client: &delivery::Client, timeout: Duration) -> MediaType {
         let url = render_template(
             &self.spec.url,
             "meta",

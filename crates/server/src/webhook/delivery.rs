@@ -14,6 +14,7 @@ use switchboard_xmpp::rest_codec::MediaType;
 
 use super::error::WebhookError;
 use super::sign;
+use crate::egress::{self as target, PublicResolver};
 
 /// What Switchboard reads in a callback's answer, as mod_rest lists it (§5.3).
 const ACCEPT_LIST: &str = "application/xmpp+xml, application/json, \
@@ -75,12 +76,37 @@ fn error_chain(e: &dyn std::error::Error) -> String {
     text
 }
 
+/// The HTTP client for all callbacks, and whether they may be private addresses.
+#[derive(Clone, Debug)]
+pub struct Client {
+    http: reqwest::Client,
+    allow_private: bool,
+}
+
+impl Client {
+    /// `webhook.allow_private_targets`.
+    pub fn allows_private(&self) -> bool {
+        self.allow_private
+    }
+
+    /// The connection a request to `url` may use: none to a non-public address unless
+    /// allowed. IP literals are checked here, names by the resolver once they are resolved.
+    fn to(&self, url: &str) -> Result<&reqwest::Client, TransportError> {
+        let parsed = reqwest::Url::parse(url).map_err(|e| TransportError::Other(e.to_string()))?;
+        target::check_url(&parsed, self.allow_private)
+            .map_err(|e| TransportError::Connect(e.to_string()))?;
+        Ok(&self.http)
+    }
+}
+
 /// The HTTP client for all callbacks: rustls on the ring provider, the system's trust anchors
-/// plus `ca_file`, no redirects (a callback answers for itself), no proxy from the environment.
+/// plus `ca_file`, no redirects (a callback answers for itself), no proxy from the environment,
+/// and unless `allow_private`, connections to public addresses only (see [`target`]).
 pub fn client(
     connect_timeout: Duration,
     ca_file: Option<&Path>,
-) -> Result<reqwest::Client, WebhookError> {
+    allow_private: bool,
+) -> Result<Client, WebhookError> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let extra: Vec<CertificateDer<'static>> = match ca_file {
         Some(path) => CertificateDer::pem_file_iter(path)
@@ -110,14 +136,22 @@ pub fn client(
             builder.with_root_certificates(roots).with_no_client_auth()
         }
     };
-    reqwest::Client::builder()
+    let mut builder = reqwest::Client::builder()
         .use_preconfigured_tls(tls)
         .connect_timeout(connect_timeout)
         .redirect(reqwest::redirect::Policy::none())
         .no_proxy()
-        .user_agent(USER_AGENT)
+        .user_agent(USER_AGENT);
+    if !allow_private {
+        builder = builder.dns_resolver(Arc::new(PublicResolver));
+    }
+    let http = builder
         .build()
-        .map_err(|e| WebhookError::Client(error_chain(&e)))
+        .map_err(|e| WebhookError::Client(error_chain(&e)))?;
+    Ok(Client {
+        http,
+        allow_private,
+    })
 }
 
 /// A stanza's POST.
@@ -159,10 +193,7 @@ fn signed_headers(secret: &str, body: &[u8]) -> HeaderMap {
 }
 
 /// POSTs one stanza and reads the answer.
-pub async fn post(
-    client: &reqwest::Client,
-    request: Request<'_>,
-) -> Result<Answer, TransportError> {
+pub async fn post(client: &Client, request: Request<'_>) -> Result<Answer, TransportError> {
     let mut headers = signed_headers(request.secret, &request.body);
     headers.insert(CONTENT_TYPE, HeaderValue::from_static(request.media.mime()));
     headers.insert(ACCEPT, HeaderValue::from_static(ACCEPT_LIST));
@@ -173,6 +204,7 @@ pub async fn post(
         headers.insert(sign::DELIVERY_HEADER, id);
     }
     let response = client
+        .to(request.url)?
         .post(request.url)
         .headers(headers)
         .timeout(request.timeout)
@@ -232,12 +264,13 @@ fn parse_retry_after(value: &str) -> Option<Duration> {
 /// The startup probe: `OPTIONS url`, signed over an empty body. Returns the status and the
 /// answer's `Accept` header.
 pub async fn probe(
-    client: &reqwest::Client,
+    client: &Client,
     url: &str,
     secret: &str,
     timeout: Duration,
 ) -> Result<(u16, Option<String>), TransportError> {
     let response = client
+        .to(url)?
         .request(reqwest::Method::OPTIONS, url)
         .headers(signed_headers(secret, b""))
         .header(ACCEPT, ACCEPT_LIST)
@@ -277,10 +310,11 @@ mod tests {
 
     #[test]
     fn client_builds_with_ring_only() {
-        assert!(client(Duration::from_secs(5), None).is_ok());
+        assert!(client(Duration::from_secs(5), None, false).is_ok());
         let missing = client(
             Duration::from_secs(5),
             Some(Path::new("/nonexistent/ca.pem")),
+            true,
         );
         assert!(matches!(missing, Err(WebhookError::CaFile { .. })));
     }

@@ -16,7 +16,7 @@ use tokio::sync::Notify;
 use super::callback::Callback;
 use super::error::WebhookError;
 use super::metrics::Metrics;
-use super::spec::{COMPONENT_EVENTS, Event, USER_EVENTS, parse_spec, user_owner};
+use super::spec::{COMPONENT_EVENTS, Event, USER_EVENTS, check_target, parse_spec, user_owner};
 use super::{delivery, sign};
 use crate::config::{Config, Secret, WebhookConfig};
 use crate::ctx::{Ctx, Divert};
@@ -88,10 +88,10 @@ pub(super) struct Shared {
     pub(super) settings: WebhookConfig,
     /// For reading callbacks' answers: the same limits as a stanza on a stream.
     pub(super) limits: Limits,
-    pub(super) client: reqwest::Client,
+    pub(super) client: delivery::Client,
     pub(super) callbacks: RwLock<HashMap<String, Arc<Callback>>>,
     /// Owners whose callback comes from the configuration file, not the admin API.
-    pub(super) configured: HashSet<String>,
+    pub(super) configured: RwLock<HashSet<String>>,
     /// Rung when the outbox gains work or a delivery ends.
     pub(super) wake: Notify,
     pub(super) metrics: Metrics,
@@ -99,81 +99,18 @@ pub(super) struct Shared {
 
 impl Webhooks {
     /// Reads the callbacks of the configuration and the store, generating missing secrets.
-    pub async fn new(config: &Config, store: Arc<dyn Store>) -> Result<Webhooks, WebhookError> {
+    pub async fn new(
+        config: &Config,
+        store: Arc<dyn Store>,
+        registry: &prometheus::Registry,
+    ) -> Result<Webhooks, WebhookError> {
         let settings = config.webhook.clone();
         let client = delivery::client(
             Duration::from_secs(settings.connect_timeout_secs),
             settings.ca_file.as_deref(),
+            settings.allow_private_targets,
         )?;
-        let mut callbacks = HashMap::new();
-        let mut configured = HashSet::new();
-        for c in &config.component {
-            let Some(url) = &c.rest_callback_url else {
-                continue;
-            };
-            let spec = parse_spec(
-                url,
-                c.rest_callback_content_type.as_deref(),
-                c.rest_callback_stanzas.as_deref(),
-                c.rest_callback_events.as_deref(),
-                &COMPONENT_EVENTS,
-            )
-            .map_err(WebhookError::Invalid)?;
-            let secret = resolve_secret(
-                store.as_ref(),
-                &c.domain,
-                c.rest_callback_secret.as_ref().map(Secret::expose),
-            )
-            .await?;
-            let callback = Callback::new(&c.domain, spec, secret, &c.domain);
-            callbacks.insert(c.domain.clone(), Arc::new(callback));
-            configured.insert(c.domain.clone());
-        }
-        for u in &settings.user {
-            let owner = user_owner(&config.domain, &u.jid)
-                .ok_or_else(|| WebhookError::Invalid(format!("webhook.user '{}'", u.jid)))?;
-            let spec = parse_spec(
-                &u.url,
-                u.content_type.as_deref(),
-                u.stanzas.as_deref(),
-                u.events.as_deref(),
-                &USER_EVENTS,
-            )
-            .map_err(WebhookError::Invalid)?;
-            let secret = resolve_secret(
-                store.as_ref(),
-                &owner,
-                u.secret.as_ref().map(Secret::expose),
-            )
-            .await?;
-            let callback = Callback::new(&owner, spec, secret, &config.domain);
-            callbacks.insert(owner.clone(), Arc::new(callback));
-            configured.insert(owner);
-        }
-        for row in store.webhook_users().await? {
-            let owner = format!("{}@{}", row.username, config.domain);
-            if configured.contains(&owner) {
-                tracing::warn!(jid = %owner, "callback in the configuration file wins over the registered one");
-                continue;
-            }
-            let spec = parse_spec(
-                &row.url,
-                row.content_type.as_deref(),
-                row.stanzas.as_deref(),
-                row.events.as_deref(),
-                &USER_EVENTS,
-            );
-            let spec = match spec {
-                Ok(spec) => spec,
-                Err(e) => {
-                    tracing::error!(jid = %owner, error = %e, "ignoring an invalid registered callback");
-                    continue;
-                }
-            };
-            let secret = resolve_secret(store.as_ref(), &owner, row.secret.as_deref()).await?;
-            let callback = Callback::new(&owner, spec, secret, &config.domain);
-            callbacks.insert(owner, Arc::new(callback));
-        }
+        let (callbacks, configured) = load_callbacks(config, store.as_ref()).await?;
         Ok(Webhooks {
             inner: Arc::new(Shared {
                 store,
@@ -185,11 +122,31 @@ impl Webhooks {
                 },
                 client,
                 callbacks: RwLock::new(callbacks),
-                configured,
+                configured: RwLock::new(configured),
                 wake: Notify::new(),
-                metrics: Metrics::new()?,
+                metrics: Metrics::register(registry)?,
             }),
         })
+    }
+
+    /// Puts the callbacks of a reloaded configuration in force (with the registered ones it
+    /// does not override); deliveries already queued for an owner keep going to its new URL.
+    pub async fn reconfigure(&self, config: &Config) -> Result<(), WebhookError> {
+        let (callbacks, configured) = load_callbacks(config, self.inner.store.as_ref()).await?;
+        *self.callbacks_write() = callbacks;
+        *self
+            .inner
+            .configured
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = configured;
+        Ok(())
+    }
+
+    fn configured(&self) -> std::sync::RwLockReadGuard<'_, HashSet<String>> {
+        self.inner
+            .configured
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     fn callbacks_read(&self) -> std::sync::RwLockReadGuard<'_, HashMap<String, Arc<Callback>>> {
@@ -231,8 +188,8 @@ impl Webhooks {
             owner: callback.owner.clone(),
             destination,
             kind: stanza.kind.as_str().to_owned(),
-            // Prefix declarations from the wire could trip the serialiser; the copy means the same.
-            stanza: stanza::to_xml(&stanza::without_prefixes(&stanza.el)),
+            // Prefix declarations could trip the serialiser: a tree declaring any is copied without.
+            stanza: stanza::to_xml_portable(&stanza.el),
             created_at: now,
             deadline: is_request.then(|| now.saturating_add(iq_timeout_ms)),
         };
@@ -262,7 +219,7 @@ impl Webhooks {
     ) -> Result<String, WebhookError> {
         let owner = user_owner(&self.inner.domain, jid)
             .ok_or_else(|| WebhookError::Invalid(format!("'{jid}' is not an account JID")))?;
-        if self.inner.configured.contains(&owner) {
+        if self.configured().contains(&owner) {
             return Err(WebhookError::Configured(owner));
         }
         let spec = parse_spec(
@@ -273,6 +230,8 @@ impl Webhooks {
             &USER_EVENTS,
         )
         .map_err(WebhookError::Invalid)?;
+        check_target(&request.url, self.inner.client.allows_private())
+            .map_err(WebhookError::Invalid)?;
         let username = owner
             .split_once('@')
             .map(|(user, _)| user.to_owned())
@@ -310,7 +269,7 @@ impl Webhooks {
     pub async fn unregister_user(&self, jid: &str) -> Result<bool, WebhookError> {
         let owner = user_owner(&self.inner.domain, jid)
             .ok_or_else(|| WebhookError::Invalid(format!("'{jid}' is not an account JID")))?;
-        if self.inner.configured.contains(&owner) {
+        if self.configured().contains(&owner) {
             return Err(WebhookError::Configured(owner));
         }
         let username = owner.split_once('@').map(|(u, _)| u).unwrap_or_default();
@@ -342,7 +301,7 @@ impl Webhooks {
                             Event::Host => "host",
                         })
                         .collect(),
-                    configured: self.inner.configured.contains(&c.owner),
+                    configured: self.configured().contains(&c.owner),
                 }
             })
             .collect();
@@ -363,8 +322,8 @@ impl Webhooks {
         Ok(done)
     }
 
-    /// The Prometheus text of the webhook metrics, queue depths read from the store now.
-    pub async fn metrics_text(&self) -> String {
+    /// Sets the outbox gauges from the store, for a scrape: every callback has its series.
+    pub async fn observe(&self) {
         let depth = match self.inner.store.outbox_depth().await {
             Ok(depth) => depth,
             Err(e) => {
@@ -372,8 +331,82 @@ impl Webhooks {
                 Vec::new()
             }
         };
-        self.inner.metrics.render(&depth)
+        let known: Vec<String> = self.callbacks_read().keys().cloned().collect();
+        self.inner.metrics.observe(&known, &depth);
     }
+}
+
+/// The callbacks of the configuration and the store by owner, and the owners whose callback
+/// comes from the configuration (it wins over a registered one).
+async fn load_callbacks(
+    config: &Config,
+    store: &dyn Store,
+) -> Result<(HashMap<String, Arc<Callback>>, HashSet<String>), WebhookError> {
+    let mut callbacks = HashMap::new();
+    let mut configured = HashSet::new();
+    for c in &config.component {
+        let Some(url) = &c.rest_callback_url else {
+            continue;
+        };
+        let spec = parse_spec(
+            url,
+            c.rest_callback_content_type.as_deref(),
+            c.rest_callback_stanzas.as_deref(),
+            c.rest_callback_events.as_deref(),
+            &COMPONENT_EVENTS,
+        )
+        .map_err(WebhookError::Invalid)?;
+        let secret = resolve_secret(
+            store,
+            &c.domain,
+            c.rest_callback_secret.as_ref().map(Secret::expose),
+        )
+        .await?;
+        let callback = Callback::new(&c.domain, spec, secret, &c.domain);
+        callbacks.insert(c.domain.clone(), Arc::new(callback));
+        configured.insert(c.domain.clone());
+    }
+    for u in &config.webhook.user {
+        let owner = user_owner(&config.domain, &u.jid)
+            .ok_or_else(|| WebhookError::Invalid(format!("webhook.user '{}'", u.jid)))?;
+        let spec = parse_spec(
+            &u.url,
+            u.content_type.as_deref(),
+            u.stanzas.as_deref(),
+            u.events.as_deref(),
+            &USER_EVENTS,
+        )
+        .map_err(WebhookError::Invalid)?;
+        let secret = resolve_secret(store, &owner, u.secret.as_ref().map(Secret::expose)).await?;
+        let callback = Callback::new(&owner, spec, secret, &config.domain);
+        callbacks.insert(owner.clone(), Arc::new(callback));
+        configured.insert(owner);
+    }
+    for row in store.webhook_users().await? {
+        let owner = format!("{}@{}", row.username, config.domain);
+        if configured.contains(&owner) {
+            tracing::warn!(jid = %owner, "callback in the configuration file wins over the registered one");
+            continue;
+        }
+        let spec = parse_spec(
+            &row.url,
+            row.content_type.as_deref(),
+            row.stanzas.as_deref(),
+            row.events.as_deref(),
+            &USER_EVENTS,
+        );
+        let spec = match spec {
+            Ok(spec) => spec,
+            Err(e) => {
+                tracing::error!(jid = %owner, error = %e, "ignoring an invalid registered callback");
+                continue;
+            }
+        };
+        let secret = resolve_secret(store, &owner, row.secret.as_deref()).await?;
+        let callback = Callback::new(&owner, spec, secret, &config.domain);
+        callbacks.insert(owner, Arc::new(callback));
+    }
+    Ok((callbacks, configured))
 }
 
 /// Re-drives a dead letter directly in the store (the CLI's path; a running server sees it

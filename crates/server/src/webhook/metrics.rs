@@ -1,14 +1,12 @@
-//! Delivery metrics per callback (labelled by its owner JID), kept in a registry of the server's
-//! own so that several servers in one process never mix their figures; rendered for `/metrics`.
+//! Delivery metrics per callback (labelled by its owner JID), in the server's registry: every
+//! known callback has its series, at zero while nothing happened to it.
 
-use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder,
-};
+use prometheus::{HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry};
 
+use crate::metrics::as_gauge;
 use crate::storage::OutboxDepth;
 
 pub struct Metrics {
-    registry: Registry,
     deliveries: IntCounterVec,
     failures: IntCounterVec,
     retries: IntCounterVec,
@@ -25,8 +23,8 @@ const BUCKETS: [f64; 14] = [
 ];
 
 impl Metrics {
-    pub fn new() -> Result<Metrics, prometheus::Error> {
-        let registry = Registry::new();
+    /// The webhook families, registered in `registry`.
+    pub fn register(registry: &Registry) -> Result<Metrics, prometheus::Error> {
         let counter = |name: &str, help: &str, labels: &[&str]| {
             let c = IntCounterVec::new(Opts::new(name, help), labels)?;
             registry.register(Box::new(c.clone()))?;
@@ -80,7 +78,6 @@ impl Metrics {
                 "switchboard_webhook_delivery_latency_seconds",
                 "Time from a stanza entering the outbox to its answer being handled",
             )?,
-            registry,
         })
     }
 
@@ -109,27 +106,29 @@ impl Metrics {
             .observe(secs);
     }
 
-    /// The Prometheus text exposition, with the queue gauges set from `depth` (read from the
-    /// store at scrape time, so they are right across restarts and CLI re-drives).
-    pub fn render(&self, depth: &[OutboxDepth]) -> String {
+    /// Sets the queue gauges from `depth` (read from the store at scrape time, so they are
+    /// right across restarts and CLI re-drives). Every callback of `known` has its series,
+    /// at zero when its queue is empty.
+    pub fn observe(&self, known: &[String], depth: &[OutboxDepth]) {
         self.queue_depth.reset();
         self.dead_letter_depth.reset();
+        for owner in known {
+            let owner = [owner.as_str()];
+            self.queue_depth.with_label_values(&owner).set(0);
+            self.dead_letter_depth.with_label_values(&owner).set(0);
+            self.deliveries.with_label_values(&owner);
+            self.retries.with_label_values(&owner);
+            self.dead_letters.with_label_values(&owner);
+        }
         for d in depth {
-            let as_gauge = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
+            let owner = [d.owner.as_str()];
             self.queue_depth
-                .with_label_values(&[d.owner.as_str()])
+                .with_label_values(&owner)
                 .set(as_gauge(d.pending));
             self.dead_letter_depth
-                .with_label_values(&[d.owner.as_str()])
+                .with_label_values(&owner)
                 .set(as_gauge(d.dead));
         }
-        let mut out = Vec::new();
-        // Encoding metric families into memory only fails on invalid metric names, which are
-        // fixed above.
-        if let Err(e) = TextEncoder::new().encode(&self.registry.gather(), &mut out) {
-            tracing::error!(error = %e, "cannot encode metrics");
-        }
-        String::from_utf8(out).unwrap_or_default()
     }
 }
 
@@ -137,19 +136,33 @@ impl Metrics {
 mod tests {
     use super::*;
 
+    fn render(registry: &Registry) -> String {
+        use prometheus::Encoder;
+        let mut out = Vec::new();
+        prometheus::TextEncoder::new()
+            .encode(&registry.gather(), &mut out)
+            .unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
     #[test]
     fn renders_counters_and_depth() {
-        let m = Metrics::new().unwrap();
+        let registry = Registry::new();
+        let m = Metrics::register(&registry).unwrap();
         m.delivered("rest.localhost", 0.02);
         m.failed("rest.localhost", "http_503");
         m.retried("rest.localhost");
         m.buried("rest.localhost");
         m.request_took("rest.localhost", 0.01);
-        let text = m.render(&[OutboxDepth {
-            owner: "rest.localhost".into(),
-            pending: 3,
-            dead: 1,
-        }]);
+        m.observe(
+            &[],
+            &[OutboxDepth {
+                owner: "rest.localhost".into(),
+                pending: 3,
+                dead: 1,
+            }],
+        );
+        let text = render(&registry);
         for line in [
             "switchboard_webhook_deliveries_total{callback=\"rest.localhost\"} 1",
             "switchboard_webhook_failures_total{callback=\"rest.localhost\",reason=\"http_503\"} 1",
@@ -162,8 +175,19 @@ mod tests {
         ] {
             assert!(text.contains(line), "missing {line} in\n{text}");
         }
-        // A callback whose queue emptied disappears from the gauges.
-        let text = m.render(&[]);
-        assert!(!text.contains("switchboard_webhook_queue_depth{"), "{text}");
+        // A known callback whose queue emptied stays, at zero; others have no series.
+        m.observe(&["bot@localhost".to_owned()], &[]);
+        let text = render(&registry);
+        for line in [
+            "switchboard_webhook_queue_depth{callback=\"bot@localhost\"} 0",
+            "switchboard_webhook_dead_letter_depth{callback=\"bot@localhost\"} 0",
+            "switchboard_webhook_deliveries_total{callback=\"bot@localhost\"} 0",
+        ] {
+            assert!(text.contains(line), "missing {line} in\n{text}");
+        }
+        assert!(
+            !text.contains("switchboard_webhook_queue_depth{callback=\"rest.localhost\"}"),
+            "{text}"
+        );
     }
 }

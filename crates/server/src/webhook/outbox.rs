@@ -23,6 +23,11 @@ use super::reply::{self, GaveUp};
 use crate::ctx::Ctx;
 use crate::routed::{Origin, Routed};
 use crate::storage::OutboxEntry;
+use crate::throttle::ReportEvery;
+
+/// Replies refused and deliveries given up: one per stanza, which senders cause at will.
+static REPLY_REFUSED: ReportEvery = ReportEvery::new(Duration::from_secs(10));
+static BURIED: ReportEvery = ReportEvery::new(Duration::from_secs(10));
 
 /// Heads read per pass, beyond those already in flight.
 const BATCH: usize = 256;
@@ -330,7 +335,9 @@ impl Entry {
                 self.ctx.deliver(reply).await;
             }
             Err(e) => {
-                tracing::warn!(callback = %self.owner(), error = %e, "callback reply refused")
+                if let Some(refused) = REPLY_REFUSED.note(tokio::time::Instant::now()) {
+                    tracing::warn!(callback = %self.owner(), error = %e, refused, "callback replies refused");
+                }
             }
         }
     }
@@ -434,12 +441,15 @@ impl Entry {
 
     async fn bury(&self, status: Option<u16>, detail: &str) {
         let shared = &self.hooks.inner;
-        tracing::warn!(
-            callback = %self.owner(),
-            delivery = %self.row.delivery_id,
-            error = detail,
-            "callback delivery given up; kept as a dead letter"
-        );
+        if let Some(buried) = BURIED.note(tokio::time::Instant::now()) {
+            tracing::warn!(
+                callback = %self.owner(),
+                delivery = %self.row.delivery_id,
+                error = detail,
+                buried,
+                "callback deliveries given up; kept as dead letters"
+            );
+        }
         if let Err(e) = shared
             .store
             .outbox_bury(self.row.id, now_ms(), status, detail)

@@ -6,6 +6,8 @@ use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use switchboard_xmpp::rest_codec::MediaType;
 use switchboard_xmpp::stanza::StanzaKind;
 
+use crate::egress as target;
+
 /// The address forms of mod_rest's `rest_callback_events`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Event {
@@ -105,6 +107,14 @@ fn check_url(template: &str) -> Result<(), String> {
         ));
     }
     Ok(())
+}
+
+/// A registered callback's host must be public unless `allow_private` (see [`target`]).
+pub fn check_target(template: &str, allow_private: bool) -> Result<(), String> {
+    let sample = render_template(template, "message", "chat", "a@b", "c@d");
+    let url = reqwest::Url::parse(&sample)
+        .map_err(|e| format!("callback URL '{template}' is not a URL: {e}"))?;
+    target::check_url(&url, allow_private).map_err(|e| e.to_string())
 }
 
 /// Everything but unreserved characters is percent-encoded (RFC 3986 §2.3), so a JID's `@`

@@ -1,7 +1,7 @@
 //! One step API over every mechanism, so that a transport runs any of them the same way: it
 //! feeds in the client's messages and the account lookups asked for, and sends what comes out.
 
-use super::credentials::{Decoy, ScramHash, StoredCredentials};
+use super::credentials::{Decoy, StoredCredentials};
 use super::error::SaslError;
 use super::mechanism::Mechanism;
 use super::plain::{PlainCredentials, parse_plain};
@@ -16,6 +16,10 @@ pub enum Step {
     /// Look up this authentication identity (SASLprep'd, as the client sent it) and pass its
     /// credentials, or `None` when there is no such account, to [`ServerExchange::credentials`].
     Lookup(String),
+    /// PLAIN: check this identity's password the way every plaintext password is checked
+    /// (where verified ones may be remembered) and pass the answer to
+    /// [`ServerExchange::password_checked`].
+    CheckPassword(PlainCredentials),
     /// Authenticated as the identity that was looked up; `additional` goes into `<success/>`.
     Success { additional: Option<Vec<u8>> },
 }
@@ -23,7 +27,7 @@ pub enum Step {
 enum State {
     /// Waiting for the client's first message.
     Start,
-    PlainLookup(PlainCredentials),
+    PlainCheck,
     ScramLookup(ScramServer),
     ScramFinal(ScramServer),
     /// Succeeded or failed: nothing more to do.
@@ -79,9 +83,8 @@ impl ServerExchange {
         match std::mem::replace(&mut self.state, State::Done) {
             State::Start if self.mechanism == Mechanism::Plain => {
                 let plain = parse_plain(data)?;
-                let authcid = plain.authcid.clone();
-                self.state = State::PlainLookup(plain);
-                Ok(Step::Lookup(authcid))
+                self.state = State::PlainCheck;
+                Ok(Step::CheckPassword(plain))
             }
             State::Start => {
                 let mut server = ScramServer::new(self.mechanism, self.channel.clone())?
@@ -103,26 +106,6 @@ impl ServerExchange {
         credentials: Option<&StoredCredentials>,
     ) -> Result<Step, SaslError> {
         match std::mem::replace(&mut self.state, State::Done) {
-            State::PlainLookup(plain) => {
-                let hash = ScramHash::Sha256;
-                // An unknown account costs the same key derivation as a known one.
-                let matches = match credentials {
-                    Some(credentials) => credentials
-                        .for_hash(hash)
-                        .matches_password(hash, &plain.password),
-                    None => {
-                        let decoy = self.decoy.keys(hash, &plain.authcid);
-                        // Kept from the optimiser: the answer is no, but only after the work.
-                        std::hint::black_box(decoy.matches_password(hash, &plain.password));
-                        false
-                    }
-                };
-                if matches {
-                    Ok(Step::Success { additional: None })
-                } else {
-                    Err(SaslError::NotAuthorized)
-                }
-            }
             State::ScramLookup(mut server) => {
                 let keys = self
                     .mechanism
@@ -133,6 +116,15 @@ impl ServerExchange {
                 self.state = State::ScramFinal(server);
                 Ok(Step::Challenge(server_first))
             }
+            _ => Err(SaslError::OutOfOrder),
+        }
+    }
+
+    /// The answer to [`Step::CheckPassword`].
+    pub fn password_checked(&mut self, matches: bool) -> Result<Step, SaslError> {
+        match std::mem::replace(&mut self.state, State::Done) {
+            State::PlainCheck if matches => Ok(Step::Success { additional: None }),
+            State::PlainCheck => Err(SaslError::NotAuthorized),
             _ => Err(SaslError::OutOfOrder),
         }
     }

@@ -138,4 +138,11 @@ impl AccountStore for SqliteStore {
             .await?;
         Ok(row.map(|r| r.try_get("username")).transpose()?)
     }
+
+    async fn credential_version(&self) -> Result<i64, StoreError> {
+        let row = sqlx::query("SELECT version FROM credential_version WHERE id = 1")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(row.try_get("version")?)
+    }
 }

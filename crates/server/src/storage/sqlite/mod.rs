@@ -67,6 +67,8 @@ fn limit(n: usize) -> i64 {
 }
 
 mod accounts;
+mod archive;
+pub mod backup;
 mod blocking;
 mod offline;
 mod outbox;

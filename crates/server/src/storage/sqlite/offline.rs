@@ -108,6 +108,20 @@ impl OfflineStore for SqliteStore {
         }
     }
 
+    async fn offline_totals(&self) -> Result<OfflineUsage, StoreError> {
+        // The per-account totals kept by triggers: one row per account with stored messages.
+        let row = sqlx::query(
+            "SELECT COALESCE(SUM(messages), 0) AS messages, COALESCE(SUM(bytes), 0) AS bytes
+             FROM offline_usage",
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(OfflineUsage {
+            messages: count(row.try_get("messages")?),
+            bytes: count(row.try_get("bytes")?),
+        })
+    }
+
     async fn offline_claim(
         &self,
         user: &str,
