@@ -224,9 +224,7 @@ fn form_string(form: &Element) -> Result<Option<(String, Vec<u8>)>, CapsError> {
             .map(Element::text)
             .collect()
     };
-    let mut form_types = fields
-        .iter()
-        .filter(|f| f.attr("var") == Some("FORM_TYPE"));
+    let mut form_types = fields.iter().filter(|f| f.attr("var") == Some("FORM_TYPE"));
     let Some(form_type) = form_types.next() else {
         return Ok(None);
     };
@@ -308,7 +306,10 @@ mod tests {
 
     #[test]
     fn the_xeps_examples_verify() {
-        let simple = caps("http://code.google.com/p/exodus", "QgayPKawpkPSDYmwT/WM94uAlu0=");
+        let simple = caps(
+            "http://code.google.com/p/exodus",
+            "QgayPKawpkPSDYmwT/WM94uAlu0=",
+        );
         assert_eq!(
             verification_string(&parse(SIMPLE)).unwrap(),
             b"client/pc//Exodus 0.9.1<http://jabber.org/protocol/caps<\
@@ -375,7 +376,10 @@ mod tests {
         );
         let caps = Caps::of_presence(&presence).unwrap();
         assert_eq!(caps.disco_node(), "https://example.org/app#abc=");
-        assert_eq!(caps.query().attr("node"), Some("https://example.org/app#abc="));
+        assert_eq!(
+            caps.query().attr("node"),
+            Some("https://example.org/app#abc=")
+        );
         let legacy = parse(
             "<presence xmlns='jabber:client'><c xmlns='http://jabber.org/protocol/caps' \
              node='n' ver='1.0' ext='x'/></presence>",

@@ -12,6 +12,7 @@ pub mod mam;
 pub mod negotiation;
 pub mod ns;
 pub mod offline;
+pub mod pep;
 pub mod rest_codec;
 pub mod rest_error;
 pub mod sasl;
