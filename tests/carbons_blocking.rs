@@ -756,6 +756,62 @@ fn probe(feature: &str) -> Option<&'static str> {
         "urn:xmpp:mam:2#extended" => {
             "<iq xmlns='jabber:client' type='get' id='p'><metadata xmlns='urn:xmpp:mam:2'/></iq>"
         }
+        // PEP (tests/pep.rs has the behaviour): the first publish creates the node the
+        // later probes read, configure, retract from and purge.
+        "http://jabber.org/protocol/pubsub"
+        | "http://jabber.org/protocol/pubsub#publish"
+        | "http://jabber.org/protocol/pubsub#auto-create"
+        | "http://jabber.org/protocol/pubsub#item-ids"
+        | "http://jabber.org/protocol/pubsub#last-published"
+        | "http://jabber.org/protocol/pubsub#multi-items"
+        | "http://jabber.org/protocol/pubsub#persistent-items"
+        | "http://jabber.org/protocol/pubsub#presence-notifications"
+        | "http://jabber.org/protocol/pubsub#presence-subscribe"
+        | "http://jabber.org/protocol/pubsub#filtered-notifications" => {
+            "<iq xmlns='jabber:client' type='set' id='p'><pubsub xmlns='http://jabber.org/protocol/pubsub'><publish node='urn:example:probe'><item id='1'><x xmlns='urn:example'/></item></publish></pubsub></iq>"
+        }
+        "http://jabber.org/protocol/pubsub#access-open"
+        | "http://jabber.org/protocol/pubsub#publish-options" => {
+            "<iq xmlns='jabber:client' type='set' id='p'><pubsub xmlns='http://jabber.org/protocol/pubsub'><publish node='urn:example:open'><item><x xmlns='urn:example'/></item></publish><publish-options><x xmlns='jabber:x:data' type='submit'><field var='FORM_TYPE' type='hidden'><value>http://jabber.org/protocol/pubsub#publish-options</value></field><field var='pubsub#access_model'><value>open</value></field></x></publish-options></pubsub></iq>"
+        }
+        "http://jabber.org/protocol/pubsub#access-presence" => {
+            "<iq xmlns='jabber:client' type='set' id='p'><pubsub xmlns='http://jabber.org/protocol/pubsub'><publish node='urn:example:presence'><item><x xmlns='urn:example'/></item></publish><publish-options><x xmlns='jabber:x:data' type='submit'><field var='FORM_TYPE' type='hidden'><value>http://jabber.org/protocol/pubsub#publish-options</value></field><field var='pubsub#access_model'><value>presence</value></field></x></publish-options></pubsub></iq>"
+        }
+        "http://jabber.org/protocol/pubsub#access-whitelist" => {
+            "<iq xmlns='jabber:client' type='set' id='p'><pubsub xmlns='http://jabber.org/protocol/pubsub'><publish node='urn:example:whitelist'><item><x xmlns='urn:example'/></item></publish><publish-options><x xmlns='jabber:x:data' type='submit'><field var='FORM_TYPE' type='hidden'><value>http://jabber.org/protocol/pubsub#publish-options</value></field><field var='pubsub#access_model'><value>whitelist</value></field></x></publish-options></pubsub></iq>"
+        }
+        "http://jabber.org/protocol/pubsub#retrieve-items" => {
+            "<iq xmlns='jabber:client' type='get' id='p' to='alice@localhost'><pubsub xmlns='http://jabber.org/protocol/pubsub'><items node='urn:example:probe'/></pubsub></iq>"
+        }
+        "http://jabber.org/protocol/pubsub#retract-items"
+        | "http://jabber.org/protocol/pubsub#delete-items" => {
+            "<iq xmlns='jabber:client' type='set' id='p'><pubsub xmlns='http://jabber.org/protocol/pubsub'><retract node='urn:example:probe'><item id='1'/></retract></pubsub></iq>"
+        }
+        "http://jabber.org/protocol/pubsub#config-node" => {
+            "<iq xmlns='jabber:client' type='get' id='p'><pubsub xmlns='http://jabber.org/protocol/pubsub#owner'><configure node='urn:example:probe'/></pubsub></iq>"
+        }
+        "http://jabber.org/protocol/pubsub#purge-nodes" => {
+            "<iq xmlns='jabber:client' type='set' id='p'><pubsub xmlns='http://jabber.org/protocol/pubsub#owner'><purge node='urn:example:probe'/></pubsub></iq>"
+        }
+        "http://jabber.org/protocol/pubsub#create-and-configure" => {
+            "<iq xmlns='jabber:client' type='set' id='p'><pubsub xmlns='http://jabber.org/protocol/pubsub'><create node='urn:example:configured'/><configure><x xmlns='jabber:x:data' type='submit'><field var='FORM_TYPE' type='hidden'><value>http://jabber.org/protocol/pubsub#node_config</value></field><field var='pubsub#max_items'><value>5</value></field></x></configure></pubsub></iq>"
+        }
+        // Created, then deleted by the next probe (the features are probed in sorted order).
+        "http://jabber.org/protocol/pubsub#create-nodes" => {
+            "<iq xmlns='jabber:client' type='set' id='p'><pubsub xmlns='http://jabber.org/protocol/pubsub'><create node='urn:example:created'/></pubsub></iq>"
+        }
+        "http://jabber.org/protocol/pubsub#delete-nodes" => {
+            "<iq xmlns='jabber:client' type='set' id='p'><pubsub xmlns='http://jabber.org/protocol/pubsub#owner'><delete node='urn:example:created'/></pubsub></iq>"
+        }
+        "vcard-temp" | "urn:xmpp:pep-vcard-conversion:0" => {
+            "<iq xmlns='jabber:client' type='get' id='p' to='alice@localhost'><vCard xmlns='vcard-temp'/></iq>"
+        }
+        "jabber:iq:private" => {
+            "<iq xmlns='jabber:client' type='get' id='p'><query xmlns='jabber:iq:private'><x xmlns='urn:example'/></query></iq>"
+        }
+        "urn:xmpp:bookmarks:1#compat" => {
+            "<iq xmlns='jabber:client' type='get' id='p'><query xmlns='jabber:iq:private'><storage xmlns='storage:bookmarks'/></query></iq>"
+        }
         // Not iq protocols: proven by the stored message below, delivered with a delay stamp
         // and its archive's stanza-id.
         "msgoffline" | "urn:xmpp:delay" | "urn:xmpp:sid:0" => "",

@@ -45,6 +45,29 @@ pub struct Config {
     pub webhook: WebhookConfig,
     /// The message archive (XEP-0313).
     pub mam: MamConfig,
+    /// Personal eventing (XEP-0163), vCards (XEP-0054) and private XML (XEP-0049).
+    pub pep: PepConfig,
+}
+
+/// How much each account may keep in PEP, vCard-temp and private XML storage, and the cache of
+/// clients' entity capabilities that decides who is notified.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct PepConfig {
+    /// Bytes of XML one published item may hold.
+    pub max_item_bytes: usize,
+    /// Items one node may keep (`pubsub#max_items`, and what `max` means).
+    pub max_items: u32,
+    /// Nodes one account may have.
+    pub max_nodes: usize,
+    /// Verified XEP-0115 `ver` strings whose features are kept in memory.
+    pub caps_cache_size: usize,
+    /// Seconds to wait for a client's answer to the disco#info query about its capabilities.
+    pub caps_timeout_secs: u64,
+    /// Bytes of XML one account's vCard may hold.
+    pub max_vcard_bytes: usize,
+    /// Bytes of XML one private XML document (one namespace) may hold.
+    pub max_private_bytes: usize,
 }
 
 /// What the message archive keeps, for how long, and how much one query returns.
@@ -320,6 +343,21 @@ impl Default for Config {
             component: Vec::new(),
             webhook: WebhookConfig::default(),
             mam: MamConfig::default(),
+            pep: PepConfig::default(),
+        }
+    }
+}
+
+impl Default for PepConfig {
+    fn default() -> Self {
+        PepConfig {
+            max_item_bytes: 128 * 1024,
+            max_items: 256,
+            max_nodes: 256,
+            caps_cache_size: 4096,
+            caps_timeout_secs: 10,
+            max_vcard_bytes: 128 * 1024,
+            max_private_bytes: 64 * 1024,
         }
     }
 }
@@ -616,6 +654,13 @@ pub const ENV_KEYS: &[(&str, &str)] = &[
     ("SWITCHBOARD_MAM_MAX_PAGE_SIZE", "mam.max_page_size"),
     ("SWITCHBOARD_MAM_ARCHIVE_RECEIPTS", "mam.archive_receipts"),
     ("SWITCHBOARD_MAM_COUNT_LIMIT", "mam.count_limit"),
+    ("SWITCHBOARD_PEP_MAX_ITEM_BYTES", "pep.max_item_bytes"),
+    ("SWITCHBOARD_PEP_MAX_ITEMS", "pep.max_items"),
+    ("SWITCHBOARD_PEP_MAX_NODES", "pep.max_nodes"),
+    ("SWITCHBOARD_PEP_CAPS_CACHE_SIZE", "pep.caps_cache_size"),
+    ("SWITCHBOARD_PEP_CAPS_TIMEOUT_SECS", "pep.caps_timeout_secs"),
+    ("SWITCHBOARD_PEP_MAX_VCARD_BYTES", "pep.max_vcard_bytes"),
+    ("SWITCHBOARD_PEP_MAX_PRIVATE_BYTES", "pep.max_private_bytes"),
 ];
 
 /// Keys holding a [`Secret`] (generic paths: `[]` stands for every element). Problems with them

@@ -31,7 +31,8 @@ use crate::services::mam::{
     filter::ArchiveFilter, queries::ArchiveQueries, retention, state::Archive,
 };
 use crate::services::{
-    blocking, carbons, commands, component, disco, offline, ping, presence, roster, version,
+    blocking, carbons, commands, component, disco, offline, pep, ping, presence, private, roster,
+    vcard, version,
 };
 use crate::sessions::LocalSessions;
 use crate::storage::StoreError;
@@ -302,6 +303,7 @@ fn handlers(config: &Config, webhooks: &Webhooks) -> Handlers {
     let blocking = Arc::new(blocking::Blocking::new(config.limits.blocklist_cache_size));
     let carbons = Arc::new(carbons::Carbons);
     let archive = Arc::new(Archive::default());
+    let pep = pep::Pep::new(config.pep.caps_cache_size);
     let mut handlers = Handlers::default()
         .server_iq(ns::PING, Arc::new(ping::ServerPing))
         .server_iq(ns::VERSION, Arc::new(version::Version))
@@ -311,6 +313,10 @@ fn handlers(config: &Config, webhooks: &Webhooks) -> Handlers {
         .account_iq(ns::BLOCKING, blocking.clone())
         .account_iq(ns::CARBONS, carbons.clone())
         .account_iq(ns::MAM, Arc::new(ArchiveQueries::new(archive.clone())))
+        .account_iq(ns::PUBSUB, Arc::new(pep.clone()))
+        .account_iq(ns::PUBSUB_OWNER, Arc::new(pep.clone()))
+        .account_iq(ns::VCARD, Arc::new(vcard::Vcard::new(pep.clone())))
+        .account_iq(ns::PRIVATE, Arc::new(private::Private::new(pep.clone())))
         .presence(Arc::new(presence::Presence::with_divert(Arc::new(
             webhooks.clone(),
         ))))
@@ -320,6 +326,7 @@ fn handlers(config: &Config, webhooks: &Webhooks) -> Handlers {
         // is archived or copied; carbons last, so that copies carry what the filters before added.
         .filter(blocking)
         .filter(Arc::new(presence::OutboundPresence))
+        .filter(Arc::new(pep))
         .filter(Arc::new(ArchiveFilter::new(archive)))
         .filter(carbons);
     for c in &config.component {

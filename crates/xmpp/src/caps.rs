@@ -96,13 +96,18 @@ impl Caps {
     /// Checks a disco#info answer (the `<query/>` of the result) against the `ver` (§5.4) and
     /// returns the notifications it asks for.
     pub fn verify(&self, answer: &Element) -> Result<Interests, CapsError> {
-        let input = verification_string(answer)?;
-        let computed = BASE64.encode(self.ver.algo.digest(&input));
-        if computed != self.ver.ver {
+        if ver_of(answer, self.ver.algo)? != self.ver.ver {
             return Err(CapsError::Mismatch);
         }
         Ok(Interests::of(answer))
     }
+}
+
+/// The `ver` that `answer` (a disco#info `<query/>`) hashes to with `algo` (§5.1): what a
+/// client announces, and what its announcement is checked against.
+pub fn ver_of(answer: &Element, algo: Algo) -> Result<String, CapsError> {
+    let input = verification_string(answer)?;
+    Ok(BASE64.encode(algo.digest(&input)))
 }
 
 /// Why an answer cannot stand for a `ver`.

@@ -1,7 +1,9 @@
 //! Switchboard's pure protocol layer: stream framing with limits, stanza helpers, negotiation and
 //! SASL, the REST JSON mapping and error tables. No sockets, no async runtime, no storage: bytes and values in, values out.
 
+pub mod avatar;
 pub mod blocking;
+pub mod bookmarks;
 pub mod callback_error;
 pub mod caps;
 pub mod carbons;

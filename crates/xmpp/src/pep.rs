@@ -590,6 +590,8 @@ pub enum PepError {
     TooManyNodes,
     #[error("this service does not support {0}")]
     Unsupported(&'static str),
+    #[error("the service's storage failed")]
+    Storage,
 }
 
 impl PepError {
@@ -622,6 +624,7 @@ impl PepError {
             PepError::Forbidden => (T::Auth, C::Forbidden, None),
             PepError::TooManyNodes => (T::Wait, C::ResourceConstraint, None),
             PepError::Unsupported(_) => (T::Cancel, C::FeatureNotImplemented, Some("unsupported")),
+            PepError::Storage => (T::Wait, C::InternalServerError, None),
         };
         let mut error = stanza::stanza_error(type_, condition, Some(&self.to_string()));
         if let Some(app) = app {

@@ -31,6 +31,7 @@ pub fn validate(config: &Config) -> Vec<Issue> {
     issues.components(config);
     issues.webhook(config);
     issues.mam(config);
+    issues.pep(config);
     issues.0
 }
 
@@ -73,6 +74,15 @@ impl Issues {
                 format!("must be between 1 and {MAX_PAGE_SIZE}"),
             );
         }
+    }
+
+    fn pep(&mut self, config: &Config) {
+        let pep = &config.pep;
+        self.at_least("pep.max_items", u64::from(pep.max_items), 1);
+        self.at_least("pep.max_nodes", pep.max_nodes as u64, 1);
+        self.at_least("pep.caps_cache_size", pep.caps_cache_size as u64, 1);
+        self.at_least("pep.caps_timeout_secs", pep.caps_timeout_secs, 1);
+        self.at_least("pep.max_item_bytes", pep.max_item_bytes as u64, 1024);
     }
 
     fn tls(&mut self, config: &Config) {

@@ -149,10 +149,12 @@ impl Service for AccountDisco {
                 )
                 .await;
         }
-        let info = info(
-            vec![identity("account", "registered", None)],
-            &self.features,
-        );
+        let mut identities = vec![identity("account", "registered", None)];
+        // XEP-0163 §6.1: an account with a PEP service is also a pubsub/pep entity.
+        if self.features.contains(&ns::PUBSUB) {
+            identities.push(identity("pubsub", "pep", None));
+        }
+        let info = info(identities, &self.features);
         ctx.reply(&iq, stanza::iq_result(&iq.el, Some(info))).await
     }
 

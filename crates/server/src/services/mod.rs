@@ -3,7 +3,9 @@
 //! message archive, ad-hoc commands and REST components. Each implements
 //! [`crate::ctx::Service`] and is registered with the router at startup; none knows the router.
 
+pub mod avatar;
 pub mod blocking;
+pub mod caps;
 pub mod carbons;
 pub mod commands;
 pub mod component;
@@ -11,8 +13,11 @@ pub mod contacts;
 pub mod disco;
 pub mod mam;
 pub mod offline;
+pub mod pep;
 pub mod ping;
 pub mod presence;
+pub mod private;
 pub mod roster;
 pub mod subscription;
+pub mod vcard;
 pub mod version;

@@ -7,6 +7,8 @@ pub mod blocking;
 pub mod error;
 pub mod offline;
 pub mod outbox;
+pub mod pep;
+pub mod personal;
 pub mod presence;
 pub mod roster;
 pub mod sqlite;
@@ -20,6 +22,8 @@ pub use blocking::BlockingStore;
 pub use error::StoreError;
 pub use offline::{OfflineMessage, OfflineQuota, OfflineStore, OfflineUsage};
 pub use outbox::{NewOutboxEntry, OutboxDepth, OutboxEntry, OutboxStore};
+pub use pep::{Created, PepStore, StoredItem, StoredNode};
+pub use personal::PersonalStore;
 pub use presence::{PresenceStore, SubscriptionRequest};
 pub use roster::{RosterChange, RosterItem, RosterStore, RosterVersion};
 pub use webhooks::{UserCallbackRow, WebhookStore};
@@ -35,6 +39,8 @@ pub trait Store:
     + WebhookStore
     + BlockingStore
     + ArchiveStore
+    + PepStore
+    + PersonalStore
     + 'static
 {
 }
@@ -48,6 +54,8 @@ impl<T> Store for T where
         + WebhookStore
         + BlockingStore
         + ArchiveStore
+        + PepStore
+        + PersonalStore
         + 'static
 {
 }

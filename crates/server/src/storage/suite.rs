@@ -7,9 +7,10 @@ use crate::storage::archive::{
     Criteria, NewArchived, Page, PageRequest, Position, QueryError, StoredPrefs, With,
 };
 use crate::storage::{
-    NewOutboxEntry, OfflineQuota, OfflineUsage, OutboxDepth, RosterItem, Store, StoreError,
-    UserCallbackRow,
+    Created, NewOutboxEntry, OfflineQuota, OfflineUsage, OutboxDepth, RosterItem, Store,
+    StoreError, StoredItem, UserCallbackRow,
 };
+use switchboard_xmpp::pep::NodeConfig;
 use switchboard_xmpp::sasl::StoredCredentials;
 
 pub fn creds() -> StoredCredentials {
@@ -366,6 +367,123 @@ pub async fn account_deletion_removes_im_state(s: &dyn Store) {
         OfflineUsage::default()
     );
     assert!(s.offline_claim("alice", "b", 0, 10).await.unwrap());
+}
+
+fn pep_item(id: &str, payload: &str) -> StoredItem {
+    StoredItem {
+        id: id.into(),
+        payload: payload.into(),
+    }
+}
+
+/// Nodes are created once, keep their newest items in publication order (a republished id
+/// becomes the newest) and trim to what their configuration keeps.
+pub async fn pep_nodes_and_items(s: &dyn Store) {
+    s.create_user("alice", &creds()).await.unwrap();
+    let mut config = NodeConfig::DEFAULT;
+    config.max_items = 3;
+    assert_eq!(
+        s.pep_create("alice", "n", &config, 2).await.unwrap(),
+        Created::Created
+    );
+    assert_eq!(
+        s.pep_create("alice", "n", &config, 2).await.unwrap(),
+        Created::Exists
+    );
+    assert_eq!(
+        s.pep_create("alice", "m", &NodeConfig::DEFAULT, 2)
+            .await
+            .unwrap(),
+        Created::Created
+    );
+    assert_eq!(
+        s.pep_create("alice", "o", &config, 2).await.unwrap(),
+        Created::TooMany
+    );
+    assert!(matches!(
+        s.pep_create("nobody", "n", &config, 2).await,
+        Err(StoreError::NoSuchUser)
+    ));
+    assert_eq!(s.pep_node("alice", "n").await.unwrap(), Some(config));
+    assert_eq!(s.pep_nodes("alice").await.unwrap().len(), 2);
+    for id in ["a", "b", "c", "a", "d"] {
+        assert!(
+            s.pep_publish("alice", "n", &pep_item(id, &format!("<p>{id}</p>")), 3)
+                .await
+                .unwrap()
+        );
+    }
+    assert!(
+        !s.pep_publish("alice", "x", &pep_item("a", "<p/>"), 3)
+            .await
+            .unwrap()
+    );
+    let ids = |items: Vec<StoredItem>| items.into_iter().map(|i| i.id).collect::<Vec<_>>();
+    assert_eq!(
+        ids(s.pep_items("alice", "n", None).await.unwrap()),
+        ["c", "a", "d"]
+    );
+    assert_eq!(
+        ids(s.pep_items("alice", "n", Some(1)).await.unwrap()),
+        ["d"]
+    );
+    assert_eq!(
+        ids(s
+            .pep_items_by_id("alice", "n", &["d".into(), "zz".into(), "c".into()])
+            .await
+            .unwrap()),
+        ["c", "d"]
+    );
+    assert_eq!(
+        s.pep_retract("alice", "n", &["c".into(), "zz".into()])
+            .await
+            .unwrap(),
+        ["c"]
+    );
+    config.max_items = 1;
+    assert!(s.pep_configure("alice", "n", &config).await.unwrap());
+    assert_eq!(ids(s.pep_items("alice", "n", None).await.unwrap()), ["d"]);
+    assert!(s.pep_purge("alice", "n").await.unwrap());
+    assert!(s.pep_items("alice", "n", None).await.unwrap().is_empty());
+    assert!(s.pep_delete("alice", "n").await.unwrap());
+    assert!(!s.pep_delete("alice", "n").await.unwrap());
+    assert!(!s.pep_purge("alice", "n").await.unwrap());
+    assert_eq!(s.pep_node("alice", "n").await.unwrap(), None);
+}
+
+/// vCards and private XML are replaced whole, and go with their account.
+pub async fn personal_data_follows_its_account(s: &dyn Store) {
+    s.create_user("alice", &creds()).await.unwrap();
+    assert_eq!(s.vcard("alice").await.unwrap(), None);
+    s.set_vcard("alice", "<vCard/>").await.unwrap();
+    s.set_vcard("alice", "<vCard><FN>A</FN></vCard>")
+        .await
+        .unwrap();
+    assert_eq!(
+        s.vcard("alice").await.unwrap().as_deref(),
+        Some("<vCard><FN>A</FN></vCard>")
+    );
+    s.set_private_xml("alice", "urn:x", "<x/>").await.unwrap();
+    assert_eq!(
+        s.private_xml("alice", "urn:x").await.unwrap().as_deref(),
+        Some("<x/>")
+    );
+    assert_eq!(s.private_xml("alice", "urn:y").await.unwrap(), None);
+    assert!(matches!(
+        s.set_vcard("nobody", "<vCard/>").await,
+        Err(StoreError::NoSuchUser)
+    ));
+    s.pep_create("alice", "n", &NodeConfig::DEFAULT, 10)
+        .await
+        .unwrap();
+    s.pep_publish("alice", "n", &pep_item("a", "<p/>"), 1)
+        .await
+        .unwrap();
+    s.delete_user("alice").await.unwrap();
+    s.create_user("alice", &creds()).await.unwrap();
+    assert_eq!(s.vcard("alice").await.unwrap(), None);
+    assert_eq!(s.private_xml("alice", "urn:x").await.unwrap(), None);
+    assert!(s.pep_nodes("alice").await.unwrap().is_empty());
 }
 
 pub fn outbox_entry(n: u32, destination: &str) -> NewOutboxEntry {
@@ -802,6 +920,14 @@ pub async fn archive_prefs_round_trip(s: &dyn Store) {
 #[macro_export]
 macro_rules! store_suite {
     ($open:expr) => {
+        #[tokio::test]
+        async fn pep_nodes_and_items() {
+            $crate::storage::suite::pep_nodes_and_items(&$open).await;
+        }
+        #[tokio::test]
+        async fn personal_data_follows_its_account() {
+            $crate::storage::suite::personal_data_follows_its_account(&$open).await;
+        }
         #[tokio::test]
         async fn users_lifecycle() {
             $crate::storage::suite::users_lifecycle(&$open).await;

@@ -72,6 +72,8 @@ pub mod backup;
 mod blocking;
 mod offline;
 mod outbox;
+mod pep;
+mod personal;
 mod presence;
 mod roster;
 mod webhooks;
