@@ -567,3 +567,50 @@ async fn the_account_advertises_pep() {
     }
     server.stop().await;
 }
+
+#[tokio::test]
+async fn an_unknown_ver_is_asked_about_once() {
+    let server = TestServer::start().await;
+    subscribe(&server, "bob", "alice", true).await;
+    let nick = "http://jabber.org/protocol/nick";
+    let mut alice = StanzaPeer::available(&server, "alice", "phone").await;
+    let nick_item =
+        "<item id='n'><nick xmlns='http://jabber.org/protocol/nick'>Alice</nick></item>";
+    let reply = iq(&mut alice, "n1", &publish("n1", None, nick, nick_item, &[])).await;
+    assert_eq!(reply.attr("type"), Some("result"));
+
+    let answer = disco_answer(&[nick]);
+    let mut phone = StanzaPeer::bound(&server, "bob", "phone").await;
+    let mut tablet = StanzaPeer::bound(&server, "bob", "tablet").await;
+    phone.send(&caps_presence(&ver(&answer))).await;
+    let query = phone.next_named("iq").await;
+    // The tablet shows the same ver while the phone's answer is awaited: it is not asked.
+    tablet.send(&caps_presence(&ver(&answer))).await;
+    nothing_pending(&mut tablet).await;
+    let node = query
+        .get_child("query", "http://jabber.org/protocol/disco#info")
+        .and_then(|q| q.attr("node"))
+        .unwrap();
+    let reply = answer.replacen("<query ", &format!("<query node='{node}' "), 1);
+    phone
+        .send(&format!(
+            "<iq type='result' id='{}' to='localhost/caps'>{reply}</iq>",
+            query.attr("id").unwrap()
+        ))
+        .await;
+    // Both get the last item of alice's node.
+    for peer in [&mut phone, &mut tablet] {
+        let message = loop {
+            let stanza = peer.next().await;
+            assert_ne!(stanza.name(), "iq", "{}", String::from(&stanza));
+            if stanza.name() == "message" {
+                break stanza;
+            }
+        };
+        let (node, item) = event_of(&message);
+        assert_eq!(node, nick);
+        assert_eq!(item.attr("id"), Some("n"));
+        assert_eq!(message.attr("from"), Some("alice@localhost"));
+    }
+    server.stop().await;
+}
