@@ -78,7 +78,8 @@ pub fn metadata_info(payload: &Element) -> Option<(String, String)> {
     }
     payload
         .children()
-        .filter(|c| c.is("info", ns::AVATAR_METADATA) && c.attr("url").is_none())
+        .filter(|c| c.is("info", ns::AVATAR_METADATA))
+        .filter(|c| c.attr("url").is_none_or(str::is_empty))
         .find_map(|info| {
             let id = info.attr("id")?.to_owned();
             let mime = info.attr("type").unwrap_or("image/png").to_owned();
