@@ -110,6 +110,13 @@ async fn vcards_are_read_by_anyone_and_written_by_their_account() {
     );
     let read = vcard_of(&mut alice, "g2", "alice@localhost").await;
     assert_eq!(read.get_child("FN", VCARD).unwrap().text(), "Alice A.");
+    let nobody = iq(
+        &mut bob,
+        "g3",
+        "<iq type='get' id='g3' to='nobody@localhost'><vCard xmlns='vcard-temp'/></iq>",
+    )
+    .await;
+    assert_eq!(condition(&nobody), "service-unavailable");
     server.stop().await;
 }
 

@@ -37,7 +37,15 @@ impl Service for Vcard {
                 DefinedCondition::BadRequest,
                 "expected <vCard xmlns='vcard-temp'/>",
             )),
-            ("get", _) => read(ctx, &owner).await.map(Some),
+            ("get", _) if ctx.own_account(&iq).is_some() || exists(ctx, &owner).await => {
+                read(ctx, &owner).await.map(Some)
+            }
+            // RFC 6121 §8.5.1: an account that does not exist is not revealed by an empty vCard.
+            ("get", _) => Err((
+                ErrorType::Cancel,
+                DefinedCondition::ServiceUnavailable,
+                "no such account",
+            )),
             ("set", Some(vcard)) if ctx.own_account(&iq).is_some() => {
                 self.write(ctx, &owner, vcard).await.map(|()| None)
             }
@@ -73,6 +81,10 @@ const UNAVAILABLE: Refusal = (
     DefinedCondition::InternalServerError,
     "vCard storage is not available right now",
 );
+
+async fn exists(ctx: &Ctx, user: &str) -> bool {
+    matches!(ctx.store().credentials(user).await, Ok(Some(_)))
+}
 
 /// The stored vCard, or an empty one (XEP-0054 §3.1: a reply either way).
 async fn read(ctx: &Ctx, owner: &str) -> Result<Element, Refusal> {
