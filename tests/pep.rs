@@ -383,6 +383,17 @@ async fn notifications_follow_verified_capabilities_and_subscriptions() {
     )
     .await;
     assert_eq!(error_of(&reply).0, "forbidden");
+    // Whom alice blocks gets nothing of her nodes (XEP-0191).
+    let reply = iq(
+        &mut alice,
+        "b1",
+        "<iq type='set' id='b1'><block xmlns='urn:xmpp:blocking'><item jid='bob@localhost'/></block></iq>",
+    )
+    .await;
+    assert_eq!(reply.attr("type"), Some("result"));
+    let reply = iq(&mut alice, "n2", &publish("n2", None, nick, nick_item, &[])).await;
+    assert_eq!(reply.attr("type"), Some("result"));
+    nothing_pending(&mut bob).await;
     server.stop().await;
 }
 

@@ -5,6 +5,7 @@
 use async_trait::async_trait;
 use jid::Jid;
 use minidom::Element;
+use switchboard_xmpp::blocking::BlockList;
 use switchboard_xmpp::caps::{Caps, Interests};
 use switchboard_xmpp::ns;
 use switchboard_xmpp::pep::{
@@ -308,6 +309,11 @@ impl Pep {
             }
         }
         let payload = pep::event(node, event);
+        let blocked = if users.len() > 1 {
+            blocklist(ctx, owner).await
+        } else {
+            BlockList::default()
+        };
         for user in users {
             for entry in ctx.sessions().resources(&user) {
                 if !entry.available
@@ -319,10 +325,25 @@ impl Pep {
                     continue;
                 }
                 let to = format!("{user}@{}/{}", ctx.domain(), entry.resource);
+                if Jid::new(&to).is_ok_and(|jid| blocked.blocks(&jid)) {
+                    continue;
+                }
                 let message =
                     pep::notification(owner_jid.as_str(), &to, &random_id(), payload.clone());
                 ctx.send(message).await;
             }
+        }
+    }
+}
+
+/// `owner`'s blocklist (XEP-0191): nothing of its nodes reaches whom it blocks. A storage
+/// failure is logged and blocks nobody, as the blocking filter does.
+async fn blocklist(ctx: &Ctx, owner: &str) -> BlockList {
+    match ctx.store().blocklist(owner).await {
+        Ok(items) => BlockList::new(items),
+        Err(e) => {
+            tracing::error!(owner, error = %e, "blocklist unavailable for PEP");
+            BlockList::default()
         }
     }
 }
@@ -449,6 +470,9 @@ async fn send_last(ctx: &Ctx, user: &str, full: &Jid, interests: &Interests) {
         let Some(owner_jid) = ctx.account_jid(owner) else {
             continue;
         };
+        if owner != user && blocklist(ctx, owner).await.blocks(full) {
+            continue;
+        }
         for node in interests.nodes() {
             let config = match ctx.store().pep_node(owner, node).await {
                 Ok(Some(config)) => config,
