@@ -221,6 +221,23 @@ async fn avatars_convert_both_ways() {
     assert_eq!(photo.get_child("BINVAL", VCARD).unwrap().text(), other);
     assert_eq!(photo.get_child("TYPE", VCARD).unwrap().text(), "image/jpeg");
     assert_eq!(vcard.get_child("FN", VCARD).unwrap().text(), "Alice");
+    // The next presence carries the new hash.
+    alice.send("<presence><show>dnd</show></presence>").await;
+    let presence = loop {
+        let presence = bob.next_named("presence").await;
+        if presence
+            .get_child("show", "jabber:client")
+            .map(Element::text)
+            == Some("dnd".into())
+        {
+            break presence;
+        }
+    };
+    let photo = presence
+        .get_child("x", "vcard-temp:x:update")
+        .and_then(|x| x.get_child("photo", "vcard-temp:x:update"))
+        .unwrap();
+    assert_eq!(photo.text(), other_id);
     server.stop().await;
 }
 

@@ -64,6 +64,8 @@ pub struct PepConfig {
     pub caps_cache_size: usize,
     /// Seconds to wait for a client's answer to the disco#info query about its capabilities.
     pub caps_timeout_secs: u64,
+    /// Accounts whose current avatar id is kept in memory for the XEP-0153 presence hash.
+    pub avatar_cache_size: usize,
     /// Bytes of XML one account's vCard may hold.
     pub max_vcard_bytes: usize,
     /// Bytes of XML one private XML document (one namespace) may hold.
@@ -356,6 +358,7 @@ impl Default for PepConfig {
             max_nodes: 256,
             caps_cache_size: 4096,
             caps_timeout_secs: 10,
+            avatar_cache_size: 10_000,
             max_vcard_bytes: 128 * 1024,
             max_private_bytes: 64 * 1024,
         }
@@ -659,6 +662,7 @@ pub const ENV_KEYS: &[(&str, &str)] = &[
     ("SWITCHBOARD_PEP_MAX_NODES", "pep.max_nodes"),
     ("SWITCHBOARD_PEP_CAPS_CACHE_SIZE", "pep.caps_cache_size"),
     ("SWITCHBOARD_PEP_CAPS_TIMEOUT_SECS", "pep.caps_timeout_secs"),
+    ("SWITCHBOARD_PEP_AVATAR_CACHE_SIZE", "pep.avatar_cache_size"),
     ("SWITCHBOARD_PEP_MAX_VCARD_BYTES", "pep.max_vcard_bytes"),
     ("SWITCHBOARD_PEP_MAX_PRIVATE_BYTES", "pep.max_private_bytes"),
 ];

@@ -55,8 +55,9 @@ pub fn plan(old: &Config, mut new: Config) -> Plan {
     fixed!("auth.credential_poll_ms", auth.credential_poll_ms);
     // The retention task is started, or not, with the server.
     fixed!("mam.retention_days", mam.retention_days);
-    // The capabilities cache is sized when the PEP service is built.
+    // The capabilities and avatar caches are sized when the PEP service is built.
     fixed!("pep.caps_cache_size", pep.caps_cache_size);
+    fixed!("pep.avatar_cache_size", pep.avatar_cache_size);
     fixed!("rest.max_body_bytes", rest.max_body_bytes);
     fixed!("rest.iq_timeout_secs", rest.iq_timeout_secs);
     fixed!("rest.iq_max_timeout_secs", rest.iq_max_timeout_secs);

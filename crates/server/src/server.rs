@@ -303,7 +303,7 @@ fn handlers(config: &Config, webhooks: &Webhooks) -> Handlers {
     let blocking = Arc::new(blocking::Blocking::new(config.limits.blocklist_cache_size));
     let carbons = Arc::new(carbons::Carbons);
     let archive = Arc::new(Archive::default());
-    let pep = pep::Pep::new(config.pep.caps_cache_size);
+    let pep = pep::Pep::new(config.pep.caps_cache_size, config.pep.avatar_cache_size);
     let mut handlers = Handlers::default()
         .server_iq(ns::PING, Arc::new(ping::ServerPing))
         .server_iq(ns::VERSION, Arc::new(version::Version))

@@ -82,6 +82,7 @@ impl Issues {
         self.at_least("pep.max_nodes", pep.max_nodes as u64, 1);
         self.at_least("pep.caps_cache_size", pep.caps_cache_size as u64, 1);
         self.at_least("pep.caps_timeout_secs", pep.caps_timeout_secs, 1);
+        self.at_least("pep.avatar_cache_size", pep.avatar_cache_size as u64, 1);
         self.at_least("pep.max_item_bytes", pep.max_item_bytes as u64, 1024);
     }
 

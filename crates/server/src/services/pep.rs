@@ -2,6 +2,8 @@
 //! notifications to the resources whose capabilities ask for a node, and the last items sent to
 //! a contact's resource when it comes online.
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use jid::Jid;
 use minidom::Element;
@@ -14,7 +16,7 @@ use switchboard_xmpp::pep::{
 use switchboard_xmpp::stanza::{self, StanzaKind};
 use switchboard_xmpp::subscription::Subscription;
 
-use super::avatar;
+use super::avatar::{self, AvatarIds};
 use super::caps::CapsCache;
 use super::contacts;
 use crate::ctx::{Ctx, Feature, Filter, Flow, Service};
@@ -26,12 +28,23 @@ use crate::storage::{Created, StoreError, StoredItem};
 #[derive(Clone)]
 pub struct Pep {
     caps: CapsCache,
+    avatars: Arc<AvatarIds>,
 }
 
 impl Pep {
-    pub fn new(caps_cache_size: usize) -> Pep {
+    /// Keeps `caps_cache_size` verified capabilities and `avatar_cache_size` accounts' avatar
+    /// ids in memory.
+    pub fn new(caps_cache_size: usize, avatar_cache_size: usize) -> Pep {
         Pep {
             caps: CapsCache::new(caps_cache_size),
+            avatars: Arc::new(AvatarIds::new(avatar_cache_size)),
+        }
+    }
+
+    /// Called after `owner`'s `node` changed.
+    fn changed(&self, owner: &str, node: &str) {
+        if node == ns::AVATAR_METADATA {
+            self.avatars.forget(owner);
         }
     }
 }
@@ -180,6 +193,7 @@ impl Pep {
                 if !ctx.store().pep_delete(owner, &node).await? {
                     return Err(PepError::NoSuchNode);
                 }
+                self.changed(owner, &node);
                 self.notify(ctx, owner, &node, &config, &Event::Deleted)
                     .await;
                 Ok(None)
@@ -189,6 +203,7 @@ impl Pep {
                 if !ctx.store().pep_purge(owner, &node).await? {
                     return Err(PepError::NoSuchNode);
                 }
+                self.changed(owner, &node);
                 self.notify(ctx, owner, &node, &config, &Event::Purged)
                     .await;
                 Ok(None)
@@ -259,6 +274,7 @@ impl Pep {
             id: id.clone(),
             payload,
         };
+        self.changed(owner, node);
         avatar::published(ctx, owner, node, &item).await;
         self.notify(ctx, owner, node, &config, &Event::Published(item))
             .await;
@@ -276,6 +292,7 @@ impl Pep {
     ) -> Result<(), PepError> {
         let config = node_config(ctx, owner, node).await?;
         let removed = ctx.store().pep_retract(owner, node, ids).await?;
+        self.changed(owner, node);
         if notify && !removed.is_empty() {
             self.notify(ctx, owner, node, &config, &Event::Retracted(removed))
                 .await;
@@ -420,7 +437,7 @@ impl Filter for Pep {
         {
             return Flow::Continue;
         }
-        avatar::stamp_presence(ctx, user, &mut stanza.el).await;
+        self.avatars.stamp_presence(ctx, user, &mut stanza.el).await;
         let Some(caps) = Caps::of_presence(&stanza.el) else {
             return Flow::Continue;
         };

@@ -112,7 +112,12 @@ impl Vcard {
             UNAVAILABLE
         })?;
         if let Some(photo) = Photo::of_vcard(vcard)
-            && avatar::current_id(ctx, owner).await.as_deref() != Some(&photo.id())
+            && avatar::current_id(ctx, owner)
+                .await
+                .ok()
+                .flatten()
+                .as_deref()
+                != Some(&photo.id())
         {
             self.publish_avatar(ctx, owner, &photo).await;
         }
