@@ -236,6 +236,20 @@ async fn omemo_devicelist_and_bundles() {
     assert_eq!(own.len(), 1);
     assert_eq!(event_of(&own[0]).0, DEVICES);
 
+    // The legacy (axolotl) device list, as Conversations still publishes it beside.
+    let legacy = "<item id='current'><list xmlns='eu.siacs.conversations.axolotl'>\
+                  <device id='1001'/></list></item>";
+    let reply = iq(
+        &mut alice,
+        "l1",
+        &publish("l1", None, LEGACY_DEVICES, legacy, &open),
+    )
+    .await;
+    assert_eq!(reply.attr("type"), Some("result"));
+    let (node, item) = next_event(&mut bob).await;
+    assert_eq!(node, LEGACY_DEVICES);
+    assert!(item.has_child("list", "eu.siacs.conversations.axolotl"));
+
     // Bundles: one item per device, as many as allowed.
     let bundle = "<item id='1001'><bundle xmlns='urn:xmpp:omemo:2'><spk id='1'>AAAA</spk>\
                   <ik>BBBB</ik><prekeys><pk id='1'>CCCC</pk></prekeys></bundle></item>";
@@ -312,7 +326,11 @@ async fn omemo_devicelist_and_bundles() {
     let devices = item.get_child("devices", "urn:xmpp:omemo:2").unwrap();
     assert_eq!(devices.children().count(), 2);
     let mut tablet = online_with_caps(&server, "bob", "tablet", &nodes, true).await;
-    let (node, item) = next_event(&mut tablet).await;
+    // The last item of each node it asks for: both device lists.
+    let mut last = [next_event(&mut tablet).await, next_event(&mut tablet).await];
+    last.sort_by(|a, b| a.0.cmp(&b.0));
+    assert_eq!(last[0].0, LEGACY_DEVICES);
+    let (node, item) = &last[1];
     assert_eq!(node, DEVICES);
     assert_eq!(
         item.get_child("devices", "urn:xmpp:omemo:2")
