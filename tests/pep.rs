@@ -643,3 +643,27 @@ async fn an_unknown_ver_is_asked_about_once() {
     }
     server.stop().await;
 }
+
+#[tokio::test]
+async fn an_approved_subscription_brings_the_last_items() {
+    let server = TestServer::start().await;
+    let nick = "http://jabber.org/protocol/nick";
+    let mut alice = StanzaPeer::available(&server, "alice", "phone").await;
+    let nick_item =
+        "<item id='n'><nick xmlns='http://jabber.org/protocol/nick'>Alice</nick></item>";
+    let reply = iq(&mut alice, "n1", &publish("n1", None, nick, nick_item, &[])).await;
+    assert_eq!(reply.attr("type"), Some("result"));
+    let mut bob = online_with_caps(&server, "bob", "phone", &[nick], false).await;
+    nothing_pending(&mut bob).await;
+    bob.send("<presence to='alice@localhost' type='subscribe'/>")
+        .await;
+    let request = alice.next_named("presence").await;
+    assert_eq!(request.attr("type"), Some("subscribe"));
+    alice
+        .send("<presence to='bob@localhost' type='subscribed'/>")
+        .await;
+    let (node, item) = next_event(&mut bob).await;
+    assert_eq!(node, nick);
+    assert_eq!(item.attr("id"), Some("n"));
+    server.stop().await;
+}

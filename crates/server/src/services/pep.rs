@@ -22,6 +22,7 @@ use super::contacts;
 use crate::ctx::{Ctx, Feature, Filter, Flow, Service};
 use crate::ids::random_id;
 use crate::routed::{Origin, Outcome, Routed};
+use crate::sessions::SessionId;
 use crate::storage::{Created, StoreError, StoredItem};
 
 /// The PEP service and the filter that watches its accounts' presence; cheap to clone.
@@ -428,18 +429,26 @@ impl Filter for Pep {
     /// A resource's broadcast presence: stamped with the avatar's hash (XEP-0398), and, when it
     /// shows capabilities and comes online or changes them, it learns them (asking once for an
     /// unknown `ver`) and then gets the last item of every node it asks for among its own
-    /// account's and the accounts it is subscribed to (XEP-0163 §4.3.3).
+    /// account's and the accounts it is subscribed to (XEP-0163 §4.3.3). An approved
+    /// subscription sends the owner's last items to the new subscriber's resources.
     async fn outbound(&self, ctx: &Ctx, user: &str, stanza: &mut Routed) -> Flow {
-        let Origin::Session(id) = stanza.origin else {
-            return Flow::Continue;
-        };
-        if stanza.kind != StanzaKind::Presence || stanza.to.is_some() || !stanza.type_().is_empty()
-        {
+        if stanza.kind != StanzaKind::Presence {
             return Flow::Continue;
         }
+        match (stanza.type_(), stanza.to.clone(), stanza.origin) {
+            ("", None, Origin::Session(id)) => self.broadcast(ctx, user, id, stanza).await,
+            ("subscribed", Some(contact), _) => self.subscribed(ctx, user, &contact),
+            _ => {}
+        }
+        Flow::Continue
+    }
+}
+
+impl Pep {
+    async fn broadcast(&self, ctx: &Ctx, user: &str, id: SessionId, stanza: &mut Routed) {
         self.avatars.stamp_presence(ctx, user, &mut stanza.el).await;
         let Some(caps) = Caps::of_presence(&stanza.el) else {
-            return Flow::Continue;
+            return;
         };
         let Some(entry) = ctx
             .sessions()
@@ -447,11 +456,11 @@ impl Filter for Pep {
             .into_iter()
             .find(|e| e.id == id)
         else {
-            return Flow::Continue;
+            return;
         };
         let before = entry.presence.as_deref().and_then(Caps::of_presence);
         if entry.available && before.as_ref() == Some(&caps) {
-            return Flow::Continue;
+            return;
         }
         let (pep, ctx, user) = (self.clone(), ctx.clone(), user.to_owned());
         let full = stanza.from.clone();
@@ -460,7 +469,64 @@ impl Filter for Pep {
                 send_last(&ctx, &user, &full, &interests).await;
             }
         });
-        Flow::Continue
+    }
+
+    /// `owner` approved `contact`'s subscription (the subscription filter before this one has
+    /// recorded it): the contact's available resources get the last items they ask for of
+    /// `owner`'s nodes (`on_sub`, XEP-0060 §12.20).
+    fn subscribed(&self, ctx: &Ctx, owner: &str, contact: &Jid) {
+        let Some(contact_user) = ctx.local_user(contact).filter(|c| c != owner) else {
+            return;
+        };
+        let (pep, ctx, owner) = (self.clone(), ctx.clone(), owner.to_owned());
+        tokio::spawn(async move {
+            let Some(contact_bare) = ctx.account_jid(&contact_user) else {
+                return;
+            };
+            match contacts::state(&ctx, &owner, contact_bare.as_str()).await {
+                Ok(state) if state.has_from() => {}
+                Ok(_) => return,
+                Err(e) => {
+                    tracing::error!(owner, error = %e, "roster unavailable for PEP");
+                    return;
+                }
+            }
+            for entry in ctx.sessions().resources(&contact_user) {
+                let Some(interests) = pep.caps.of_entry(&entry).filter(|_| entry.available) else {
+                    continue;
+                };
+                let Ok(full) = Jid::new(&format!("{contact_bare}/{}", entry.resource)) else {
+                    continue;
+                };
+                send_last_of(
+                    &ctx,
+                    &owner,
+                    &contact_user,
+                    &full,
+                    &interests,
+                    Trigger::Subscription,
+                )
+                .await;
+            }
+        });
+    }
+}
+
+/// What makes the server send a node's last item on its own.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Trigger {
+    /// A contact's resource came online (`on_sub_and_presence`).
+    Presence,
+    /// A contact was granted a subscription (`on_sub` and `on_sub_and_presence`).
+    Subscription,
+}
+
+impl Trigger {
+    fn sends(self, when: SendLast) -> bool {
+        match self {
+            Trigger::Presence => when == SendLast::OnSubAndPresence,
+            Trigger::Subscription => when != SendLast::Never,
+        }
     }
 }
 
@@ -484,38 +550,50 @@ async fn send_last(ctx: &Ctx, user: &str, full: &Jid, interests: &Interests) {
         Err(e) => tracing::error!(user, error = %e, "roster unavailable for PEP"),
     }
     for owner in &owners {
-        let Some(owner_jid) = ctx.account_jid(owner) else {
-            continue;
-        };
-        if owner != user && blocklist(ctx, owner).await.blocks(full) {
-            continue;
-        }
-        for node in interests.nodes() {
-            let config = match ctx.store().pep_node(owner, node).await {
-                Ok(Some(config)) => config,
-                Ok(None) => continue,
-                Err(e) => {
-                    tracing::error!(owner, error = %e, "PEP node unavailable");
-                    continue;
-                }
-            };
-            let visible = owner == user || config.access_model != AccessModel::Whitelist;
-            if !visible || config.send_last != SendLast::OnSubAndPresence {
+        send_last_of(ctx, owner, user, full, interests, Trigger::Presence).await;
+    }
+}
+
+/// The last item of each of `owner`'s nodes that `interests` names, that `user` may see and
+/// that `trigger` sends, to `user`'s resource `full`.
+async fn send_last_of(
+    ctx: &Ctx,
+    owner: &str,
+    user: &str,
+    full: &Jid,
+    interests: &Interests,
+    trigger: Trigger,
+) {
+    let Some(owner_jid) = ctx.account_jid(owner) else {
+        return;
+    };
+    if owner != user && blocklist(ctx, owner).await.blocks(full) {
+        return;
+    }
+    for node in interests.nodes() {
+        let config = match ctx.store().pep_node(owner, node).await {
+            Ok(Some(config)) => config,
+            Ok(None) => continue,
+            Err(e) => {
+                tracing::error!(owner, error = %e, "PEP node unavailable");
                 continue;
             }
-            let last = match ctx.store().pep_items(owner, node, Some(1)).await {
-                Ok(items) => items_of(&items),
-                Err(e) => {
-                    tracing::error!(owner, error = %e, "PEP items unavailable");
-                    continue;
-                }
-            };
-            for item in last {
-                let event = pep::event(node, &Event::Published(item));
-                let message =
-                    pep::notification(owner_jid.as_str(), full.as_str(), &random_id(), event);
-                ctx.send(message).await;
+        };
+        let visible = owner == user || config.access_model != AccessModel::Whitelist;
+        if !visible || !trigger.sends(config.send_last) {
+            continue;
+        }
+        let last = match ctx.store().pep_items(owner, node, Some(1)).await {
+            Ok(items) => items_of(&items),
+            Err(e) => {
+                tracing::error!(owner, error = %e, "PEP items unavailable");
+                continue;
             }
+        };
+        for item in last {
+            let event = pep::event(node, &Event::Published(item));
+            let message = pep::notification(owner_jid.as_str(), full.as_str(), &random_id(), event);
+            ctx.send(message).await;
         }
     }
 }

@@ -85,25 +85,15 @@ impl PepStore for SqliteStore {
         config: &NodeConfig,
         max_nodes: usize,
     ) -> Result<Created, StoreError> {
-        let mut tx = self.pool.begin().await?;
-        let exists = sqlx::query("SELECT 1 FROM pep_nodes WHERE username = ? AND node = ?")
-            .bind(user)
-            .bind(node)
-            .fetch_optional(&mut *tx)
-            .await?;
-        if exists.is_some() {
-            return Ok(Created::Exists);
-        }
-        let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM pep_nodes WHERE username = ?")
-            .bind(user)
-            .fetch_one(&mut *tx)
-            .await?;
-        if count >= limit(max_nodes) {
-            return Ok(Created::TooMany);
-        }
+        // One statement that writes: a transaction reading first could not take the write lock
+        // once another connection wrote meanwhile (SQLite answers busy at once, not after the
+        // busy timeout).
         let inserted = sqlx::query(
             "INSERT INTO pep_nodes (username, node, access_model, persist_items, max_items,
-             send_last) VALUES (?, ?, ?, ?, ?, ?)",
+             send_last)
+             SELECT ?, ?, ?, ?, ?, ?
+             WHERE (SELECT COUNT(*) FROM pep_nodes WHERE username = ?) < ?
+             ON CONFLICT (username, node) DO NOTHING",
         )
         .bind(user)
         .bind(node)
@@ -111,17 +101,22 @@ impl PepStore for SqliteStore {
         .bind(config.persist_items)
         .bind(i64::from(config.max_items))
         .bind(config.send_last.as_str())
-        .execute(&mut *tx)
+        .bind(user)
+        .bind(limit(max_nodes))
+        .execute(&self.pool)
         .await;
         match inserted {
-            Ok(_) => {}
+            Ok(done) if done.rows_affected() > 0 => Ok(Created::Created),
+            Ok(_) => Ok(if self.pep_node(user, node).await?.is_some() {
+                Created::Exists
+            } else {
+                Created::TooMany
+            }),
             Err(sqlx::Error::Database(db)) if db.is_foreign_key_violation() => {
-                return Err(StoreError::NoSuchUser);
+                Err(StoreError::NoSuchUser)
             }
-            Err(e) => return Err(e.into()),
+            Err(e) => Err(e.into()),
         }
-        tx.commit().await?;
-        Ok(Created::Created)
     }
 
     async fn pep_configure(
@@ -264,21 +259,11 @@ impl PepStore for SqliteStore {
     }
 
     async fn pep_purge(&self, user: &str, node: &str) -> Result<bool, StoreError> {
-        let mut tx = self.pool.begin().await?;
-        let exists = sqlx::query("SELECT 1 FROM pep_nodes WHERE username = ? AND node = ?")
-            .bind(user)
-            .bind(node)
-            .fetch_optional(&mut *tx)
-            .await?;
-        if exists.is_none() {
-            return Ok(false);
-        }
         sqlx::query("DELETE FROM pep_items WHERE username = ? AND node = ?")
             .bind(user)
             .bind(node)
-            .execute(&mut *tx)
+            .execute(&self.pool)
             .await?;
-        tx.commit().await?;
-        Ok(true)
+        Ok(self.pep_node(user, node).await?.is_some())
     }
 }
