@@ -71,3 +71,13 @@ pub const OPENPGP: &str = "urn:xmpp:openpgp:0";
 pub const PGP_ENCRYPTED: &str = "jabber:x:encrypted";
 pub const SM: &str = "urn:xmpp:sm:3";
 pub const CSI: &str = "urn:xmpp:csi:0";
+/// XEP-0227: portable import/export of server data, and its SCRAM credentials extension.
+pub const PIE: &str = "urn:xmpp:pie:0";
+pub const PIE_SCRAM: &str = "urn:xmpp:pie:0#scram";
+pub const PIE_MAM: &str = "urn:xmpp:pie:0#mam";
+/// XInclude, with which ejabberd's `export_piefxis` splits a file per host.
+pub const XINCLUDE: &str = "http://www.w3.org/2001/XInclude";
+pub const VCARD: &str = "vcard-temp";
+pub const PRIVATE: &str = "jabber:iq:private";
+pub const PUBSUB: &str = "http://jabber.org/protocol/pubsub";
+pub const PUBSUB_OWNER: &str = "http://jabber.org/protocol/pubsub#owner";
