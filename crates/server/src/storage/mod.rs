@@ -7,6 +7,7 @@ pub mod blocking;
 pub mod error;
 pub mod offline;
 pub mod outbox;
+pub mod portable;
 pub mod presence;
 pub mod roster;
 pub mod sqlite;
@@ -14,12 +15,13 @@ pub mod sqlite;
 pub mod suite;
 pub mod webhooks;
 
-pub use accounts::AccountStore;
+pub use accounts::{AccountStore, ScramCoverage};
 pub use archive::ArchiveStore;
 pub use blocking::BlockingStore;
 pub use error::StoreError;
 pub use offline::{OfflineMessage, OfflineQuota, OfflineStore, OfflineUsage};
 pub use outbox::{NewOutboxEntry, OutboxDepth, OutboxEntry, OutboxStore};
+pub use portable::{PortableAccount, PortableStore};
 pub use presence::{PresenceStore, SubscriptionRequest};
 pub use roster::{RosterChange, RosterItem, RosterStore, RosterVersion};
 pub use webhooks::{UserCallbackRow, WebhookStore};
@@ -35,6 +37,7 @@ pub trait Store:
     + WebhookStore
     + BlockingStore
     + ArchiveStore
+    + PortableStore
     + 'static
 {
 }
@@ -48,6 +51,7 @@ impl<T> Store for T where
         + WebhookStore
         + BlockingStore
         + ArchiveStore
+        + PortableStore
         + 'static
 {
 }

@@ -5,7 +5,7 @@ use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
 
 use super::{SqliteStore, is_unique_violation, now};
-use crate::storage::accounts::AccountStore;
+use crate::storage::accounts::{AccountStore, ScramCoverage};
 use crate::storage::error::StoreError;
 use switchboard_xmpp::sasl::{ScramHash, ScramKeys, StoredCredentials};
 
@@ -162,5 +162,18 @@ impl AccountStore for SqliteStore {
             .fetch_one(&self.pool)
             .await?;
         Ok(row.try_get("version")?)
+    }
+
+    async fn scram_coverage(&self) -> Result<ScramCoverage, StoreError> {
+        let row = sqlx::query(
+            "SELECT NOT EXISTS (SELECT 1 FROM users WHERE sha1_iterations = 0) AS sha1,
+                    NOT EXISTS (SELECT 1 FROM users WHERE sha256_iterations = 0) AS sha256",
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(ScramCoverage {
+            sha1: row.try_get("sha1")?,
+            sha256: row.try_get("sha256")?,
+        })
     }
 }

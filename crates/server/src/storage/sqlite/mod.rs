@@ -72,6 +72,7 @@ pub mod backup;
 mod blocking;
 mod offline;
 mod outbox;
+mod portable;
 mod presence;
 mod roster;
 mod webhooks;
