@@ -27,6 +27,7 @@ use switchboard_server::server;
 use switchboard_server::storage::OutboxStore;
 use switchboard_server::tls;
 use switchboard_server::webhook;
+use switchboard_xmpp::pie::PieLimits;
 use tokio::signal::unix::{SignalKind, signal};
 use tracing_subscriber::EnvFilter;
 
@@ -181,7 +182,12 @@ async fn import(cmd: ImportCommand, config: &Config) -> Result<()> {
     let ImportCommand::Xep227 { source, replace } = cmd;
     let options = portable::ImportOptions {
         replace,
-        ..portable::ImportOptions::default()
+        limits: PieLimits {
+            max_user_bytes: config.limits.import_max_account_bytes,
+            // A stored stanza may nest as deep as one on a stream, under <user> and
+            // <offline-messages>.
+            max_depth: config.limits.max_depth + 2,
+        },
     };
     let summary = portable::import(
         &config.data_dir,

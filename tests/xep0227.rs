@@ -176,9 +176,36 @@ async fn prosody_users_log_in_with_scram_sha1_and_are_upgraded_by_plain() {
     let bob_keys = store.credentials("bob").await.unwrap().unwrap();
     assert!(!bob_keys.needs_upgrade());
     assert!(bob_keys.verify_password("builder-2"));
-    for (user, password) in [("alice", "wonderland-1"), ("carol", "carol-3")] {
-        assert!(plain_login(&running, user, password).await, "{user}");
-    }
+    assert!(plain_login(&running, "alice", "wonderland-1").await);
+    // HTTP Basic checks the password the same way, and upgrades too.
+    let url = format!("http://{}/rest", running.http_addr);
+    let ping = "<iq type='get' to='localhost' id='p1'><ping xmlns='urn:xmpp:ping'/></iq>";
+    let post = |password: &'static str| {
+        common::http()
+            .post(&url)
+            .basic_auth("carol", Some(password))
+            .header("Content-Type", "application/xmpp+xml")
+            .body(ping)
+            .send()
+    };
+    assert!(post("carol-4").await.unwrap().status().is_client_error());
+    assert!(
+        store
+            .credentials("carol")
+            .await
+            .unwrap()
+            .unwrap()
+            .needs_upgrade()
+    );
+    assert_eq!(post("carol-3").await.unwrap().status(), 200);
+    assert!(
+        !store
+            .credentials("carol")
+            .await
+            .unwrap()
+            .unwrap()
+            .needs_upgrade()
+    );
     assert_eq!(
         store.scram_coverage().await.unwrap(),
         ScramCoverage {
