@@ -153,6 +153,7 @@ impl Accounts {
     /// with both key sets derived from it in the same blocking task.
     async fn verify_password(&self, user: &str, password: &str) -> Result<bool, AccountError> {
         let creds = self.store.credentials(user).await?;
+        let verified_against = creds.clone();
         let password = password.to_owned();
         let decoy = self.decoy.clone();
         let iterations = self.iterations;
@@ -180,10 +181,21 @@ impl Accounts {
             // Only while the runtime shuts down: nobody is let in any more.
             Err(_) => (false, None),
         };
-        if let Some(upgraded) = upgrade {
-            self.store.set_credentials(user, &upgraded).await?;
-            self.cache.forget_user(user);
-            tracing::info!(%user, "imported credentials upgraded to SCRAM-SHA-1 and SCRAM-SHA-256 keys");
+        // Not when the password was changed meanwhile (`user passwd` from another process).
+        if let Some(upgraded) = upgrade
+            && self.store.credentials(user).await.ok() == Some(verified_against)
+        {
+            // The password was right either way: a failed upgrade is tried again next login.
+            match self.store.set_credentials(user, &upgraded).await {
+                Ok(_) => {
+                    self.cache.forget_user(user);
+                    tracing::info!(
+                        %user,
+                        "imported credentials upgraded to SCRAM-SHA-1 and SCRAM-SHA-256 keys"
+                    );
+                }
+                Err(e) => tracing::error!(%user, error = %e, "cannot upgrade imported credentials"),
+            }
         }
         Ok(verified)
     }
