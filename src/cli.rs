@@ -14,8 +14,8 @@ use switchboard_server::config::load::{DEFAULT_FILE, ENV_PREFIX};
     about = "An XMPP server whose first interface is HTTP",
     long_about = "An XMPP server whose first interface is HTTP: Prosody mod_rest compatible /rest, \
                   webhooks, XMPP over WebSocket (RFC 7395) and TCP.\n\n\
-                  Commands other than `serve` and `restore` work on the same data directory as \
-                  the server and may run while it serves."
+                  Commands other than `serve`, `restore` and `import` work on the same data \
+                  directory as the server and may run while it serves."
 )]
 pub struct Cli {
     /// Configuration file (TOML); without it ./switchboard.toml is read when present.
@@ -61,6 +61,42 @@ pub enum Command {
         /// A file written by `switchboard backup`.
         #[arg(value_name = "FILE")]
         file: PathBuf,
+    },
+    /// Write the accounts in a portable format other servers read.
+    #[command(subcommand)]
+    Export(ExportCommand),
+    /// Read accounts written by another server (Prosody, ejabberd) or by `export`.
+    #[command(subcommand)]
+    Import(ImportCommand),
+}
+
+#[derive(Subcommand)]
+pub enum ExportCommand {
+    /// Write every account with its SCRAM-SHA-1 and SCRAM-SHA-256 credentials (never a
+    /// password), roster, pending subscription requests and offline messages to FILE
+    /// (XEP-0227), also while the server runs.
+    Xep227 {
+        /// The file to write; it must not exist yet.
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum ImportCommand {
+    /// Import accounts (credentials, rosters, pending subscription requests, offline messages)
+    /// from a XEP-0227 file, or a directory of them: Prosody's prosody-migrator output (one file
+    /// per account), ejabberd's `export_piefxis` directory (xi:include is followed). Each
+    /// account is written whole or not at all; data this server does not keep (vCards, private
+    /// XML, PEP) is reported, not imported. Refused while a server runs on the data directory.
+    Xep227 {
+        /// A XEP-0227 file, or a directory of *.xml files.
+        #[arg(value_name = "FILE_OR_DIR")]
+        source: PathBuf,
+        /// Overwrite accounts that exist already, with all their data; without it they are
+        /// refused and the others imported.
+        #[arg(long)]
+        replace: bool,
     },
 }
 

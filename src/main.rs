@@ -22,14 +22,19 @@ use switchboard_server::config::{
 };
 use switchboard_server::http::tls as https;
 use switchboard_server::pidfile::{self, PidFile};
+use switchboard_server::portable;
 use switchboard_server::server;
 use switchboard_server::storage::OutboxStore;
 use switchboard_server::tls;
 use switchboard_server::webhook;
+use switchboard_xmpp::pie::PieLimits;
 use tokio::signal::unix::{SignalKind, signal};
 use tracing_subscriber::EnvFilter;
 
-use cli::{CertCommand, Cli, Command, ConfigCommand, TokenCommand, UserCommand, WebhookCommand};
+use cli::{
+    CertCommand, Cli, Command, ConfigCommand, ExportCommand, ImportCommand, TokenCommand,
+    UserCommand, WebhookCommand,
+};
 
 /// sysexits' EX_CONFIG: lets a service manager tell a bad configuration from a crash.
 const EXIT_CONFIG: u8 = 78;
@@ -147,6 +152,8 @@ async fn run(command: Command, loaded: Loaded) -> Result<()> {
             );
             Ok(())
         }
+        Command::Export(cmd) => export(cmd, &loaded.config).await,
+        Command::Import(cmd) => import(cmd, &loaded.config).await,
         Command::Restore { file } => {
             let restored = backup::restore(&loaded.config.data_dir, &file).await?;
             println!(
@@ -160,6 +167,50 @@ async fn run(command: Command, loaded: Loaded) -> Result<()> {
             }
             Ok(())
         }
+    }
+}
+
+async fn export(cmd: ExportCommand, config: &Config) -> Result<()> {
+    let ExportCommand::Xep227 { file } = cmd;
+    let store = server::open_store(&config.data_dir).await?;
+    let summary = portable::export(&store, &config.domain, &file).await?;
+    println!("{summary} to {}", file.display());
+    Ok(())
+}
+
+async fn import(cmd: ImportCommand, config: &Config) -> Result<()> {
+    let ImportCommand::Xep227 { source, replace } = cmd;
+    let options = portable::ImportOptions {
+        replace,
+        limits: PieLimits {
+            max_user_bytes: config.limits.import_max_account_bytes,
+            // A stored stanza may nest as deep as one on a stream, under <user> and
+            // <offline-messages>.
+            max_depth: config.limits.max_depth + 2,
+        },
+    };
+    let summary = portable::import(
+        &config.data_dir,
+        &config.domain,
+        config.auth.scram_iterations,
+        &source,
+        options,
+    )
+    .await?;
+    for refused in &summary.refused {
+        eprintln!("refused: {refused}");
+    }
+    for warning in summary.warnings() {
+        eprintln!("WARN {warning}");
+    }
+    println!("{summary}");
+    if summary.refused.is_empty() {
+        Ok(())
+    } else {
+        Err(anyhow!(
+            "{} account(s) were not imported (see above)",
+            summary.refused.len()
+        ))
     }
 }
 

@@ -279,6 +279,8 @@ pub struct LimitsConfig {
     pub c2s_rate_per_second: u32,
     /// Stanzas a c2s stream may send in a burst above the sustained rate.
     pub c2s_rate_burst: u32,
+    /// Bytes of one account (`<user>` element) in a XEP-0227 file `import xep227` reads.
+    pub import_max_account_bytes: usize,
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
@@ -443,6 +445,7 @@ impl Default for LimitsConfig {
             max_directed_presence: 1000,
             c2s_rate_per_second: 200,
             c2s_rate_burst: 1000,
+            import_max_account_bytes: 64 * 1024 * 1024,
         }
     }
 }
@@ -579,6 +582,10 @@ pub const ENV_KEYS: &[(&str, &str)] = &[
         "limits.c2s_rate_per_second",
     ),
     ("SWITCHBOARD_LIMITS_C2S_RATE_BURST", "limits.c2s_rate_burst"),
+    (
+        "SWITCHBOARD_LIMITS_IMPORT_MAX_ACCOUNT_BYTES",
+        "limits.import_max_account_bytes",
+    ),
     ("SWITCHBOARD_AUTH_SCRAM_ITERATIONS", "auth.scram_iterations"),
     ("SWITCHBOARD_AUTH_MAX_ATTEMPTS", "auth.max_attempts"),
     ("SWITCHBOARD_AUTH_FAILURE_DELAY_MS", "auth.failure_delay_ms"),

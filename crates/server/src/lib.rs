@@ -12,6 +12,7 @@ pub mod http;
 pub mod ids;
 pub mod metrics;
 pub mod pidfile;
+pub mod portable;
 pub mod reload;
 pub mod routed;
 pub mod router;

@@ -15,6 +15,7 @@ pub mod negotiation;
 pub mod ns;
 pub mod offline;
 pub mod pep;
+pub mod pie;
 pub mod rest_codec;
 pub mod rest_error;
 pub mod sasl;

@@ -92,3 +92,9 @@ pub const BOOKMARKS2: &str = "urn:xmpp:bookmarks:1";
 /// XEP-0402 §5: the server keeps XEP-0048 private storage and the PEP node in step.
 pub const BOOKMARKS2_COMPAT: &str = "urn:xmpp:bookmarks:1#compat";
 pub const CSI: &str = "urn:xmpp:csi:0";
+/// XEP-0227: portable import/export of server data, and its SCRAM credentials extension.
+pub const PIE: &str = "urn:xmpp:pie:0";
+pub const PIE_SCRAM: &str = "urn:xmpp:pie:0#scram";
+pub const PIE_MAM: &str = "urn:xmpp:pie:0#mam";
+/// XInclude, with which ejabberd's `export_piefxis` splits a file per host.
+pub const XINCLUDE: &str = "http://www.w3.org/2001/XInclude";

@@ -244,7 +244,7 @@ pub fn remove_attr(el: &mut Element, attr: &'static str) {
     el.attrs_mut().remove(&rxml::Namespace::NONE, &name(attr));
 }
 
-fn name(attr: &'static str) -> rxml::NcName {
+pub(crate) fn name(attr: &'static str) -> rxml::NcName {
     rxml::NcName::try_from(attr).expect("attribute names used by the server are valid NCNames")
 }
 

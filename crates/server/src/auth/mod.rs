@@ -149,28 +149,55 @@ impl Accounts {
         Ok(verified)
     }
 
+    /// Imported credentials that lack a key set are replaced, once the password is verified,
+    /// with both key sets derived from it in the same blocking task.
     async fn verify_password(&self, user: &str, password: &str) -> Result<bool, AccountError> {
         let creds = self.store.credentials(user).await?;
+        let verified_against = creds.clone();
         let password = password.to_owned();
         let decoy = self.decoy.clone();
         let iterations = self.iterations;
         let derive = move || match creds {
-            Some(creds) => creds.verify_password(&password),
+            Some(creds) if creds.verify_password(&password) => {
+                let upgrade = creds
+                    .needs_upgrade()
+                    .then(|| StoredCredentials::derive(&password, iterations).ok())
+                    .flatten();
+                (true, upgrade)
+            }
+            Some(_) => (false, None),
             None => {
                 let decoy =
                     decoy.get_or_init(|| StoredCredentials::derive("decoy", iterations).ok());
                 if let Some(decoy) = decoy {
                     let _ = decoy.verify_password(&password);
                 }
-                false
+                (false, None)
             }
         };
-        match tokio::task::spawn_blocking(derive).await {
-            Ok(ok) => Ok(ok),
+        let (verified, upgrade) = match tokio::task::spawn_blocking(derive).await {
+            Ok(answer) => answer,
             Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
             // Only while the runtime shuts down: nobody is let in any more.
-            Err(_) => Ok(false),
+            Err(_) => (false, None),
+        };
+        // Not when the password was changed meanwhile (`user passwd` from another process).
+        if let Some(upgraded) = upgrade
+            && self.store.credentials(user).await.ok() == Some(verified_against)
+        {
+            // The password was right either way: a failed upgrade is tried again next login.
+            match self.store.set_credentials(user, &upgraded).await {
+                Ok(_) => {
+                    self.cache.forget_user(user);
+                    tracing::info!(
+                        %user,
+                        "imported credentials upgraded to SCRAM-SHA-1 and SCRAM-SHA-256 keys"
+                    );
+                }
+                Err(e) => tracing::error!(%user, error = %e, "cannot upgrade imported credentials"),
+            }
         }
+        Ok(verified)
     }
 
     /// Issues a new bearer token for `user`; only its SHA-256 digest is stored.

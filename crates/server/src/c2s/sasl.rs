@@ -6,20 +6,31 @@ use std::net::IpAddr;
 use switchboard_xmpp::framing::StreamEvent;
 use switchboard_xmpp::sasl::{
     self, ChannelBinding, ClientNonza, Decoy, Mechanism, PlainCredentials, SaslCondition,
-    ServerExchange, Step, StoredCredentials,
+    ScramHash, ServerExchange, Step, StoredCredentials,
 };
 
 use super::end::End;
 use super::{C2sContext, Security, Transport};
 
-/// Mechanisms offered on a channel: SCRAM-*-PLUS only with a known channel binding.
-pub fn offered(security: &Security) -> Vec<Mechanism> {
-    Mechanism::offered(matches!(
+/// Mechanisms offered on a channel: SCRAM-*-PLUS only with a known channel binding, and a
+/// SCRAM family only while every account has keys for it (accounts imported with one family
+/// log in with the other, or with PLAIN, which gives them both).
+pub async fn offered(security: &Security, ctx: &C2sContext) -> Vec<Mechanism> {
+    let mut offered = Mechanism::offered(matches!(
         security,
         Security::Tls {
             channel_binding: Some(_)
         }
-    ))
+    ));
+    match ctx.server.accounts().store().scram_coverage().await {
+        Ok(coverage) => offered.retain(|m| match m.hash() {
+            Some(ScramHash::Sha1) => coverage.sha1,
+            Some(ScramHash::Sha256) => coverage.sha256,
+            None => true,
+        }),
+        Err(e) => tracing::error!(error = %e, "cannot tell which SCRAM families to offer"),
+    }
+    offered
 }
 
 /// Sends a challenge and reads the client's answer: its response, or the condition that ends

@@ -176,7 +176,7 @@ async fn secure_and_authenticate<T: Transport>(
     let offered = if tls_required {
         Vec::new()
     } else {
-        sasl::offered(&security)
+        sasl::offered(&security, ctx).await
     };
     let features = StreamFeatures {
         starttls: t.can_starttls().then_some(StartTls {

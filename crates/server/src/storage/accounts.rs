@@ -6,6 +6,14 @@ use async_trait::async_trait;
 use super::error::StoreError;
 use switchboard_xmpp::sasl::StoredCredentials;
 
+/// Which SCRAM families every account has keys for: an account imported with one family only
+/// cannot log in with the other, so clients must not be offered it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ScramCoverage {
+    pub sha1: bool,
+    pub sha256: bool,
+}
+
 #[async_trait]
 pub trait AccountStore: Send + Sync {
     async fn create_user(&self, user: &str, creds: &StoredCredentials) -> Result<(), StoreError>;
@@ -31,4 +39,6 @@ pub trait AccountStore: Send + Sync {
     /// A counter that moves whenever a token is revoked, an account deleted or its credentials
     /// changed, by any process: what credential caches poll.
     async fn credential_version(&self) -> Result<i64, StoreError>;
+
+    async fn scram_coverage(&self) -> Result<ScramCoverage, StoreError>;
 }

@@ -9,6 +9,7 @@ pub mod offline;
 pub mod outbox;
 pub mod pep;
 pub mod personal;
+pub mod portable;
 pub mod presence;
 pub mod roster;
 pub mod sqlite;
@@ -16,7 +17,7 @@ pub mod sqlite;
 pub mod suite;
 pub mod webhooks;
 
-pub use accounts::AccountStore;
+pub use accounts::{AccountStore, ScramCoverage};
 pub use archive::ArchiveStore;
 pub use blocking::BlockingStore;
 pub use error::StoreError;
@@ -24,6 +25,7 @@ pub use offline::{OfflineMessage, OfflineQuota, OfflineStore, OfflineUsage};
 pub use outbox::{NewOutboxEntry, OutboxDepth, OutboxEntry, OutboxStore};
 pub use pep::{Created, PepStore, StoredItem, StoredNode};
 pub use personal::PersonalStore;
+pub use portable::{PortableAccount, PortableStore};
 pub use presence::{PresenceStore, SubscriptionRequest};
 pub use roster::{RosterChange, RosterItem, RosterStore, RosterVersion};
 pub use webhooks::{UserCallbackRow, WebhookStore};
@@ -41,6 +43,7 @@ pub trait Store:
     + ArchiveStore
     + PepStore
     + PersonalStore
+    + PortableStore
     + 'static
 {
 }
@@ -56,6 +59,7 @@ impl<T> Store for T where
         + ArchiveStore
         + PepStore
         + PersonalStore
+        + PortableStore
         + 'static
 {
 }

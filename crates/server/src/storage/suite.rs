@@ -42,6 +42,72 @@ pub async fn users_lifecycle(s: &dyn Store) {
     assert!(s.credentials("alice").await.unwrap().is_none());
 }
 
+pub async fn imported_accounts_are_whole_or_absent(s: &dyn Store) {
+    use crate::storage::PortableAccount;
+    use switchboard_xmpp::sasl::ScramHash;
+    let sha1 = ScramHash::Sha1.keys("old", b"salt".to_vec(), 4096);
+    let mut item = RosterItem::new("bob@example.org");
+    item.subscription = "both".into();
+    item.groups = vec!["Friends".into()];
+    let stored_at: DateTime<Utc> = "2026-01-02T03:04:05Z".parse().unwrap();
+    let account = PortableAccount {
+        user: "alice".into(),
+        credentials: StoredCredentials::from_keys(Some(sha1), None).unwrap(),
+        roster: vec![item.clone()],
+        requests: vec![(
+            "carol@example.org".into(),
+            "<presence type='subscribe'/>".into(),
+        )],
+        offline: vec![("<message><body>hi</body></message>".into(), stored_at)],
+    };
+    let full = crate::storage::ScramCoverage {
+        sha1: true,
+        sha256: true,
+    };
+    s.create_user("zed", &creds()).await.unwrap();
+    assert_eq!(s.scram_coverage().await.unwrap(), full);
+    s.import_account(&account, false).await.unwrap();
+    assert_eq!(
+        s.scram_coverage().await.unwrap(),
+        crate::storage::ScramCoverage {
+            sha1: true,
+            sha256: false
+        }
+    );
+    let imported = s.credentials("alice").await.unwrap().unwrap();
+    assert!(imported.for_hash(ScramHash::Sha256).is_none());
+    assert!(imported.verify_password("old"));
+    assert_eq!(s.roster("alice").await.unwrap(), [item]);
+    assert!(
+        s.request_exists("alice", "carol@example.org")
+            .await
+            .unwrap()
+    );
+    let offline = s.offline_batch("alice", 0, 10).await.unwrap();
+    assert_eq!(offline.len(), 1);
+    assert_eq!(offline[0].stored_at, stored_at);
+    assert_eq!(s.offline_usage("alice").await.unwrap().messages, 1);
+    assert!(matches!(
+        s.import_account(&account, false).await,
+        Err(StoreError::Conflict)
+    ));
+    // A failing write leaves nothing behind: the same roster item twice violates the key.
+    let mut broken = account.clone();
+    broken.user = "dave".into();
+    broken.roster.push(broken.roster[0].clone());
+    assert!(s.import_account(&broken, false).await.is_err());
+    assert!(s.credentials("dave").await.unwrap().is_none());
+    let mut replacement = account.clone();
+    replacement.roster.clear();
+    replacement.offline.clear();
+    s.import_account(&replacement, true).await.unwrap();
+    assert!(s.roster("alice").await.unwrap().is_empty());
+    assert!(s.offline_batch("alice", 0, 10).await.unwrap().is_empty());
+    assert_eq!(s.offline_usage("alice").await.unwrap().messages, 0);
+    s.set_credentials("alice", &creds()).await.unwrap();
+    assert_eq!(s.scram_coverage().await.unwrap(), full);
+}
+
 pub async fn tokens_follow_their_user(s: &dyn Store) {
     s.create_user("alice", &creds()).await.unwrap();
     s.create_token("alice", b"hash1").await.unwrap();
@@ -927,6 +993,10 @@ macro_rules! store_suite {
         #[tokio::test]
         async fn personal_data_follows_its_account() {
             $crate::storage::suite::personal_data_follows_its_account(&$open).await;
+        }
+        #[tokio::test]
+        async fn imported_accounts_are_whole_or_absent() {
+            $crate::storage::suite::imported_accounts_are_whole_or_absent(&$open).await;
         }
         #[tokio::test]
         async fn users_lifecycle() {

@@ -170,11 +170,12 @@ impl Decoy {
     }
 }
 
-/// Both key sets of one account.
+/// The key sets of one account: both for accounts made here; one may be missing for an
+/// account imported from another server (XEP-0227), which kept one hash only.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct StoredCredentials {
-    pub sha1: ScramKeys,
-    pub sha256: ScramKeys,
+    sha1: Option<ScramKeys>,
+    sha256: Option<ScramKeys>,
 }
 
 /// Why credentials cannot be derived from a password.
@@ -184,6 +185,10 @@ pub enum CredentialsError {
     InvalidPassword,
     #[error("iteration count {0} is below the minimum of {MIN_ITERATIONS}")]
     IterationsTooLow(u32),
+    #[error("no SCRAM key set")]
+    NoKeys,
+    #[error("{hash:?} keys must be {expected} bytes long")]
+    KeyLength { hash: ScramHash, expected: usize },
 }
 
 impl StoredCredentials {
@@ -197,22 +202,54 @@ impl StoredCredentials {
             return Err(CredentialsError::InvalidPassword);
         }
         Ok(Self {
-            sha1: ScramHash::Sha1.keys(&prepped, fresh_salt(), iterations),
-            sha256: ScramHash::Sha256.keys(&prepped, fresh_salt(), iterations),
+            sha1: Some(ScramHash::Sha1.keys(&prepped, fresh_salt(), iterations)),
+            sha256: Some(ScramHash::Sha256.keys(&prepped, fresh_salt(), iterations)),
         })
     }
 
-    /// Constant-time check of a plaintext password (SASL PLAIN, HTTP Basic).
-    pub fn verify_password(&self, password: &str) -> bool {
-        self.sha256.matches_password(ScramHash::Sha256, password)
+    /// Key sets kept by another server, at least one, each with keys as long as its hash's
+    /// output. Their iteration count is the other server's choice and is not checked.
+    pub fn from_keys(
+        sha1: Option<ScramKeys>,
+        sha256: Option<ScramKeys>,
+    ) -> Result<Self, CredentialsError> {
+        for (hash, keys) in [(ScramHash::Sha1, &sha1), (ScramHash::Sha256, &sha256)] {
+            let expected = hash.output_len();
+            if let Some(keys) = keys
+                && (keys.stored_key.len() != expected || keys.server_key.len() != expected)
+            {
+                return Err(CredentialsError::KeyLength { hash, expected });
+            }
+        }
+        if sha1.is_none() && sha256.is_none() {
+            return Err(CredentialsError::NoKeys);
+        }
+        Ok(Self { sha1, sha256 })
     }
 
-    /// The key set a SCRAM exchange with `hash` runs against.
-    pub fn for_hash(&self, hash: ScramHash) -> &ScramKeys {
-        match hash {
-            ScramHash::Sha1 => &self.sha1,
-            ScramHash::Sha256 => &self.sha256,
+    /// Constant-time check of a plaintext password (SASL PLAIN, HTTP Basic), against the
+    /// SHA-256 keys when there are some.
+    pub fn verify_password(&self, password: &str) -> bool {
+        match (&self.sha256, &self.sha1) {
+            (Some(keys), _) => keys.matches_password(ScramHash::Sha256, password),
+            (None, Some(keys)) => keys.matches_password(ScramHash::Sha1, password),
+            (None, None) => false,
         }
+    }
+
+    /// The key set a SCRAM exchange with `hash` runs against; `None` when the account has
+    /// none for it (the exchange then fails as with a wrong password).
+    pub fn for_hash(&self, hash: ScramHash) -> Option<&ScramKeys> {
+        match hash {
+            ScramHash::Sha1 => self.sha1.as_ref(),
+            ScramHash::Sha256 => self.sha256.as_ref(),
+        }
+    }
+
+    /// Whether a key set is missing: such (imported) credentials are replaced with both key
+    /// sets derived afresh once a login reveals the password.
+    pub fn needs_upgrade(&self) -> bool {
+        self.sha1.is_none() || self.sha256.is_none()
     }
 }
 
@@ -230,10 +267,40 @@ mod tests {
         assert!(creds.verify_password("pencil"));
         assert!(!creds.verify_password("pencils"));
         assert!(!creds.verify_password(""));
-        assert_eq!(creds.sha1.salt.len(), SALT_LEN);
-        assert_ne!(creds.sha1.salt, creds.sha256.salt);
-        assert_eq!(creds.for_hash(ScramHash::Sha1).stored_key.len(), 20);
-        assert_eq!(creds.for_hash(ScramHash::Sha256).server_key.len(), 32);
+        let (sha1, sha256) = (
+            creds.for_hash(ScramHash::Sha1).unwrap(),
+            creds.for_hash(ScramHash::Sha256).unwrap(),
+        );
+        assert_eq!(sha1.salt.len(), SALT_LEN);
+        assert_ne!(sha1.salt, sha256.salt);
+        assert_eq!(sha1.stored_key.len(), 20);
+        assert_eq!(sha256.server_key.len(), 32);
+        assert!(!creds.needs_upgrade());
+    }
+
+    #[test]
+    fn imported_key_sets_verify_with_their_hash_and_ask_for_an_upgrade() {
+        let sha1 = ScramHash::Sha1.keys("pencil", b"salt".to_vec(), 4096);
+        let only_sha1 = StoredCredentials::from_keys(Some(sha1.clone()), None).unwrap();
+        assert!(only_sha1.verify_password("pencil"));
+        assert!(!only_sha1.verify_password("pencils"));
+        assert!(only_sha1.for_hash(ScramHash::Sha256).is_none());
+        assert!(only_sha1.needs_upgrade());
+        let sha256 = ScramHash::Sha256.keys("pencil", b"salt".to_vec(), 4096);
+        let only_sha256 = StoredCredentials::from_keys(None, Some(sha256.clone())).unwrap();
+        assert!(only_sha256.verify_password("pencil"));
+        assert!(only_sha256.needs_upgrade());
+        assert_eq!(
+            StoredCredentials::from_keys(None, None),
+            Err(CredentialsError::NoKeys)
+        );
+        assert_eq!(
+            StoredCredentials::from_keys(Some(sha256), None),
+            Err(CredentialsError::KeyLength {
+                hash: ScramHash::Sha1,
+                expected: 20
+            })
+        );
     }
 
     #[test]

@@ -111,7 +111,7 @@ impl ServerExchange {
                     .mechanism
                     .hash()
                     .zip(credentials)
-                    .map(|(hash, credentials)| credentials.for_hash(hash));
+                    .and_then(|(hash, credentials)| credentials.for_hash(hash));
                 let server_first = server.server_first(keys);
                 self.state = State::ScramFinal(server);
                 Ok(Step::Challenge(server_first))

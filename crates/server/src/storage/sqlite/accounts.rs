@@ -5,35 +5,52 @@ use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
 
 use super::{SqliteStore, is_unique_violation, now};
-use crate::storage::accounts::AccountStore;
+use crate::storage::accounts::{AccountStore, ScramCoverage};
 use crate::storage::error::StoreError;
-use switchboard_xmpp::sasl::{ScramKeys, StoredCredentials};
+use switchboard_xmpp::sasl::{ScramHash, ScramKeys, StoredCredentials};
 
-fn keys_from_row(row: &SqliteRow, prefix: &str) -> Result<ScramKeys, StoreError> {
+/// A key set an imported account lacks is stored as an iteration count of 0 with empty salt
+/// and keys (the columns are `NOT NULL`); no real key set has 0 iterations.
+static ABSENT: ScramKeys = ScramKeys {
+    salt: Vec::new(),
+    iterations: 0,
+    stored_key: Vec::new(),
+    server_key: Vec::new(),
+};
+
+fn keys_from_row(row: &SqliteRow, prefix: &str) -> Result<Option<ScramKeys>, StoreError> {
     let iterations: i64 = row.try_get(format!("{prefix}_iterations").as_str())?;
-    Ok(ScramKeys {
+    if iterations == 0 {
+        return Ok(None);
+    }
+    Ok(Some(ScramKeys {
         salt: row.try_get(format!("{prefix}_salt").as_str())?,
         iterations: u32::try_from(iterations)
             .map_err(|_| StoreError::Corrupt(format!("{prefix}_iterations out of range")))?,
         stored_key: row.try_get(format!("{prefix}_stored_key").as_str())?,
         server_key: row.try_get(format!("{prefix}_server_key").as_str())?,
-    })
+    }))
 }
 
-type SqliteQuery<'q> =
+pub(super) type SqliteQuery<'q> =
     sqlx::query::Query<'q, sqlx::Sqlite, <sqlx::Sqlite as sqlx::Database>::Arguments>;
 
 /// Binds both SCRAM key sets in the column order `users` declares them.
-fn bind_keys<'q>(query: SqliteQuery<'q>, creds: &'q StoredCredentials) -> SqliteQuery<'q> {
+pub(super) fn bind_keys<'q>(
+    query: SqliteQuery<'q>,
+    creds: &'q StoredCredentials,
+) -> SqliteQuery<'q> {
+    let sha1 = creds.for_hash(ScramHash::Sha1).unwrap_or(&ABSENT);
+    let sha256 = creds.for_hash(ScramHash::Sha256).unwrap_or(&ABSENT);
     query
-        .bind(&creds.sha1.salt)
-        .bind(i64::from(creds.sha1.iterations))
-        .bind(&creds.sha1.stored_key)
-        .bind(&creds.sha1.server_key)
-        .bind(&creds.sha256.salt)
-        .bind(i64::from(creds.sha256.iterations))
-        .bind(&creds.sha256.stored_key)
-        .bind(&creds.sha256.server_key)
+        .bind(&sha1.salt)
+        .bind(i64::from(sha1.iterations))
+        .bind(&sha1.stored_key)
+        .bind(&sha1.server_key)
+        .bind(&sha256.salt)
+        .bind(i64::from(sha256.iterations))
+        .bind(&sha256.stored_key)
+        .bind(&sha256.server_key)
 }
 
 #[async_trait]
@@ -79,10 +96,11 @@ impl AccountStore for SqliteStore {
             .fetch_optional(&self.pool)
             .await?;
         row.map(|row| {
-            Ok(StoredCredentials {
-                sha1: keys_from_row(&row, "sha1")?,
-                sha256: keys_from_row(&row, "sha256")?,
-            })
+            StoredCredentials::from_keys(
+                keys_from_row(&row, "sha1")?,
+                keys_from_row(&row, "sha256")?,
+            )
+            .map_err(|e| StoreError::Corrupt(format!("credentials of {user}: {e}")))
         })
         .transpose()
     }
@@ -144,5 +162,18 @@ impl AccountStore for SqliteStore {
             .fetch_one(&self.pool)
             .await?;
         Ok(row.try_get("version")?)
+    }
+
+    async fn scram_coverage(&self) -> Result<ScramCoverage, StoreError> {
+        let row = sqlx::query(
+            "SELECT NOT EXISTS (SELECT 1 FROM users WHERE sha1_iterations = 0) AS sha1,
+                    NOT EXISTS (SELECT 1 FROM users WHERE sha256_iterations = 0) AS sha256",
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(ScramCoverage {
+            sha1: row.try_get("sha1")?,
+            sha256: row.try_get("sha256")?,
+        })
     }
 }

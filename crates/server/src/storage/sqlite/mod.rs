@@ -74,6 +74,7 @@ mod offline;
 mod outbox;
 mod pep;
 mod personal;
+mod portable;
 mod presence;
 mod roster;
 mod webhooks;

@@ -457,7 +457,7 @@ fn derived_credentials_work_in_a_scram_exchange() {
     let creds = StoredCredentials::derive("pencil", 4096).unwrap();
     let mut server = scram(Mechanism::ScramSha1, None, false);
     server.client_first(b"n,,n=user,r=clientnonce").unwrap();
-    let server_first = server.server_first(Some(creds.for_hash(ScramHash::Sha1)));
+    let server_first = server.server_first(creds.for_hash(ScramHash::Sha1));
     let msg = client_final_message(
         ScramHash::Sha1,
         "pencil",
