@@ -21,5 +21,6 @@ pub mod sessions;
 pub mod storage;
 pub mod throttle;
 pub mod tls;
+pub mod uploads;
 pub mod waiters;
 pub mod webhook;

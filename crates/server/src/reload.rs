@@ -55,6 +55,10 @@ pub fn plan(old: &Config, mut new: Config) -> Plan {
     fixed!("auth.credential_poll_ms", auth.credential_poll_ms);
     // The retention task is started, or not, with the server.
     fixed!("mam.retention_days", mam.retention_days);
+    // The upload service's domain and its routes' time bound are set up at start.
+    fixed!("upload.enabled", upload.enabled);
+    fixed!("upload.domain", upload.domain);
+    fixed!("upload.transfer_timeout_secs", upload.transfer_timeout_secs);
     fixed!("rest.max_body_bytes", rest.max_body_bytes);
     fixed!("rest.iq_timeout_secs", rest.iq_timeout_secs);
     fixed!("rest.iq_max_timeout_secs", rest.iq_max_timeout_secs);

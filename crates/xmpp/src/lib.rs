@@ -18,6 +18,7 @@ pub mod sender;
 pub mod sm;
 pub mod stanza;
 pub mod subscription;
+pub mod upload;
 
 pub use jid;
 pub use minidom;

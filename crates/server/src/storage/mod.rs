@@ -8,10 +8,12 @@ pub mod error;
 pub mod offline;
 pub mod outbox;
 pub mod presence;
+pub mod push;
 pub mod roster;
 pub mod sqlite;
 #[cfg(test)]
 pub mod suite;
+pub mod uploads;
 pub mod webhooks;
 
 pub use accounts::AccountStore;
@@ -21,7 +23,9 @@ pub use error::StoreError;
 pub use offline::{OfflineMessage, OfflineQuota, OfflineStore, OfflineUsage};
 pub use outbox::{NewOutboxEntry, OutboxDepth, OutboxEntry, OutboxStore};
 pub use presence::{PresenceStore, SubscriptionRequest};
+pub use push::{PushRegistration, PushStore};
 pub use roster::{RosterChange, RosterItem, RosterStore, RosterVersion};
+pub use uploads::{Upload, UploadStore};
 pub use webhooks::{UserCallbackRow, WebhookStore};
 
 /// Everything the server persists, one trait per concern. Usernames are nodeprep'd localparts
@@ -35,6 +39,8 @@ pub trait Store:
     + WebhookStore
     + BlockingStore
     + ArchiveStore
+    + UploadStore
+    + PushStore
     + 'static
 {
 }
@@ -48,6 +54,8 @@ impl<T> Store for T where
         + WebhookStore
         + BlockingStore
         + ArchiveStore
+        + UploadStore
+        + PushStore
         + 'static
 {
 }

@@ -73,7 +73,9 @@ mod blocking;
 mod offline;
 mod outbox;
 mod presence;
+mod push;
 mod roster;
+mod uploads;
 mod webhooks;
 
 #[cfg(test)]
