@@ -31,7 +31,8 @@ use crate::services::mam::{
     filter::ArchiveFilter, queries::ArchiveQueries, retention, state::Archive,
 };
 use crate::services::{
-    blocking, carbons, commands, component, disco, offline, ping, presence, roster, upload, version,
+    blocking, carbons, commands, component, disco, offline, ping, presence, register, roster,
+    upload, version,
 };
 use crate::sessions::LocalSessions;
 use crate::storage::StoreError;
@@ -317,6 +318,8 @@ fn handlers(config: &Config, webhooks: &Webhooks, uploads: &Uploads) -> Handlers
         .server_iq(ns::PING, Arc::new(ping::ServerPing))
         .server_iq(ns::VERSION, Arc::new(version::Version))
         .server_iq(ns::COMMANDS, Arc::new(commands::Commands))
+        .server_iq(ns::REGISTER, Arc::new(register::Register))
+        .account_iq(ns::REGISTER, Arc::new(register::Register))
         .account_iq(ns::ROSTER, Arc::new(roster::Roster))
         .account_iq(ns::PING, Arc::new(ping::AccountPing))
         .account_iq(ns::BLOCKING, blocking.clone())
