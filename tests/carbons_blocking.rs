@@ -753,6 +753,9 @@ fn probe(feature: &str) -> Option<&'static str> {
         "urn:xmpp:carbons:2" => {
             "<iq xmlns='jabber:client' type='set' id='p'><enable xmlns='urn:xmpp:carbons:2'/></iq>"
         }
+        "urn:xmpp:push:0" => {
+            "<iq xmlns='jabber:client' type='set' id='p'><enable xmlns='urn:xmpp:push:0' jid='push.localhost' node='n'/></iq>"
+        }
         "urn:xmpp:mam:2" => {
             "<iq xmlns='jabber:client' type='get' id='p'><query xmlns='urn:xmpp:mam:2'/></iq>"
         }

@@ -59,6 +59,8 @@ pub fn plan(old: &Config, mut new: Config) -> Plan {
     fixed!("upload.enabled", upload.enabled);
     fixed!("upload.domain", upload.domain);
     fixed!("upload.transfer_timeout_secs", upload.transfer_timeout_secs);
+    // Push registration and notification are registered with the router at start.
+    fixed!("push.enabled", push.enabled);
     fixed!("rest.max_body_bytes", rest.max_body_bytes);
     fixed!("rest.iq_timeout_secs", rest.iq_timeout_secs);
     fixed!("rest.iq_max_timeout_secs", rest.iq_max_timeout_secs);

@@ -31,7 +31,7 @@ use crate::services::mam::{
     filter::ArchiveFilter, queries::ArchiveQueries, retention, state::Archive,
 };
 use crate::services::{
-    blocking, carbons, commands, component, disco, offline, ping, presence, register, roster,
+    blocking, carbons, commands, component, disco, offline, ping, presence, push, register, roster,
     upload, version,
 };
 use crate::sessions::LocalSessions;
@@ -336,6 +336,12 @@ fn handlers(config: &Config, webhooks: &Webhooks, uploads: &Uploads) -> Handlers
         .filter(Arc::new(presence::OutboundPresence))
         .filter(Arc::new(ArchiveFilter::new(archive)))
         .filter(carbons);
+    if config.push.enabled {
+        // Last: it only looks, once the filters before have had their say.
+        handlers = handlers
+            .account_iq(ns::PUSH, Arc::new(push::PushRegistrations))
+            .filter(Arc::new(push::PushNotifier));
+    }
     for c in &config.component {
         let service = component::Component {
             domain: c.domain.clone(),

@@ -11,6 +11,7 @@ pub mod mam;
 pub mod negotiation;
 pub mod ns;
 pub mod offline;
+pub mod push;
 pub mod register;
 pub mod rest_codec;
 pub mod rest_error;

@@ -71,3 +71,5 @@ pub const OPENPGP: &str = "urn:xmpp:openpgp:0";
 pub const PGP_ENCRYPTED: &str = "jabber:x:encrypted";
 pub const SM: &str = "urn:xmpp:sm:3";
 pub const CSI: &str = "urn:xmpp:csi:0";
+/// XEP-0357 push notifications.
+pub const PUSH: &str = "urn:xmpp:push:0";

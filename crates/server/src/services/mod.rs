@@ -1,6 +1,6 @@
 //! Services the server itself answers, one file (or folder) each: disco, ping, version, roster,
 //! presence and subscriptions (sharing `contacts`), offline storage, blocking, carbons, the
-//! message archive, ad-hoc commands, REST components, registration and the upload service. Each implements
+//! message archive, ad-hoc commands, REST components, registration, push notifications and the upload service. Each implements
 //! [`crate::ctx::Service`] and is registered with the router at startup; none knows the router.
 
 pub mod blocking;
@@ -13,6 +13,7 @@ pub mod mam;
 pub mod offline;
 pub mod ping;
 pub mod presence;
+pub mod push;
 pub mod register;
 pub mod roster;
 pub mod subscription;
