@@ -29,9 +29,6 @@ use super::state::AppState;
 use crate::storage::Upload;
 use crate::uploads::{SIGNATURE_PARAM, Uploads};
 
-/// The route of every uploaded file.
-pub const ROUTE: &str = "/upload/{id}/{name}";
-
 /// Types shown in the browser rather than downloaded: raster images only (an SVG can carry
 /// scripts).
 const INLINE_TYPES: &[&str] = &[
@@ -58,7 +55,7 @@ const ATTR_CHAR: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'~');
 
 pub fn routes() -> Router<AppState> {
-    Router::new().route(ROUTE, get(download).put(upload))
+    Router::new().route("/upload/{id}/{name}", get(download).put(upload))
 }
 
 #[derive(Deserialize)]
