@@ -191,7 +191,7 @@ pub fn run(args: Args) -> Result<()> {
         ),
         basic_of_bearer.map(|x| x >= 0.8),
     );
-    for auth in ["bearer", "basic", "component"] {
+    for auth in ["bearer", "basic", "component", "bearer-unarchived"] {
         let runs: Vec<&Value> = records
             .iter()
             .filter(|r| {

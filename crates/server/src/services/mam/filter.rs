@@ -11,7 +11,7 @@ use switchboard_xmpp::stanza::{self, StanzaKind};
 
 use super::state::Archive;
 use crate::ctx::{Ctx, Filter, Flow};
-use crate::ids::unguessable_id;
+use crate::ids::time_ordered_id;
 use crate::routed::Routed;
 use crate::sessions::SessionEntry;
 use crate::storage::archive::NewArchived;
@@ -37,10 +37,11 @@ impl ArchiveFilter {
         if !self.archive.prefs.archives(ctx, user, peer).await {
             return None;
         }
+        let at = ctx.now();
         let entry = NewArchived {
             owner: user.to_owned(),
-            id: unguessable_id(),
-            at: ctx.now(),
+            id: time_ordered_id(at),
+            at,
             with_bare: peer.to_bare().to_string(),
             with_full: peer.to_string(),
             stanza: stanza::to_xml_portable(message),

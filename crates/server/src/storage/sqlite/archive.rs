@@ -163,24 +163,36 @@ async fn check_ids(
     }
 }
 
+/// Rows per `INSERT`: one statement carries many rows, since each statement is a round trip to
+/// SQLite's thread; batch sizes are few (full chunks and one remainder), so statements cache.
+const ROWS_PER_INSERT: usize = 64;
+
+/// Appends `rows` in one statement, skipping those whose owner's account is gone (deleted while
+/// its messages waited in the writer's queue).
+async fn insert_rows(conn: &mut SqliteConnection, rows: &[NewArchived]) -> Result<(), StoreError> {
+    let mut q = QueryBuilder::<Sqlite>::new(
+        "INSERT INTO archive (username, id, ts, with_bare, with_full, stanza) \
+         SELECT column1, column2, column3, column4, column5, column6 FROM (",
+    );
+    q.push_values(rows, |mut row, e| {
+        row.push_bind(e.owner.as_str())
+            .push_bind(e.id.as_str())
+            .push_bind(micros(&e.at))
+            .push_bind(e.with_bare.as_str())
+            .push_bind(e.with_full.as_str())
+            .push_bind(e.stanza.as_str());
+    });
+    q.push(") WHERE column1 IN (SELECT username FROM users)");
+    q.build().execute(&mut *conn).await?;
+    Ok(())
+}
+
 #[async_trait]
 impl ArchiveStore for SqliteStore {
     async fn archive_append(&self, entries: &[NewArchived]) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
-        for e in entries {
-            sqlx::query(
-                "INSERT INTO archive (username, id, ts, with_bare, with_full, stanza)
-                 SELECT ?, ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM users WHERE username = ?)",
-            )
-            .bind(&e.owner)
-            .bind(&e.id)
-            .bind(micros(&e.at))
-            .bind(&e.with_bare)
-            .bind(&e.with_full)
-            .bind(&e.stanza)
-            .bind(&e.owner)
-            .execute(&mut *tx)
-            .await?;
+        for rows in entries.chunks(ROWS_PER_INSERT) {
+            insert_rows(&mut tx, rows).await?;
         }
         tx.commit().await?;
         Ok(())
