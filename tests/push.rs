@@ -162,6 +162,13 @@ async fn an_offline_account_is_pushed_a_summary_without_content() {
         .and_then(|p| p.get_child("publish-options", PUBSUB))
         .unwrap();
     assert!(String::from(options).contains("s3cret-n1"));
+    // The count is of the messages waiting, this one included.
+    bob_says(&server, "hello?").await;
+    let (_, fields) = read(&app.next().await);
+    assert!(
+        fields.contains(&("message-count".to_owned(), "2".to_owned())),
+        "{fields:?}"
+    );
     server.stop().await;
 }
 

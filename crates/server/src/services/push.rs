@@ -164,8 +164,21 @@ impl Filter for PushNotifier {
             .get_child("body", ns::CLIENT)
             .map(Element::text)
             .filter(|_| config.push.include_body);
+        // With no stream at all the message joins the offline store: the count is what waits
+        // there. A stream waiting for resumption queues it instead, out of sight: one.
+        let waiting = if targets.is_empty() {
+            match ctx.store().offline_usage(user).await {
+                Ok(usage) => usage.messages,
+                Err(e) => {
+                    tracing::warn!(error = %e, %user, "cannot count offline messages for a push");
+                    0
+                }
+            }
+        } else {
+            0
+        };
         let summary = Summary {
-            message_count: 1,
+            message_count: u32::try_from(waiting.saturating_add(1)).unwrap_or(u32::MAX),
             last_sender: config.push.include_sender.then(|| stanza.from.to_string()),
             last_body: body,
         };
