@@ -47,6 +47,9 @@ pub enum Command {
     /// Webhook outbox: dead letters, re-drive, signing keys.
     #[command(subcommand)]
     Webhook(WebhookCommand),
+    /// HTTP File Upload (XEP-0363): delete old files.
+    #[command(subcommand)]
+    Upload(UploadCommand),
     /// Write a consistent copy of the database (accounts, rosters, offline messages, archive,
     /// tokens, webhook outbox) to FILE, also while the server runs.
     Backup {
@@ -186,6 +189,17 @@ pub enum WebhookCommand {
         /// A component domain (rest.localhost) or an account (bot@localhost) with a callback.
         #[arg(value_name = "JID")]
         jid: String,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum UploadCommand {
+    /// Delete uploaded files older than DAYS (default: upload.expire_after_days, when set), and
+    /// the slots handed out but never used. Safe while the server runs.
+    Purge {
+        /// Delete files uploaded more than DAYS days ago; 0 deletes every file.
+        #[arg(long, value_name = "DAYS")]
+        older_than: Option<u32>,
     },
 }
 

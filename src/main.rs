@@ -26,6 +26,7 @@ use switchboard_server::portable;
 use switchboard_server::server;
 use switchboard_server::storage::OutboxStore;
 use switchboard_server::tls;
+use switchboard_server::uploads;
 use switchboard_server::webhook;
 use switchboard_xmpp::pie::PieLimits;
 use tokio::signal::unix::{SignalKind, signal};
@@ -33,7 +34,7 @@ use tracing_subscriber::EnvFilter;
 
 use cli::{
     CertCommand, Cli, Command, ConfigCommand, ExportCommand, ImportCommand, TokenCommand,
-    UserCommand, WebhookCommand,
+    UploadCommand, UserCommand, WebhookCommand,
 };
 
 /// sysexits' EX_CONFIG: lets a service manager tell a bad configuration from a crash.
@@ -142,6 +143,9 @@ async fn run(command: Command, loaded: Loaded) -> Result<()> {
         Command::Token(cmd) => token(cmd, &loaded.config).await,
         Command::Cert(cmd) => cert(cmd, &loaded),
         Command::Webhook(cmd) => webhook(cmd, &loaded.config).await,
+        Command::Upload(UploadCommand::Purge { older_than }) => {
+            purge_uploads(&loaded.config, older_than).await
+        }
         Command::Backup { file } => {
             let schema = backup::backup(&loaded.config.data_dir, &file).await?;
             println!(
@@ -426,6 +430,26 @@ fn cert(cmd: CertCommand, loaded: &Loaded) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// `upload purge`: files older than `older_than` days (or `upload.expire_after_days`) and
+/// abandoned slots.
+async fn purge_uploads(config: &Config, older_than: Option<u32>) -> Result<()> {
+    let store = server::open_store(&config.data_dir).await?;
+    let now = now_ms();
+    let cutoff = match older_than {
+        Some(days) => Some(now - i64::from(days) * 86_400_000),
+        None => uploads::expiry_cutoff(config.upload.expire_after_days, now),
+    };
+    let purged = uploads::purge(&store, &config.data_dir, cutoff, now).await?;
+    println!("{purged} uploads deleted");
+    Ok(())
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
 async fn webhook(cmd: WebhookCommand, config: &Config) -> Result<()> {

@@ -741,6 +741,9 @@ fn probe(feature: &str) -> Option<&'static str> {
         "http://jabber.org/protocol/commands" => {
             "<iq xmlns='jabber:client' type='get' id='p' to='localhost'><query xmlns='http://jabber.org/protocol/disco#items' node='http://jabber.org/protocol/commands'/></iq>"
         }
+        "jabber:iq:register" => {
+            "<iq xmlns='jabber:client' type='get' id='p' to='localhost'><query xmlns='jabber:iq:register'/></iq>"
+        }
         "jabber:iq:roster" => {
             "<iq xmlns='jabber:client' type='get' id='p'><query xmlns='jabber:iq:roster'/></iq>"
         }
@@ -749,6 +752,9 @@ fn probe(feature: &str) -> Option<&'static str> {
         }
         "urn:xmpp:carbons:2" => {
             "<iq xmlns='jabber:client' type='set' id='p'><enable xmlns='urn:xmpp:carbons:2'/></iq>"
+        }
+        "urn:xmpp:push:0" => {
+            "<iq xmlns='jabber:client' type='set' id='p'><enable xmlns='urn:xmpp:push:0' jid='push.localhost' node='n'/></iq>"
         }
         "urn:xmpp:mam:2" => {
             "<iq xmlns='jabber:client' type='get' id='p'><query xmlns='urn:xmpp:mam:2'/></iq>"

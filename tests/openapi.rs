@@ -47,6 +47,38 @@ fn route_serves(route: &str, documented: &str) -> bool {
     r.len() == d.len()
 }
 
+/// The path of a file uploaded by alice (XEP-0363), `/upload/<id>/<name>`.
+async fn uploaded_file(server: &TestServer) -> String {
+    let slot = http()
+        .post(server.url("/rest"))
+        .basic_auth("alice", Some(PASSWORD))
+        .header("Content-Type", "application/xmpp+xml")
+        .body(
+            "<iq type='get' to='upload.localhost' id='u'><request xmlns='urn:xmpp:http:upload:0' \
+             filename='a.txt' size='2' content-type='text/plain'/></iq>",
+        )
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let url = |tag: &str| {
+        let start = slot.find(&format!("<{tag} url='")).unwrap() + tag.len() + 7;
+        let end = start + slot[start..].find('\'').unwrap();
+        slot[start..end].replace("&amp;", "&")
+    };
+    let put = http()
+        .put(url("put"))
+        .header("Content-Type", "text/plain")
+        .body("hi")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(put.status(), 201);
+    url("get").trim_start_matches(&server.url("")).to_owned()
+}
+
 async fn document(server: &TestServer) -> Value {
     let response = reqwest::get(server.url("/rest/openapi.json"))
         .await
@@ -81,8 +113,11 @@ async fn every_described_operation_is_answered() {
         .timeout(Duration::from_secs(10))
         .build()
         .unwrap();
+    // A real file, so that its routes answer for something that exists.
+    let upload = uploaded_file(&server).await;
     for (path, item) in doc["paths"].as_object().unwrap() {
         let concrete = path
+            .replace("/upload/{id}/{name}", &upload)
             .replace("{kind}", "message")
             .replace("{type}", "chat")
             .replace("{payload}", "ping")

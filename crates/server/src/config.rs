@@ -47,6 +47,10 @@ pub struct Config {
     pub mam: MamConfig,
     /// Personal eventing (XEP-0163), vCards (XEP-0054) and private XML (XEP-0049).
     pub pep: PepConfig,
+    /// HTTP File Upload (XEP-0363) on the HTTP listener.
+    pub upload: UploadConfig,
+    /// Push notifications (XEP-0357) to the app servers clients register.
+    pub push: PushConfig,
 }
 
 /// How much each account may keep in PEP, vCard-temp and private XML storage, and the cache of
@@ -70,6 +74,79 @@ pub struct PepConfig {
     pub max_vcard_bytes: usize,
     /// Bytes of XML one private XML document (one namespace) may hold.
     pub max_private_bytes: usize,
+}
+
+/// HTTP File Upload (XEP-0363): the `upload.<domain>` service hands out slots, and the HTTP
+/// listener takes and serves the files under `/upload/`.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct UploadConfig {
+    /// Serve the upload service and its HTTP routes.
+    pub enabled: bool,
+    /// The service's domain; unset: `upload.<domain>`.
+    pub domain: Option<String>,
+    /// The base of slot URLs as clients reach the HTTP listener (behind a proxy, its public
+    /// `https://…` address); unset: the listener's own address.
+    pub public_url: Option<String>,
+    /// Largest file accepted, in bytes.
+    pub max_file_bytes: u64,
+    /// Bytes of files (and open slots) one account may have stored.
+    pub quota_bytes: u64,
+    /// Days a file is kept; 0 keeps files until `switchboard upload purge` removes them.
+    pub expire_after_days: u32,
+    /// Seconds a slot's PUT URL stays valid.
+    pub slot_timeout_secs: u64,
+    /// Seconds one PUT or GET of a file may take in all (instead of `http.request_timeout_secs`).
+    pub transfer_timeout_secs: u64,
+}
+
+/// Push notifications (XEP-0357): what a notification tells the app server.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct PushConfig {
+    /// Accept push registrations and send notifications.
+    pub enabled: bool,
+    /// Put the sender's JID in the summary (`last-message-sender`).
+    pub include_sender: bool,
+    /// Put the message body in the summary (`last-message-body`).
+    pub include_body: bool,
+    /// App server registrations one account may have.
+    pub max_registrations: usize,
+}
+
+impl Default for UploadConfig {
+    fn default() -> Self {
+        UploadConfig {
+            enabled: true,
+            domain: None,
+            public_url: None,
+            max_file_bytes: 100 * 1024 * 1024,
+            quota_bytes: 1024 * 1024 * 1024,
+            expire_after_days: 0,
+            slot_timeout_secs: 300,
+            transfer_timeout_secs: 3600,
+        }
+    }
+}
+
+impl UploadConfig {
+    /// The upload service's domain for a server serving `domain`.
+    pub fn domain_for(&self, domain: &str) -> String {
+        self.domain
+            .clone()
+            .unwrap_or_else(|| format!("upload.{domain}"))
+    }
+}
+
+impl Default for PushConfig {
+    fn default() -> Self {
+        PushConfig {
+            enabled: true,
+            include_sender: false,
+            include_body: false,
+            max_registrations: 32,
+        }
+    }
 }
 
 /// What the message archive keeps, for how long, and how much one query returns.
@@ -306,6 +383,14 @@ pub struct AuthConfig {
     /// How often the store's credential version is read, so that tokens revoked, passwords
     /// changed and accounts deleted by another process (the CLI) end cached credentials.
     pub credential_poll_ms: u64,
+    /// In-band registration (XEP-0077) of new accounts on the c2s stream, before login.
+    pub allow_registration: bool,
+    /// Seconds between two registrations from one client address (0: no limit).
+    pub registration_interval_secs: u64,
+    /// Logged-in users may change their password with XEP-0077.
+    pub allow_password_change: bool,
+    /// Logged-in users may delete their account with XEP-0077 `<remove/>`.
+    pub allow_account_removal: bool,
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
@@ -348,6 +433,8 @@ impl Default for Config {
             webhook: WebhookConfig::default(),
             mam: MamConfig::default(),
             pep: PepConfig::default(),
+            upload: UploadConfig::default(),
+            push: PushConfig::default(),
         }
     }
 }
@@ -461,6 +548,10 @@ impl Default for AuthConfig {
             credential_cache_size: 10_000,
             credential_cache_ttl_secs: 60,
             credential_poll_ms: 1000,
+            allow_registration: false,
+            registration_interval_secs: 300,
+            allow_password_change: true,
+            allow_account_removal: true,
         }
     }
 }
@@ -672,6 +763,46 @@ pub const ENV_KEYS: &[(&str, &str)] = &[
     ("SWITCHBOARD_PEP_AVATAR_CACHE_SIZE", "pep.avatar_cache_size"),
     ("SWITCHBOARD_PEP_MAX_VCARD_BYTES", "pep.max_vcard_bytes"),
     ("SWITCHBOARD_PEP_MAX_PRIVATE_BYTES", "pep.max_private_bytes"),
+    (
+        "SWITCHBOARD_AUTH_ALLOW_REGISTRATION",
+        "auth.allow_registration",
+    ),
+    (
+        "SWITCHBOARD_AUTH_REGISTRATION_INTERVAL_SECS",
+        "auth.registration_interval_secs",
+    ),
+    (
+        "SWITCHBOARD_AUTH_ALLOW_PASSWORD_CHANGE",
+        "auth.allow_password_change",
+    ),
+    (
+        "SWITCHBOARD_AUTH_ALLOW_ACCOUNT_REMOVAL",
+        "auth.allow_account_removal",
+    ),
+    ("SWITCHBOARD_UPLOAD_ENABLED", "upload.enabled"),
+    ("SWITCHBOARD_UPLOAD_DOMAIN", "upload.domain"),
+    ("SWITCHBOARD_UPLOAD_PUBLIC_URL", "upload.public_url"),
+    ("SWITCHBOARD_UPLOAD_MAX_FILE_BYTES", "upload.max_file_bytes"),
+    ("SWITCHBOARD_UPLOAD_QUOTA_BYTES", "upload.quota_bytes"),
+    (
+        "SWITCHBOARD_UPLOAD_EXPIRE_AFTER_DAYS",
+        "upload.expire_after_days",
+    ),
+    (
+        "SWITCHBOARD_UPLOAD_SLOT_TIMEOUT_SECS",
+        "upload.slot_timeout_secs",
+    ),
+    (
+        "SWITCHBOARD_UPLOAD_TRANSFER_TIMEOUT_SECS",
+        "upload.transfer_timeout_secs",
+    ),
+    ("SWITCHBOARD_PUSH_ENABLED", "push.enabled"),
+    ("SWITCHBOARD_PUSH_INCLUDE_SENDER", "push.include_sender"),
+    ("SWITCHBOARD_PUSH_INCLUDE_BODY", "push.include_body"),
+    (
+        "SWITCHBOARD_PUSH_MAX_REGISTRATIONS",
+        "push.max_registrations",
+    ),
 ];
 
 /// Keys holding a [`Secret`] (generic paths: `[]` stands for every element). Problems with them

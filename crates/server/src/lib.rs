@@ -22,5 +22,6 @@ pub mod sessions;
 pub mod storage;
 pub mod throttle;
 pub mod tls;
+pub mod uploads;
 pub mod waiters;
 pub mod webhook;

@@ -58,6 +58,12 @@ pub fn plan(old: &Config, mut new: Config) -> Plan {
     // The capabilities and avatar caches are sized when the PEP service is built.
     fixed!("pep.caps_cache_size", pep.caps_cache_size);
     fixed!("pep.avatar_cache_size", pep.avatar_cache_size);
+    // The upload service's domain and its routes' time bound are set up at start.
+    fixed!("upload.enabled", upload.enabled);
+    fixed!("upload.domain", upload.domain);
+    fixed!("upload.transfer_timeout_secs", upload.transfer_timeout_secs);
+    // Push registration and notification are registered with the router at start.
+    fixed!("push.enabled", push.enabled);
     fixed!("rest.max_body_bytes", rest.max_body_bytes);
     fixed!("rest.iq_timeout_secs", rest.iq_timeout_secs);
     fixed!("rest.iq_max_timeout_secs", rest.iq_max_timeout_secs);

@@ -31,13 +31,14 @@ use crate::services::mam::{
     filter::ArchiveFilter, queries::ArchiveQueries, retention, state::Archive,
 };
 use crate::services::{
-    blocking, carbons, commands, component, disco, offline, pep, ping, presence, private, roster,
-    vcard, version,
+    blocking, carbons, commands, component, disco, offline, pep, ping, presence, private, push,
+    register, roster, upload, vcard, version,
 };
 use crate::sessions::LocalSessions;
 use crate::storage::StoreError;
 use crate::storage::sqlite::SqliteStore;
 use crate::tls::{self, ServedCert, TlsError};
+use crate::uploads::{self, Uploads};
 use crate::webhook::Webhooks;
 use switchboard_xmpp::ns;
 
@@ -170,7 +171,9 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
         Arc::new(LocalSessions::default()),
     );
     let webhooks = Webhooks::new(&config, store, server.metrics().registry()).await?;
-    let router = Router::new(server.clone(), handlers(&config, &webhooks));
+    let decoy = decoy_secret(&config.data_dir)?;
+    let uploads = Uploads::new(&config.data_dir, &decoy);
+    let router = Router::new(server.clone(), handlers(&config, &webhooks, &uploads));
     let (cert, key) = tls::resolve_paths(&config)?;
     let certificate = Arc::new(ServedCert::load(&cert, &key)?);
     let tls_config = tls::serving(certificate.clone())?;
@@ -187,13 +190,15 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
         Some(certs) => Some(HttpsAcceptor::new(https::server_config(certs.clone())?)),
         None => None,
     };
-    let decoy = decoy_secret(&config.data_dir)?;
 
     let shutdown = CancellationToken::new();
     let tasks = TaskTracker::new();
     tls::watch_expiry(cert, shutdown.clone(), &tasks);
     crate::webhook::spawn(&webhooks, server.clone(), shutdown.clone(), &tasks);
     retention::spawn(server.clone(), shutdown.clone(), &tasks);
+    if config.upload.enabled {
+        uploads::spawn_purge(server.clone(), shutdown.clone(), &tasks);
+    }
     let ctx = Arc::new(C2sContext::new(
         &config,
         server.clone(),
@@ -237,7 +242,9 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
             addr: config.http.addr,
             source,
         })?;
-    let state = AppState::new(
+    let scheme = if http_tls { "https" } else { "http" };
+    uploads.set_listener(format!("{scheme}://{http_addr}"));
+    let mut state = AppState::new(
         server,
         webhooks.clone(),
         ctx,
@@ -246,6 +253,10 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
         cors,
         Duration::from_secs(config.http.body_timeout_secs),
     );
+    if config.upload.enabled {
+        let transfer = Duration::from_secs(config.upload.transfer_timeout_secs);
+        state = state.with_uploads(uploads, transfer);
+    }
     let edge = state.edge();
     let app = crate::http::app(state, &config.http).map_err(StartError::Config)?;
     let https_addr = match (config.http.https_addr, &https) {
@@ -299,7 +310,7 @@ fn hosted_domains(config: &Config) -> Vec<String> {
 }
 
 /// Every service of the server, registered with the router by what it handles.
-fn handlers(config: &Config, webhooks: &Webhooks) -> Handlers {
+fn handlers(config: &Config, webhooks: &Webhooks, uploads: &Uploads) -> Handlers {
     let blocking = Arc::new(blocking::Blocking::new(config.limits.blocklist_cache_size));
     let carbons = Arc::new(carbons::Carbons);
     let archive = Arc::new(Archive::default());
@@ -308,6 +319,8 @@ fn handlers(config: &Config, webhooks: &Webhooks) -> Handlers {
         .server_iq(ns::PING, Arc::new(ping::ServerPing))
         .server_iq(ns::VERSION, Arc::new(version::Version))
         .server_iq(ns::COMMANDS, Arc::new(commands::Commands))
+        .server_iq(ns::REGISTER, Arc::new(register::Register))
+        .account_iq(ns::REGISTER, Arc::new(register::Register))
         .account_iq(ns::ROSTER, Arc::new(roster::Roster))
         .account_iq(ns::PING, Arc::new(ping::AccountPing))
         .account_iq(ns::BLOCKING, blocking.clone())
@@ -329,6 +342,12 @@ fn handlers(config: &Config, webhooks: &Webhooks) -> Handlers {
         .filter(Arc::new(pep))
         .filter(Arc::new(ArchiveFilter::new(archive)))
         .filter(carbons);
+    if config.push.enabled {
+        // Last: it only looks, once the filters before have had their say.
+        handlers = handlers
+            .account_iq(ns::PUSH, Arc::new(push::PushRegistrations))
+            .filter(Arc::new(push::PushNotifier));
+    }
     for c in &config.component {
         let service = component::Component {
             domain: c.domain.clone(),
@@ -336,8 +355,16 @@ fn handlers(config: &Config, webhooks: &Webhooks) -> Handlers {
         };
         handlers = handlers.hosted(&c.domain, Arc::new(service));
     }
+    let mut items = Vec::new();
+    if config.upload.enabled {
+        let domain = config.upload.domain_for(&config.domain);
+        let service = upload::UploadService::new(uploads.clone());
+        handlers = handlers.hosted(&domain, Arc::new(service));
+        items.push(domain);
+    }
     // Last: disco#info lists the features of everything registered above.
-    let server_disco = Arc::new(disco::ServerDisco::new(handlers.features(Scope::Server)));
+    let server_disco =
+        Arc::new(disco::ServerDisco::new(handlers.features(Scope::Server)).with_items(items));
     let account_disco = Arc::new(disco::AccountDisco::new(handlers.features(Scope::Account)));
     handlers
         .server_iq(ns::DISCO_INFO, server_disco.clone())

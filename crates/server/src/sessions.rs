@@ -45,6 +45,9 @@ pub struct SessionEntry {
     pub blocklist_requested: bool,
     /// Entities it sent directed presence to, told when it becomes unavailable (RFC 6121 §4.6).
     pub directed: Arc<HashSet<Jid>>,
+    /// Its link dropped and it waits to be resumed (XEP-0198): what reaches it is queued, and
+    /// its client learns of it only when it comes back (push notifications, XEP-0357).
+    pub detached: bool,
 }
 
 /// How a write to a mailbox went.
@@ -136,6 +139,7 @@ impl SessionTable for LocalSessions {
             carbons: false,
             blocklist_requested: false,
             directed: Arc::default(),
+            detached: false,
         };
         let mut table = self.write();
         let list = table.entry(user.to_owned()).or_default();

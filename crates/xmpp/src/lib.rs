@@ -16,6 +16,8 @@ pub mod ns;
 pub mod offline;
 pub mod pep;
 pub mod pie;
+pub mod push;
+pub mod register;
 pub mod rest_codec;
 pub mod rest_error;
 pub mod sasl;
@@ -23,6 +25,7 @@ pub mod sender;
 pub mod sm;
 pub mod stanza;
 pub mod subscription;
+pub mod upload;
 
 pub use jid;
 pub use minidom;

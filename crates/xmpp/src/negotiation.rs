@@ -32,6 +32,8 @@ pub struct StreamFeatures {
     pub stream_management: bool,
     /// XEP-0352 client state indication, offered after authentication.
     pub client_state_indication: bool,
+    /// XEP-0077 in-band registration, offered before authentication when allowed.
+    pub register: bool,
 }
 
 impl From<StreamFeatures> for Element {
@@ -69,6 +71,9 @@ impl From<StreamFeatures> for Element {
         }
         if features.client_state_indication {
             el.append_child(csi::Feature.into());
+        }
+        if features.register {
+            el.append_child(crate::register::stream_feature());
         }
         el
     }

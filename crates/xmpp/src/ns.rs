@@ -98,3 +98,5 @@ pub const PIE_SCRAM: &str = "urn:xmpp:pie:0#scram";
 pub const PIE_MAM: &str = "urn:xmpp:pie:0#mam";
 /// XInclude, with which ejabberd's `export_piefxis` splits a file per host.
 pub const XINCLUDE: &str = "http://www.w3.org/2001/XInclude";
+/// XEP-0357 push notifications.
+pub const PUSH: &str = "urn:xmpp:push:0";

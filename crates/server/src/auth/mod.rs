@@ -2,6 +2,7 @@
 //! username rules shared by every surface.
 
 pub mod cache;
+pub mod registrations;
 pub mod throttle;
 
 use std::sync::{Arc, OnceLock};

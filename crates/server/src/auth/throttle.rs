@@ -78,10 +78,10 @@ pub struct Throttled {
 
 /// What the throttle counts: an IPv4 address, or the /64 of an IPv6 one.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-struct Key(IpAddr);
+pub(crate) struct Key(IpAddr);
 
 impl Key {
-    fn of(client: IpAddr) -> Key {
+    pub(crate) fn of(client: IpAddr) -> Key {
         match client.to_canonical() {
             IpAddr::V4(v4) => Key(IpAddr::V4(v4)),
             IpAddr::V6(v6) => {

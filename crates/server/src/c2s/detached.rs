@@ -25,6 +25,7 @@ pub async fn resume(ctx: &C2sContext, user: &str, previd: &str, h: u32) -> Optio
         Some(sm) => {
             sm.acked(h, &jid);
             sm.resumed();
+            session.bound.registration.update(|e| e.detached = false);
             Some(session)
         }
         // Only sessions with stream management are registered for resumption.

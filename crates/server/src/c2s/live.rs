@@ -84,6 +84,7 @@ pub async fn serve<T: Transport>(
         drop(t);
         // From now on it counts as detached, not as a session on a connection.
         drop(counted);
+        session.bound.registration.update(|e| e.detached = true);
         Box::pin(detached::wait(ctx, session)).await;
     } else {
         if matches!(end, End::PeerClosed) {

@@ -30,6 +30,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::auth::registrations::RegistrationThrottle;
 use crate::auth::throttle::{AuthSurface, AuthThrottle};
 use crate::config::{AuthConfig, Config};
 use crate::ctx::Ctx;
@@ -62,6 +63,8 @@ pub struct C2sContext {
     pub decoy_secret: Vec<u8>,
     /// Failed logins per client address, shared with the HTTP gate (kept across reloads).
     pub auth_throttle: Arc<AuthThrottle>,
+    /// In-band registrations per client address (XEP-0077).
+    pub registrations: RegistrationThrottle,
 }
 
 /// The c2s settings of the configuration in force. Read at each use (a stream's start, a
@@ -122,6 +125,7 @@ impl C2sContext {
             refusals: Arc::new(Semaphore::new(MAX_REFUSALS)),
             resumption: Arc::default(),
             decoy_secret,
+            registrations: RegistrationThrottle::new(config.auth.max_tracked_addresses),
         }
     }
 

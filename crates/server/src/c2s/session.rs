@@ -10,6 +10,7 @@ use switchboard_xmpp::csi::ClientState;
 use switchboard_xmpp::framing::{StreamEvent, StreamHeader};
 use switchboard_xmpp::negotiation::{self, BindRequest, StreamFeatures};
 use switchboard_xmpp::ns;
+use switchboard_xmpp::register;
 use switchboard_xmpp::sasl::{ClientNonza, SaslCondition};
 use switchboard_xmpp::sender::Principal;
 use switchboard_xmpp::sm::{self as nonza, ClientSm};
@@ -24,6 +25,7 @@ use super::state::{Bound, Session};
 use super::{C2sContext, Security, Transport, sasl};
 use crate::ids::random_id;
 use crate::metrics::LoginSurface;
+use crate::services;
 use crate::sessions::Registration;
 
 /// Where negotiation stands. Each variant is waiting for a new stream header.
@@ -178,16 +180,24 @@ async fn secure_and_authenticate<T: Transport>(
     } else {
         sasl::offered(&security, ctx).await
     };
+    // Registration sends a password: offered where SASL is.
+    let registration = !tls_required && ctx.settings().auth.allow_registration;
     let features = StreamFeatures {
         starttls: t.can_starttls().then_some(StartTls {
             required: tls_required,
         }),
         mechanisms: offered.clone(),
+        register: registration,
         ..StreamFeatures::default()
     };
     t.send(&features.into()).await?;
     loop {
         let el = next_element(t).await?;
+        if register::is_register_iq(&el) {
+            t.send(&register_before_login(ctx, client, &el, registration).await)
+                .await?;
+            continue;
+        }
         if negotiation::is_starttls_request(&el) {
             if !t.can_starttls() {
                 t.send(&negotiation::starttls_failure()).await?;
@@ -255,6 +265,26 @@ async fn secure_and_authenticate<T: Transport>(
             }
         }
     }
+}
+
+/// The answer to an in-band registration iq before login (XEP-0077 §3.1): handled when
+/// registration is offered, otherwise refused with `service-unavailable` (§3.1, "not allowed").
+async fn register_before_login(
+    ctx: &C2sContext,
+    client: IpAddr,
+    iq: &minidom::Element,
+    offered: bool,
+) -> minidom::Element {
+    if offered {
+        return services::register::before_login(&ctx.server, &ctx.registrations, client, iq).await;
+    }
+    stanza::error_reply(
+        iq,
+        ErrorType::Cancel,
+        DefinedCondition::ServiceUnavailable,
+        Some("In-band registration is not offered on this stream"),
+    )
+    .unwrap_or_else(|| stanza::iq_result(iq, None))
 }
 
 /// Resource binding (RFC 6120 §7), answering the legacy session request on the way, or the

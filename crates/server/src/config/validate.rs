@@ -32,6 +32,8 @@ pub fn validate(config: &Config) -> Vec<Issue> {
     issues.webhook(config);
     issues.mam(config);
     issues.pep(config);
+    issues.upload(config);
+    issues.push_limit(config);
     issues.0
 }
 
@@ -84,6 +86,53 @@ impl Issues {
         self.at_least("pep.caps_timeout_secs", pep.caps_timeout_secs, 1);
         self.at_least("pep.avatar_cache_size", pep.avatar_cache_size as u64, 1);
         self.at_least("pep.max_item_bytes", pep.max_item_bytes as u64, 1024);
+    }
+
+    fn upload(&mut self, config: &Config) {
+        let upload = &config.upload;
+        if let Some(domain) = &upload.domain {
+            match super::normalize_domain(domain) {
+                Ok(d) if d == config.domain => self.push(
+                    KeyPath::dotted("upload.domain"),
+                    "must differ from the server's domain",
+                ),
+                Ok(d) if &d != domain => self.push(
+                    KeyPath::dotted("upload.domain"),
+                    format!("write it normalised: \"{d}\""),
+                ),
+                Ok(_) => {}
+                Err(e) => self.push(KeyPath::dotted("upload.domain"), e.to_string()),
+            }
+        }
+        if let Some(url) = &upload.public_url {
+            let uri = url.parse::<axum::http::Uri>().ok();
+            let fits = uri.is_some_and(|u| {
+                matches!(u.scheme_str(), Some("http" | "https"))
+                    && u.authority().is_some()
+                    && u.query().is_none()
+            });
+            if !fits {
+                self.push(
+                    KeyPath::dotted("upload.public_url"),
+                    "expected an http:// or https:// URL without a query",
+                );
+            }
+        }
+        self.at_least("upload.max_file_bytes", upload.max_file_bytes, 1);
+        self.at_least("upload.slot_timeout_secs", upload.slot_timeout_secs, 1);
+        self.at_least(
+            "upload.transfer_timeout_secs",
+            upload.transfer_timeout_secs,
+            1,
+        );
+    }
+
+    fn push_limit(&mut self, config: &Config) {
+        self.at_least(
+            "push.max_registrations",
+            config.push.max_registrations as u64,
+            1,
+        );
     }
 
     fn tls(&mut self, config: &Config) {

@@ -104,7 +104,7 @@ fn auth_surface(parts: &Parts) -> AuthSurface {
             AuthSurface::WebhookAdmin
         }
         Surface::AdminJson | Surface::AdminText => AuthSurface::Admin,
-        Surface::Rest | Surface::Metrics | Surface::Other => AuthSurface::Rest,
+        Surface::Rest | Surface::Metrics | Surface::Upload | Surface::Other => AuthSurface::Rest,
     }
 }
 

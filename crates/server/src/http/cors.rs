@@ -14,8 +14,10 @@ use axum::response::{IntoResponse, Response};
 
 /// Request headers a page may send: credentials, formats, and mod_rest's iq timeout.
 const ALLOW_HEADERS: &str = "Authorization, Content-Type, Accept, Prosody-Rest-Timeout";
-/// Response headers a page may read besides the simple ones.
-const EXPOSE_HEADERS: &str = "Retry-After, WWW-Authenticate";
+/// Response headers a page may read besides the simple ones (the ranges and name of an
+/// uploaded file among them).
+const EXPOSE_HEADERS: &str =
+    "Retry-After, WWW-Authenticate, Content-Length, Content-Range, Content-Disposition, ETag";
 /// How long a browser may cache a preflight answer (Prosody's default: 2 hours).
 const MAX_AGE_SECS: u32 = 7200;
 

@@ -23,6 +23,7 @@ pub mod rest;
 pub mod state;
 pub mod surface;
 pub mod tls;
+pub mod upload;
 pub mod webhooks;
 
 use std::net::SocketAddr;
@@ -39,7 +40,8 @@ use crate::config::HttpConfig;
 use state::AppState;
 
 /// The whole HTTP app. Requests time out after `http.request_timeout_secs`, except that an iq
-/// sent over `/rest` may also wait up to `rest.iq_max_timeout_secs` for its reply.
+/// sent over `/rest` may also wait up to `rest.iq_max_timeout_secs` for its reply, and a file
+/// upload or download takes up to `upload.transfer_timeout_secs`.
 pub fn app(state: AppState, http: &HttpConfig) -> Result<Router, String> {
     if http.request_timeout_secs == 0 || http.body_timeout_secs == 0 {
         return Err(
@@ -60,10 +62,13 @@ pub fn app(state: AppState, http: &HttpConfig) -> Result<Router, String> {
         .merge(webhooks::routes());
     // The upgrade is answered at once; the WebSocket session then lives outside any request.
     let upgrades = Router::new().route("/xmpp-websocket", get(ws));
-    let routes = Router::new()
+    let mut routes = Router::new()
         .merge(stanzas)
         .merge(layers::timeout(others, request_timeout))
         .merge(upgrades);
+    if let Some(transfer) = state.transfer_timeout() {
+        routes = routes.merge(layers::timeout(upload::routes(), transfer));
+    }
     Ok(layers::around(routes, state.edge(), http.max_concurrent_requests).with_state(state))
 }
 

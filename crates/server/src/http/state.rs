@@ -19,6 +19,8 @@ use crate::ctx::Ctx;
 use crate::metrics::Metrics;
 use crate::routed::{Origin, Outcome, Refused, Routed};
 use crate::services::commands::{self, Args, Command, CommandError};
+use crate::storage::{StoreError, Upload};
+use crate::uploads::Uploads;
 use crate::waiters::WaiterGuard;
 use crate::webhook::Webhooks;
 
@@ -32,6 +34,8 @@ pub struct AppState {
     edge: Edge,
     /// How long a client may take to send a request body.
     pub body_timeout: Duration,
+    /// The files of HTTP File Upload and how long one transfer may take, when the service is on.
+    uploads: Option<(Uploads, Duration)>,
 }
 
 /// A registered wait for stanzas addressed to an HTTP request, released when dropped.
@@ -55,7 +59,44 @@ impl AppState {
             rest: Arc::new(rest),
             edge: Edge::new(gate, cors, metrics),
             body_timeout,
+            uploads: None,
         }
+    }
+
+    /// Serves HTTP File Upload's files from `uploads`, each transfer bounded by `transfer`.
+    pub fn with_uploads(mut self, uploads: Uploads, transfer: Duration) -> AppState {
+        self.uploads = Some((uploads, transfer));
+        self
+    }
+
+    pub fn uploads(&self) -> Option<&Uploads> {
+        self.uploads.as_ref().map(|(uploads, _)| uploads)
+    }
+
+    /// How long one upload or download may take, when uploads are served.
+    pub fn transfer_timeout(&self) -> Option<Duration> {
+        self.uploads.as_ref().map(|(_, transfer)| *transfer)
+    }
+
+    /// The upload slot `id`, pending or complete.
+    pub async fn upload(&self, id: &str) -> Result<Option<Upload>, StoreError> {
+        self.server.store().upload(id).await
+    }
+
+    /// Marks upload `id` complete now; `false` when it already was.
+    pub async fn complete_upload(&self, id: &str) -> Result<bool, StoreError> {
+        let now = self.server.now().timestamp_millis();
+        self.server.store().complete_upload(id, now).await
+    }
+
+    /// The current time in Unix milliseconds.
+    pub fn now_ms(&self) -> i64 {
+        self.server.now().timestamp_millis()
+    }
+
+    /// Days files are kept (`upload.expire_after_days`; 0 keeps them).
+    pub fn upload_expiry_days(&self) -> u32 {
+        self.server.config().upload.expire_after_days
     }
 
     pub fn edge(&self) -> Edge {

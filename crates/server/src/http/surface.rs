@@ -29,6 +29,8 @@ pub enum Surface {
     AdminText,
     /// `/metrics`.
     Metrics,
+    /// HTTP File Upload's `/upload/…`: the slot URL is the credential.
+    Upload,
     /// `/health`, `/xmpp-websocket`, anything unknown.
     Other,
 }
@@ -49,6 +51,8 @@ impl Surface {
             Surface::PostMsg
         } else if path == "/metrics" {
             Surface::Metrics
+        } else if under("/upload") {
+            Surface::Upload
         } else {
             Surface::Other
         }
@@ -59,7 +63,7 @@ impl Surface {
         match self {
             Surface::Rest | Surface::AdminJson | Surface::AdminText => Some(Policy::Rest),
             Surface::PostMsg => Some(Policy::PostMsg),
-            Surface::Metrics | Surface::Other => None,
+            Surface::Metrics | Surface::Upload | Surface::Other => None,
         }
     }
 
@@ -68,6 +72,7 @@ impl Surface {
         match self {
             Surface::Rest => Some("GET, POST, OPTIONS"),
             Surface::PostMsg => Some("POST, OPTIONS"),
+            Surface::Upload => Some("GET, HEAD, PUT, OPTIONS"),
             _ => None,
         }
     }
@@ -78,7 +83,7 @@ impl Surface {
             Surface::PostMsg => Style::PostMsg,
             Surface::AdminJson => Style::AdminJson,
             Surface::AdminText => Style::AdminText,
-            Surface::Metrics | Surface::Other => Style::Plain,
+            Surface::Metrics | Surface::Upload | Surface::Other => Style::Plain,
         }
     }
 }
@@ -170,6 +175,8 @@ mod tests {
             ("/msg/bob", Surface::PostMsg),
             ("/msgs", Surface::Other),
             ("/metrics", Surface::Metrics),
+            ("/upload/abc/a.png", Surface::Upload),
+            ("/uploads", Surface::Other),
             ("/health", Surface::Other),
             ("/xmpp-websocket", Surface::Other),
         ] {

@@ -6,7 +6,7 @@ use minidom::Element;
 use switchboard_xmpp::ns;
 use switchboard_xmpp::stanza::{self, DefinedCondition, ErrorType};
 use xmpp_parsers::disco::{
-    DiscoInfoQuery, DiscoInfoResult, DiscoItemsQuery, DiscoItemsResult, Identity,
+    DiscoInfoQuery, DiscoInfoResult, DiscoItemsQuery, DiscoItemsResult, Identity, Item,
 };
 
 use super::commands;
@@ -51,6 +51,8 @@ fn with_own(registered: Vec<&'static str>, own: &[Feature]) -> Vec<&'static str>
 /// disco#info and disco#items of the served domain.
 pub struct ServerDisco {
     features: Vec<&'static str>,
+    /// JIDs listed in disco#items: the services hosted beside the server (uploads…).
+    items: Vec<String>,
 }
 
 impl ServerDisco {
@@ -63,7 +65,14 @@ impl ServerDisco {
     pub fn new(registered: Vec<&'static str>) -> ServerDisco {
         ServerDisco {
             features: with_own(registered, Self::FEATURES),
+            items: Vec::new(),
         }
+    }
+
+    /// Lists `items` (domains of services hosted beside the server) in disco#items.
+    pub fn with_items(mut self, items: Vec<String>) -> ServerDisco {
+        self.items = items;
+        self
     }
 
     fn answer(&self, ctx: &Ctx, iq: &Routed, query: &Element) -> IqOutcome {
@@ -84,7 +93,16 @@ impl ServerDisco {
         }
         let items = DiscoItemsResult {
             node: None,
-            items: Vec::new(),
+            items: self
+                .items
+                .iter()
+                .filter_map(|jid| jid::Jid::new(jid).ok())
+                .map(|jid| Item {
+                    jid,
+                    node: None,
+                    name: None,
+                })
+                .collect(),
             rsm: None,
         };
         Ok(Some(items.into()))

@@ -1,6 +1,6 @@
 //! Services the server itself answers, one file (or folder) each: disco, ping, version, roster,
 //! presence and subscriptions (sharing `contacts`), offline storage, blocking, carbons, the
-//! message archive, ad-hoc commands and REST components. Each implements
+//! message archive, ad-hoc commands, REST components, registration, push notifications and the upload service. Each implements
 //! [`crate::ctx::Service`] and is registered with the router at startup; none knows the router.
 
 pub mod avatar;
@@ -17,7 +17,10 @@ pub mod pep;
 pub mod ping;
 pub mod presence;
 pub mod private;
+pub mod push;
+pub mod register;
 pub mod roster;
 pub mod subscription;
+pub mod upload;
 pub mod vcard;
 pub mod version;

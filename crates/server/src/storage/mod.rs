@@ -11,10 +11,12 @@ pub mod pep;
 pub mod personal;
 pub mod portable;
 pub mod presence;
+pub mod push;
 pub mod roster;
 pub mod sqlite;
 #[cfg(test)]
 pub mod suite;
+pub mod uploads;
 pub mod webhooks;
 
 pub use accounts::{AccountStore, ScramCoverage};
@@ -27,7 +29,9 @@ pub use pep::{Created, PepStore, StoredItem, StoredNode};
 pub use personal::PersonalStore;
 pub use portable::{PortableAccount, PortableStore};
 pub use presence::{PresenceStore, SubscriptionRequest};
+pub use push::{PushRegistration, PushStore};
 pub use roster::{RosterChange, RosterItem, RosterStore, RosterVersion};
+pub use uploads::{Upload, UploadStore};
 pub use webhooks::{UserCallbackRow, WebhookStore};
 
 /// Everything the server persists, one trait per concern. Usernames are nodeprep'd localparts
@@ -44,6 +48,8 @@ pub trait Store:
     + PepStore
     + PersonalStore
     + PortableStore
+    + UploadStore
+    + PushStore
     + 'static
 {
 }
@@ -60,6 +66,8 @@ impl<T> Store for T where
         + PepStore
         + PersonalStore
         + PortableStore
+        + UploadStore
+        + PushStore
         + 'static
 {
 }

@@ -7,8 +7,8 @@ use crate::storage::archive::{
     Criteria, NewArchived, Page, PageRequest, Position, QueryError, StoredPrefs, With,
 };
 use crate::storage::{
-    Created, NewOutboxEntry, OfflineQuota, OfflineUsage, OutboxDepth, RosterItem, Store,
-    StoreError, StoredItem, UserCallbackRow,
+    Created, NewOutboxEntry, OfflineQuota, OfflineUsage, OutboxDepth, PushRegistration, RosterItem,
+    Store, StoreError, StoredItem, Upload, UserCallbackRow,
 };
 use switchboard_xmpp::pep::NodeConfig;
 use switchboard_xmpp::sasl::StoredCredentials;
@@ -982,6 +982,118 @@ pub async fn archive_prefs_round_trip(s: &dyn Store) {
     ));
 }
 
+pub fn upload(id: &str, user: &str, size: u64, at: i64) -> Upload {
+    Upload {
+        id: id.into(),
+        user: user.into(),
+        filename: format!("{id}.bin"),
+        size,
+        content_type: "application/octet-stream".into(),
+        created_at: at,
+        slot_expires_at: at + 100,
+        completed_at: None,
+    }
+}
+
+pub async fn upload_slots_count_against_the_quota(s: &dyn Store) {
+    assert!(
+        s.reserve_upload(&upload("a", "alice", 60, 1000), 100)
+            .await
+            .unwrap()
+    );
+    // The open slot counts: 60 + 50 is over 100; another user has a quota of their own.
+    assert!(
+        !s.reserve_upload(&upload("b", "alice", 50, 1010), 100)
+            .await
+            .unwrap()
+    );
+    assert!(
+        s.reserve_upload(&upload("c", "bob", 50, 1010), 100)
+            .await
+            .unwrap()
+    );
+    assert!(s.upload("b").await.unwrap().is_none());
+    assert!(s.complete_upload("a", 1050).await.unwrap());
+    assert!(!s.complete_upload("a", 1060).await.unwrap());
+    assert!(!s.complete_upload("nope", 1060).await.unwrap());
+    let stored = s.upload("a").await.unwrap().unwrap();
+    assert_eq!(stored.completed_at, Some(1050));
+    assert_eq!((stored.size, stored.user.as_str()), (60, "alice"));
+    // Bob's slot closes unused at 1110: from then on it no longer counts, and it is stale.
+    assert!(
+        !s.reserve_upload(&upload("d", "bob", 60, 1100), 100)
+            .await
+            .unwrap()
+    );
+    assert!(
+        s.reserve_upload(&upload("d", "bob", 60, 1110), 100)
+            .await
+            .unwrap()
+    );
+    assert_eq!(s.stale_uploads(None, 1110, 10).await.unwrap(), vec!["c"]);
+    // Completed files go by age only when asked.
+    assert_eq!(
+        s.stale_uploads(Some(1051), 1110, 10).await.unwrap(),
+        vec!["a", "c"]
+    );
+    assert_eq!(
+        s.stale_uploads(Some(1051), 1110, 1).await.unwrap(),
+        vec!["a"]
+    );
+    s.delete_upload("a").await.unwrap();
+    s.delete_upload("c").await.unwrap();
+    assert!(s.upload("a").await.unwrap().is_none());
+    assert!(
+        s.reserve_upload(&upload("e", "alice", 100, 1200), 100)
+            .await
+            .unwrap()
+    );
+}
+
+pub async fn push_registrations_per_service_and_node(s: &dyn Store) {
+    s.create_user("alice", &creds()).await.unwrap();
+    let reg = |service: &str, node: &str, options: Option<&str>| PushRegistration {
+        service: service.into(),
+        node: node.into(),
+        options: options.map(str::to_owned),
+    };
+    s.push_enable("alice", &reg("push.example", "n1", None))
+        .await
+        .unwrap();
+    s.push_enable("alice", &reg("push.example", "n1", Some("<x/>")))
+        .await
+        .unwrap();
+    s.push_enable("alice", &reg("push.example", "n2", None))
+        .await
+        .unwrap();
+    s.push_enable("alice", &reg("other.example", "n", None))
+        .await
+        .unwrap();
+    assert_eq!(
+        s.push_registrations("alice").await.unwrap(),
+        vec![
+            reg("other.example", "n", None),
+            reg("push.example", "n1", Some("<x/>")),
+            reg("push.example", "n2", None),
+        ]
+    );
+    s.push_disable("alice", "push.example", Some("n1"))
+        .await
+        .unwrap();
+    assert_eq!(s.push_registrations("alice").await.unwrap().len(), 2);
+    s.push_disable("alice", "push.example", None).await.unwrap();
+    assert_eq!(
+        s.push_registrations("alice").await.unwrap(),
+        vec![reg("other.example", "n", None)]
+    );
+    assert!(matches!(
+        s.push_enable("ghost", &reg("p", "n", None)).await,
+        Err(StoreError::NoSuchUser)
+    ));
+    s.delete_user("alice").await.unwrap();
+    assert!(s.push_registrations("alice").await.unwrap().is_empty());
+}
+
 /// One `#[tokio::test]` per suite function, each on a fresh store from `$open`.
 #[macro_export]
 macro_rules! store_suite {
@@ -1073,6 +1185,14 @@ macro_rules! store_suite {
         #[tokio::test]
         async fn archive_purge_takes_the_oldest() {
             $crate::storage::suite::archive_purge_takes_the_oldest(&$open).await;
+        }
+        #[tokio::test]
+        async fn upload_slots_count_against_the_quota() {
+            $crate::storage::suite::upload_slots_count_against_the_quota(&$open).await;
+        }
+        #[tokio::test]
+        async fn push_registrations_per_service_and_node() {
+            $crate::storage::suite::push_registrations_per_service_and_node(&$open).await;
         }
         #[tokio::test]
         async fn archive_prefs_round_trip() {

@@ -76,7 +76,9 @@ mod pep;
 mod personal;
 mod portable;
 mod presence;
+mod push;
 mod roster;
+mod uploads;
 mod webhooks;
 
 #[cfg(test)]
