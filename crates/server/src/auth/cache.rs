@@ -14,6 +14,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
+use crate::storage::accounts::ScramCoverage;
 use crate::storage::{Store, StoreError};
 
 /// How much is cached and for how long.
@@ -54,6 +55,8 @@ struct State {
     next_poll: Option<Instant>,
     tokens: HashMap<Key, String>,
     passwords: HashMap<Key, Password>,
+    /// Which SCRAM families every account has keys for; asked at every stream's SASL offer.
+    coverage: Option<ScramCoverage>,
 }
 
 impl State {
@@ -61,6 +64,7 @@ impl State {
         self.generation += 1;
         self.tokens.clear();
         self.passwords.clear();
+        self.coverage = None;
     }
 }
 
@@ -191,12 +195,28 @@ impl CredentialCache {
         state.tokens.remove(&key);
     }
 
-    /// An account whose credentials changed or that was deleted: its tokens and passwords.
+    /// An account whose credentials changed or that was deleted: its tokens and passwords,
+    /// and the SCRAM coverage its keys took part in.
     pub fn forget_user(&self, user: &str) {
         let mut state = self.state();
         state.generation += 1;
         state.tokens.retain(|_, owner| owner != user);
         state.passwords.retain(|_, entry| entry.user != user);
+        state.coverage = None;
+    }
+
+    /// The SCRAM coverage read since the last change, or the generation to hand to
+    /// [`CredentialCache::remember_coverage`] with what the store says.
+    pub fn coverage(&self) -> Result<ScramCoverage, u64> {
+        let state = self.state();
+        state.coverage.ok_or(state.generation)
+    }
+
+    pub fn remember_coverage(&self, generation: u64, coverage: ScramCoverage) {
+        let mut state = self.state();
+        if self.settings.capacity > 0 && state.generation == generation {
+            state.coverage = Some(coverage);
+        }
     }
 }
 

@@ -13,6 +13,7 @@ use sha2::{Digest, Sha256};
 
 use switchboard_xmpp::sasl::StoredCredentials;
 
+use crate::storage::accounts::ScramCoverage;
 use crate::storage::{Store, StoreError};
 use cache::{CacheSettings, CredentialCache};
 
@@ -222,6 +223,19 @@ impl Accounts {
         Ok(revoked)
     }
 
+    /// Which SCRAM families every account has keys for (what a stream may be offered):
+    /// remembered until a credential changes, here or, seen at the next poll, in the store.
+    pub async fn scram_coverage(&self) -> Result<ScramCoverage, AccountError> {
+        self.cache.poll(self.store.as_ref()).await;
+        let generation = match self.cache.coverage() {
+            Ok(coverage) => return Ok(coverage),
+            Err(generation) => generation,
+        };
+        let coverage = self.store.scram_coverage().await?;
+        self.cache.remember_coverage(generation, coverage);
+        Ok(coverage)
+    }
+
     /// The username a bearer token belongs to: from the cache, else from the store. Both look
     /// up by a hash, so comparing the secret itself never happens byte by byte.
     pub async fn token_owner(&self, token: &str) -> Result<Option<String>, AccountError> {
@@ -374,5 +388,38 @@ mod tests {
         assert!(server.token_owner(&token).await.unwrap().is_some());
         cli.revoke_token(&token).await.unwrap();
         assert!(server.token_owner(&token).await.unwrap().is_some());
+    }
+
+    /// The SCRAM families offered are read once and kept until a credential changes: the
+    /// upgrade of an imported account on its first password login shows at once.
+    #[tokio::test]
+    async fn scram_coverage_is_kept_until_an_upgrade() {
+        use switchboard_xmpp::sasl::ScramHash;
+        let accounts = accounts().await;
+        let sha1_only = StoredCredentials::from_keys(
+            Some(ScramHash::Sha1.keys("old", b"salt".to_vec(), 4096)),
+            None,
+        )
+        .unwrap();
+        accounts
+            .store()
+            .create_user("imported", &sha1_only)
+            .await
+            .unwrap();
+        let partial = ScramCoverage {
+            sha1: true,
+            sha256: false,
+        };
+        assert_eq!(accounts.scram_coverage().await.unwrap(), partial);
+        assert_eq!(accounts.cache.coverage(), Ok(partial));
+        assert!(!accounts.check_password("imported", "wrong").await.unwrap());
+        assert_eq!(accounts.cache.coverage(), Ok(partial));
+        assert!(accounts.check_password("imported", "old").await.unwrap());
+        assert!(accounts.cache.coverage().is_err());
+        let full = ScramCoverage {
+            sha1: true,
+            sha256: true,
+        };
+        assert_eq!(accounts.scram_coverage().await.unwrap(), full);
     }
 }

@@ -22,7 +22,7 @@ pub async fn offered(security: &Security, ctx: &C2sContext) -> Vec<Mechanism> {
             channel_binding: Some(_)
         }
     ));
-    match ctx.server.accounts().store().scram_coverage().await {
+    match ctx.server.accounts().scram_coverage().await {
         Ok(coverage) => offered.retain(|m| match m.hash() {
             Some(ScramHash::Sha1) => coverage.sha1,
             Some(ScramHash::Sha256) => coverage.sha256,
