@@ -76,12 +76,13 @@ pub enum Command {
 #[derive(Subcommand)]
 pub enum ExportCommand {
     /// Write every account with its SCRAM-SHA-1 and SCRAM-SHA-256 credentials (never a
-    /// password), roster, pending subscription requests and offline messages to FILE
+    /// password), roster, pending subscription requests and offline messages to DEST
     /// (XEP-0227), also while the server runs.
     Xep227 {
-        /// The file to write; it must not exist yet.
-        #[arg(value_name = "FILE")]
-        file: PathBuf,
+        /// A directory (created if missing; the export is `<domain>.xml` in it) or a file
+        /// ending in `.xml`; the file written must not exist yet.
+        #[arg(value_name = "DIR_OR_FILE")]
+        dest: PathBuf,
     },
 }
 

@@ -175,11 +175,27 @@ async fn run(command: Command, loaded: Loaded) -> Result<()> {
 }
 
 async fn export(cmd: ExportCommand, config: &Config) -> Result<()> {
-    let ExportCommand::Xep227 { file } = cmd;
+    let ExportCommand::Xep227 { dest } = cmd;
+    let file = export_file(&dest, &config.domain)?;
     let store = server::open_store(&config.data_dir).await?;
     let summary = portable::export(&store, &config.domain, &file).await?;
     println!("{summary} to {}", file.display());
     Ok(())
+}
+
+/// Where `export xep227 DEST` writes: DEST itself when it names an `.xml` file, else
+/// `<domain>.xml` in the directory DEST (created when missing), which `import xep227 DEST`
+/// reads back.
+fn export_file(dest: &std::path::Path, domain: &str) -> Result<std::path::PathBuf> {
+    let names_a_file = dest
+        .extension()
+        .is_some_and(|ext| ext.eq_ignore_ascii_case("xml"));
+    if names_a_file && !dest.is_dir() {
+        return Ok(dest.to_owned());
+    }
+    std::fs::create_dir_all(dest)
+        .with_context(|| format!("cannot create the directory {}", dest.display()))?;
+    Ok(dest.join(format!("{domain}.xml")))
 }
 
 async fn import(cmd: ImportCommand, config: &Config) -> Result<()> {
