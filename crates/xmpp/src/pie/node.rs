@@ -1,6 +1,8 @@
 //! The PEP nodes of a `<user>`: their configuration in `<pubsub xmlns='…#owner'>` and their
 //! items in `<pubsub xmlns='…pubsub'>`, read the way Prosody writes them and written back so.
 
+use std::collections::HashMap;
+
 use minidom::Element;
 
 use super::skipped::{Skipped, SkippedKind};
@@ -83,28 +85,54 @@ impl PieNode {
     }
 }
 
-/// The node named `node` of `nodes`, added at the end when it is not there yet.
-fn node_mut<'a>(nodes: &'a mut Vec<PieNode>, node: &str) -> &'a mut PieNode {
-    let at = match nodes.iter().position(|n| n.node == node) {
-        Some(at) => at,
-        None => {
-            nodes.push(PieNode {
+/// The nodes of a `<user>`, in the order the file first names them.
+struct Nodes {
+    nodes: Vec<PieNode>,
+    /// Where each node is in `nodes`: a file may name many.
+    index: HashMap<String, usize>,
+}
+
+impl Nodes {
+    /// The node named `node`, added at the end when it is not there yet.
+    fn get(&mut self, node: &str) -> &mut PieNode {
+        let at = *self.index.entry(node.to_owned()).or_insert_with(|| {
+            self.nodes.push(PieNode {
                 node: node.to_owned(),
                 options: Vec::new(),
                 items: Vec::new(),
             });
-            nodes.len() - 1
-        }
-    };
-    &mut nodes[at]
+            self.nodes.len() - 1
+        });
+        &mut self.nodes[at]
+    }
 }
 
 fn skip(skipped: &mut Vec<Skipped>, kind: SkippedKind, reason: String) {
     skipped.push(Skipped { kind, reason });
 }
 
+/// The nodes of the `<pubsub xmlns='…#owner'>` elements `owners` (configurations) and the
+/// `<pubsub xmlns='…pubsub'>` elements `items` of a `<user>`.
+pub(super) fn read(
+    owners: &[&Element],
+    items: &[&Element],
+    skipped: &mut Vec<Skipped>,
+) -> Vec<PieNode> {
+    let mut nodes = Nodes {
+        nodes: Vec::new(),
+        index: HashMap::new(),
+    };
+    for pubsub in owners {
+        read_owner(pubsub, &mut nodes, skipped);
+    }
+    for pubsub in items {
+        read_items(pubsub, &mut nodes, skipped);
+    }
+    nodes.nodes
+}
+
 /// Reads the `<configure node='…'>` children of a `<pubsub xmlns='…#owner'>`.
-pub(super) fn read_owner(pubsub: &Element, nodes: &mut Vec<PieNode>, skipped: &mut Vec<Skipped>) {
+fn read_owner(pubsub: &Element, nodes: &mut Nodes, skipped: &mut Vec<Skipped>) {
     for configure in pubsub.children() {
         let name = configure.attr("node").unwrap_or_default();
         if !configure.is("configure", ns::PUBSUB_OWNER) || name.is_empty() {
@@ -112,7 +140,7 @@ pub(super) fn read_owner(pubsub: &Element, nodes: &mut Vec<PieNode>, skipped: &m
             skip(skipped, SkippedKind::Pep, reason);
             continue;
         }
-        let node = node_mut(nodes, name);
+        let node = nodes.get(name);
         let Some(form) = configure.get_child("x", ns::DATA_FORMS) else {
             continue;
         };
@@ -133,7 +161,7 @@ pub(super) fn read_owner(pubsub: &Element, nodes: &mut Vec<PieNode>, skipped: &m
 }
 
 /// Reads the `<items node='…'>` children of a `<pubsub xmlns='…pubsub'>`.
-pub(super) fn read_items(pubsub: &Element, nodes: &mut Vec<PieNode>, skipped: &mut Vec<Skipped>) {
+fn read_items(pubsub: &Element, nodes: &mut Nodes, skipped: &mut Vec<Skipped>) {
     for items in pubsub.children() {
         let name = items.attr("node").unwrap_or_default();
         if !items.is("items", ns::PUBSUB) || name.is_empty() {
@@ -141,7 +169,7 @@ pub(super) fn read_items(pubsub: &Element, nodes: &mut Vec<PieNode>, skipped: &m
             skip(skipped, SkippedKind::Pep, reason);
             continue;
         }
-        let node = node_mut(nodes, name);
+        let node = nodes.get(name);
         for item in items.children() {
             let id = item.attr("id").unwrap_or_default();
             let payload = item.children().next();

@@ -95,6 +95,7 @@ impl PieUser {
         };
         let mut sha1 = None;
         let mut sha256 = None;
+        let (mut pep_owner, mut pep_items) = (Vec::new(), Vec::new());
         for child in user.children() {
             match (child.ns().as_str(), child.name()) {
                 (ns::PIE_SCRAM, "scram-credentials") => {
@@ -132,10 +133,8 @@ impl PieUser {
                     }
                 }
                 (ns::PRIVATE, "query") => pie.read_private(child),
-                (ns::PUBSUB, "pubsub") => node::read_items(child, &mut pie.pep, &mut pie.skipped),
-                (ns::PUBSUB_OWNER, "pubsub") => {
-                    node::read_owner(child, &mut pie.pep, &mut pie.skipped);
-                }
+                (ns::PUBSUB, "pubsub") => pep_items.push(child),
+                (ns::PUBSUB_OWNER, "pubsub") => pep_owner.push(child),
                 (ns::PIE_MAM, "archive") => {
                     let count = child.children().count();
                     pie.skip(SkippedKind::Archive, format!("{count} archived messages"));
@@ -145,6 +144,7 @@ impl PieUser {
                 }
             }
         }
+        pie.pep = node::read(&pep_owner, &pep_items, &mut pie.skipped);
         pie.credentials = match user.attr("password") {
             Some(password) if !password.is_empty() => PieCredentials::Plain(password.to_owned()),
             _ if sha1.is_some() || sha256.is_some() => {

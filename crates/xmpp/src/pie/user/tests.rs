@@ -222,12 +222,12 @@ fn node_options_apply_one_by_one_and_bad_items_are_skipped() {
     assert_eq!(
         kinds,
         [
+            SkippedKind::VCard,
+            SkippedKind::PrivateXml,
             SkippedKind::Pep,
             SkippedKind::PepItem,
             SkippedKind::PepItem,
-            SkippedKind::PepItem,
-            SkippedKind::VCard,
-            SkippedKind::PrivateXml
+            SkippedKind::PepItem
         ]
     );
     assert_eq!(user.vcard.as_ref().unwrap().children().count(), 0);
