@@ -208,6 +208,7 @@ async fn import(cmd: ImportCommand, config: &Config) -> Result<()> {
             // <offline-messages>.
             max_depth: config.limits.max_depth + 2,
         },
+        pep: config.pep.clone(),
     };
     let summary = portable::import(
         &config.data_dir,

@@ -1,5 +1,6 @@
 //! `switchboard import xep227` and `export xep227`: accounts with their SCRAM credentials,
-//! rosters, pending subscription requests and offline messages, to and from XEP-0227 files.
+//! rosters, pending subscription requests, offline messages, vCards, private XML and PEP nodes,
+//! to and from XEP-0227 files.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -9,16 +10,17 @@ use jid::BareJid;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use switchboard_xmpp::pie::{
-    self, PieCredentials, PieError, PieEvent, PieLimits, PieReader, PieRosterItem, PieUser,
-    Position, SkippedKind,
+    self, PieCredentials, PieError, PieEvent, PieItem, PieLimits, PieNode, PieReader,
+    PieRosterItem, PieUser, Position, Skipped, SkippedKind,
 };
 use switchboard_xmpp::sasl::StoredCredentials;
-use switchboard_xmpp::stanza;
 use switchboard_xmpp::subscription::Subscription;
+use switchboard_xmpp::{pep, stanza};
 
 use crate::backup::{BackupError, DataDirLock};
+use crate::config::PepConfig;
 use crate::storage::sqlite::SqliteStore;
-use crate::storage::{PortableAccount, RosterItem, Store, StoreError};
+use crate::storage::{PortableAccount, RosterItem, Store, StoreError, StoredItem, StoredNode};
 
 /// Bytes read from a file at a time.
 const CHUNK: usize = 64 * 1024;
@@ -48,11 +50,14 @@ pub enum PortableError {
 }
 
 /// How an import treats what is already there.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct ImportOptions {
     /// Replace an existing account and all its data, instead of refusing it.
     pub replace: bool,
     pub limits: PieLimits,
+    /// What an account may keep in vCard, private XML and PEP storage, as when it writes there
+    /// itself: what is over it is skipped, the rest of the account is imported.
+    pub pep: PepConfig,
 }
 
 /// What an import did, for the operator.
@@ -64,6 +69,10 @@ pub struct ImportSummary {
     pub contacts: u64,
     pub requests: u64,
     pub offline: u64,
+    pub vcards: u64,
+    pub private: u64,
+    pub pep_nodes: u64,
+    pub pep_items: u64,
     /// Accounts not imported, each with where it is and why.
     pub refused: Vec<String>,
     /// Data not imported, per kind: how many items in how many accounts, and an example.
@@ -84,8 +93,18 @@ impl ImportSummary {
             .iter()
             .map(|(kind, skips)| {
                 let why = match kind {
-                    SkippedKind::VCard | SkippedKind::PrivateXml | SkippedKind::Pep => {
-                        "this server has no store for them yet"
+                    SkippedKind::VCard => "a second one, or larger than pep.max_vcard_bytes",
+                    SkippedKind::PrivateXml => {
+                        "a second one of a namespace, a reserved namespace, or larger than \
+                         pep.max_private_bytes"
+                    }
+                    SkippedKind::Pep => "without a node name, or beyond pep.max_nodes",
+                    SkippedKind::PepItem => {
+                        "without an id or a single payload, larger than pep.max_item_bytes, or \
+                         older than what the node keeps"
+                    }
+                    SkippedKind::PepOption => {
+                        "values this server does not take; its default applies"
                     }
                     SkippedKind::Archive => "archives are not imported",
                     _ => "not understood",
@@ -107,13 +126,18 @@ impl std::fmt::Display for ImportSummary {
         write!(
             f,
             "imported {} account(s) ({} replaced) from {} file(s): {} roster item(s), {} pending \
-             subscription request(s), {} offline message(s); {} account(s) refused",
+             subscription request(s), {} offline message(s), {} vCard(s), {} private XML \
+             document(s), {} PEP node(s) with {} item(s); {} account(s) refused",
             self.accounts,
             self.replaced,
             self.files,
             self.contacts,
             self.requests,
             self.offline,
+            self.vcards,
+            self.private,
+            self.pep_nodes,
+            self.pep_items,
             self.refused.len()
         )
     }
@@ -324,6 +348,8 @@ impl Importer<'_> {
         };
         let account_jid = BareJid::new(&format!("{username}@{}", self.domain))
             .map_err(|e| StoreError::Corrupt(format!("account JID: {e}")))?;
+        let mut skipped = user.skipped.clone();
+        let personal = personal_data(&user, &self.options.pep, &mut skipped);
         let account = PortableAccount {
             user: username.clone(),
             credentials,
@@ -347,6 +373,9 @@ impl Importer<'_> {
                     (stanza::to_xml_portable(&message), stored_at)
                 })
                 .collect(),
+            vcard: personal.vcard,
+            private: personal.private,
+            pep: personal.pep,
         };
         let existed = self.store.credentials(&username).await?.is_some();
         match self
@@ -371,10 +400,112 @@ impl Importer<'_> {
         summary.contacts += account.roster.len() as u64;
         summary.requests += account.requests.len() as u64;
         summary.offline += account.offline.len() as u64;
-        for skipped in user.skipped {
+        summary.vcards += u64::from(account.vcard.is_some());
+        summary.private += account.private.len() as u64;
+        summary.pep_nodes += account.pep.len() as u64;
+        summary.pep_items += account
+            .pep
+            .iter()
+            .map(|(_, items)| items.len() as u64)
+            .sum::<u64>();
+        for skipped in skipped {
             self.skip(skipped.kind, &username, skipped.reason);
         }
         Ok(())
+    }
+}
+
+/// An account's vCard, private XML and PEP nodes as the store keeps them.
+struct Personal {
+    vcard: Option<String>,
+    private: Vec<(String, String)>,
+    pep: Vec<(StoredNode, Vec<StoredItem>)>,
+}
+
+/// Takes what the services would take from the account itself (the same serialisation and
+/// limits) and adds the rest to `skipped`.
+fn personal_data(user: &PieUser, limits: &PepConfig, skipped: &mut Vec<Skipped>) -> Personal {
+    let mut skip = |kind, reason| skipped.push(Skipped { kind, reason });
+    let vcard = user.vcard.as_ref().and_then(|vcard| {
+        let xml = stanza::to_xml_portable(vcard);
+        if xml.len() > limits.max_vcard_bytes {
+            skip(
+                SkippedKind::VCard,
+                format!("a vCard of {} bytes of {}", xml.len(), user.name),
+            );
+            return None;
+        }
+        Some(xml)
+    });
+    let mut private = Vec::new();
+    for document in &user.private {
+        let namespace = document.ns();
+        let xml = stanza::to_xml_portable(document);
+        if crate::services::private::reserved(&namespace) {
+            skip(
+                SkippedKind::PrivateXml,
+                format!("reserved namespace {namespace}"),
+            );
+        } else if xml.len() > limits.max_private_bytes {
+            let reason = format!("{namespace}: {} bytes", xml.len());
+            skip(SkippedKind::PrivateXml, reason);
+        } else {
+            private.push((namespace, xml));
+        }
+    }
+    let mut pep = Vec::new();
+    for node in &user.pep {
+        if node.node.len() > pep::MAX_NODE_NAME {
+            skip(
+                SkippedKind::Pep,
+                format!("a node name of {} bytes", node.node.len()),
+            );
+            continue;
+        }
+        if pep.len() >= limits.max_nodes {
+            skip(SkippedKind::Pep, format!("node {}", node.node));
+            continue;
+        }
+        let (config, refused) = node.config(limits.max_items);
+        for option in refused {
+            let reason = format!("{} = '{}' of node {}", option.var, option.value, node.node);
+            skip(SkippedKind::PepOption, reason);
+        }
+        let mut items: Vec<StoredItem> = Vec::new();
+        for item in &node.items {
+            let payload = stanza::to_xml_portable(&item.payload);
+            if payload.len() > limits.max_item_bytes || item.id.len() > pep::MAX_ITEM_ID {
+                let reason = format!("item {} of node {}: too large", item.id, node.node);
+                skip(SkippedKind::PepItem, reason);
+                continue;
+            }
+            // A later item of the same id replaces the earlier one, as a publish would.
+            items.retain(|i| i.id != item.id);
+            items.push(StoredItem {
+                id: item.id.clone(),
+                payload,
+            });
+        }
+        let keep = config.kept().min(limits.max_items) as usize;
+        if items.len() > keep {
+            let dropped = items.len() - keep;
+            let reason = format!(
+                "{dropped} older item(s) of node {}, which keeps {keep}",
+                node.node
+            );
+            skip(SkippedKind::PepItem, reason);
+            items.drain(..dropped);
+        }
+        let stored = StoredNode {
+            node: node.node.clone(),
+            config,
+        };
+        pep.push((stored, items));
+    }
+    Personal {
+        vcard,
+        private,
+        pep,
     }
 }
 
@@ -395,6 +526,9 @@ pub struct ExportSummary {
     pub contacts: u64,
     pub requests: u64,
     pub offline: u64,
+    pub vcards: u64,
+    pub private: u64,
+    pub pep_nodes: u64,
 }
 
 impl std::fmt::Display for ExportSummary {
@@ -402,8 +536,15 @@ impl std::fmt::Display for ExportSummary {
         write!(
             f,
             "exported {} account(s) with their SCRAM credentials, {} roster item(s), {} pending \
-             subscription request(s), {} offline message(s)",
-            self.accounts, self.contacts, self.requests, self.offline
+             subscription request(s), {} offline message(s), {} vCard(s), {} private XML \
+             document(s), {} PEP node(s)",
+            self.accounts,
+            self.contacts,
+            self.requests,
+            self.offline,
+            self.vcards,
+            self.private,
+            self.pep_nodes
         )
     }
 }
@@ -445,6 +586,9 @@ pub async fn export(
             summary.contacts += pie_user.roster.len() as u64;
             summary.requests += pie_user.pending_in.len() as u64;
             summary.offline += pie_user.offline.len() as u64;
+            summary.vcards += u64::from(pie_user.vcard.is_some());
+            summary.private += pie_user.private.len() as u64;
+            summary.pep_nodes += pie_user.pep.len() as u64;
             out.write_all(pie::user_line(&pie_user).as_bytes())
                 .await
                 .map_err(io("write", &partial))?;
@@ -523,12 +667,48 @@ async fn exported_user(
             offline.push(el);
         }
     }
+    let parsed = |what: &str, xml: &str| match xml.parse::<minidom::Element>() {
+        Ok(el) => Some(el),
+        Err(e) => {
+            tracing::warn!(%user, what, error = %e, "unreadable stored XML not exported");
+            None
+        }
+    };
+    let vcard = store
+        .vcard(user)
+        .await?
+        .and_then(|xml| parsed("vCard", &xml));
+    let private = store
+        .private_documents(user)
+        .await?
+        .into_iter()
+        .filter_map(|(namespace, xml)| parsed(&namespace, &xml))
+        .collect();
+    let mut pep = Vec::new();
+    for node in store.pep_nodes(user).await? {
+        let items = store
+            .pep_items(user, &node.node, None)
+            .await?
+            .into_iter()
+            .filter_map(|item| {
+                let payload = parsed(&item.id, &item.payload)?;
+                Some(PieItem {
+                    id: item.id,
+                    payload,
+                })
+            })
+            .collect();
+        pep.push(PieNode::with_config(node.node, &node.config, items));
+    }
     Ok(Some(PieUser {
         name: user.to_owned(),
         credentials: PieCredentials::Scram(credentials),
         roster,
         pending_in,
         offline,
+        vcard,
+        private,
+        pep,
         skipped: Vec::new(),
     }))
 }

@@ -90,8 +90,8 @@ fn one_child(query: &Element) -> Option<&Element> {
     children.next().is_none().then_some(first)
 }
 
-/// XEP-0049 §3: the reserved namespaces cannot be stored.
-fn reserved(namespace: &str) -> bool {
+/// XEP-0049 §3: the reserved namespaces cannot be stored (nor imported).
+pub(crate) fn reserved(namespace: &str) -> bool {
     matches!(namespace, ns::CLIENT | ns::PRIVATE | "jabber:server")
 }
 

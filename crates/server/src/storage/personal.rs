@@ -16,6 +16,9 @@ pub trait PersonalStore: Send + Sync {
     /// The private XML `user` stored under `namespace`.
     async fn private_xml(&self, user: &str, namespace: &str) -> Result<Option<String>, StoreError>;
 
+    /// Every private XML document of `user`: its namespace and the document, by namespace.
+    async fn private_documents(&self, user: &str) -> Result<Vec<(String, String)>, StoreError>;
+
     /// Replaces what `user` stored under `namespace`; `NoSuchUser` for an unknown account.
     async fn set_private_xml(
         &self,

@@ -1,10 +1,12 @@
 //! Whole accounts written at once, as an import (XEP-0227) brings them: credentials, roster,
-//! pending subscription requests and offline messages in one transaction per account.
+//! pending subscription requests, offline messages, vCard, private XML and PEP nodes in one
+//! transaction per account.
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use super::error::StoreError;
+use super::pep::{StoredItem, StoredNode};
 use super::roster::RosterItem;
 use switchboard_xmpp::sasl::StoredCredentials;
 
@@ -18,6 +20,12 @@ pub struct PortableAccount {
     pub requests: Vec<(String, String)>,
     /// Offline messages (XML) with the time each was stored.
     pub offline: Vec<(String, DateTime<Utc>)>,
+    /// The vCard (XML).
+    pub vcard: Option<String>,
+    /// Private XML documents: the namespace and the document.
+    pub private: Vec<(String, String)>,
+    /// PEP nodes, each with its items oldest first.
+    pub pep: Vec<(StoredNode, Vec<StoredItem>)>,
 }
 
 #[async_trait]

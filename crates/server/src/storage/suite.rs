@@ -59,6 +59,30 @@ pub async fn imported_accounts_are_whole_or_absent(s: &dyn Store) {
             "<presence type='subscribe'/>".into(),
         )],
         offline: vec![("<message><body>hi</body></message>".into(), stored_at)],
+        vcard: Some("<vCard xmlns='vcard-temp'><FN>Alice</FN></vCard>".into()),
+        private: vec![
+            ("urn:b".into(), "<b xmlns='urn:b'/>".into()),
+            ("urn:a".into(), "<a xmlns='urn:a'/>".into()),
+        ],
+        pep: vec![(
+            crate::storage::StoredNode {
+                node: "urn:nick".into(),
+                config: NodeConfig {
+                    max_items: 5,
+                    ..NodeConfig::DEFAULT
+                },
+            },
+            vec![
+                crate::storage::StoredItem {
+                    id: "old".into(),
+                    payload: "<nick xmlns='urn:nick'>A</nick>".into(),
+                },
+                crate::storage::StoredItem {
+                    id: "new".into(),
+                    payload: "<nick xmlns='urn:nick'>B</nick>".into(),
+                },
+            ],
+        )],
     };
     let full = crate::storage::ScramCoverage {
         sha1: true,
@@ -87,6 +111,36 @@ pub async fn imported_accounts_are_whole_or_absent(s: &dyn Store) {
     assert_eq!(offline.len(), 1);
     assert_eq!(offline[0].stored_at, stored_at);
     assert_eq!(s.offline_usage("alice").await.unwrap().messages, 1);
+    assert_eq!(s.vcard("alice").await.unwrap(), account.vcard);
+    let mut private = account.private.clone();
+    private.sort();
+    assert_eq!(s.private_documents("alice").await.unwrap(), private);
+    assert_eq!(
+        s.pep_nodes("alice").await.unwrap(),
+        [account.pep[0].0.clone()]
+    );
+    assert_eq!(
+        s.pep_items("alice", "urn:nick", None).await.unwrap(),
+        account.pep[0].1
+    );
+    // Items published after the import come after the imported ones.
+    let newest = crate::storage::StoredItem {
+        id: "newest".into(),
+        payload: "<nick xmlns='urn:nick'>C</nick>".into(),
+    };
+    assert!(
+        s.pep_publish("alice", "urn:nick", &newest, 5)
+            .await
+            .unwrap()
+    );
+    let ids: Vec<String> = s
+        .pep_items("alice", "urn:nick", Some(2))
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|i| i.id)
+        .collect();
+    assert_eq!(ids, ["new", "newest"]);
     assert!(matches!(
         s.import_account(&account, false).await,
         Err(StoreError::Conflict)
@@ -100,7 +154,13 @@ pub async fn imported_accounts_are_whole_or_absent(s: &dyn Store) {
     let mut replacement = account.clone();
     replacement.roster.clear();
     replacement.offline.clear();
+    replacement.vcard = None;
+    replacement.private.clear();
+    replacement.pep.clear();
     s.import_account(&replacement, true).await.unwrap();
+    assert_eq!(s.vcard("alice").await.unwrap(), None);
+    assert!(s.private_documents("alice").await.unwrap().is_empty());
+    assert!(s.pep_nodes("alice").await.unwrap().is_empty());
     assert!(s.roster("alice").await.unwrap().is_empty());
     assert!(s.offline_batch("alice", 0, 10).await.unwrap().is_empty());
     assert_eq!(s.offline_usage("alice").await.unwrap().messages, 0);

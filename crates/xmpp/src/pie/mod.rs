@@ -4,11 +4,15 @@
 use jid::BareJid;
 use minidom::Element;
 
+mod node;
 mod reader;
+mod skipped;
 mod user;
 
+pub use node::{NodeOption, PieItem, PieNode};
 pub use reader::{PieError, PieEvent, PieLimits, PieReader, Position};
-pub use user::{PieCredentials, PieRosterItem, PieUser, Skipped, SkippedKind, UserError};
+pub use skipped::{Skipped, SkippedKind};
+pub use user::{PieCredentials, PieRosterItem, PieUser, UserError};
 
 /// What an export file starts with, up to the first account of `host`.
 pub fn document_start(host: &str) -> String {

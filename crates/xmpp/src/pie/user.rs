@@ -6,6 +6,8 @@ use base64::engine::general_purpose::STANDARD as B64;
 use jid::BareJid;
 use minidom::Element;
 
+use super::node::{self, PieNode};
+use super::skipped::{Skipped, SkippedKind};
 use crate::ns;
 use crate::sasl::{ScramHash, ScramKeys, StoredCredentials};
 use crate::subscription::Subscription;
@@ -39,41 +41,6 @@ pub struct PieRosterItem {
     pub groups: Vec<String>,
 }
 
-/// What kind of data a file held that this server does not import.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum SkippedKind {
-    VCard,
-    PrivateXml,
-    Pep,
-    Archive,
-    RosterItem,
-    OfflineItem,
-    Credentials,
-    Other,
-}
-
-impl SkippedKind {
-    pub fn label(self) -> &'static str {
-        match self {
-            SkippedKind::VCard => "vCards (vcard-temp)",
-            SkippedKind::PrivateXml => "private XML (jabber:iq:private)",
-            SkippedKind::Pep => "PEP nodes (pubsub)",
-            SkippedKind::Archive => "message archives (urn:xmpp:pie:0#mam)",
-            SkippedKind::RosterItem => "roster items",
-            SkippedKind::OfflineItem => "offline items",
-            SkippedKind::Credentials => "credentials",
-            SkippedKind::Other => "other elements",
-        }
-    }
-}
-
-/// One thing of a `<user>` that is not imported, and why.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Skipped {
-    pub kind: SkippedKind,
-    pub reason: String,
-}
-
 /// One account, as read from or written to a `<user>` element.
 #[derive(Clone, Debug, PartialEq)]
 pub struct PieUser {
@@ -85,6 +52,12 @@ pub struct PieUser {
     pub pending_in: Vec<BareJid>,
     /// Stored messages, in `jabber:client`.
     pub offline: Vec<Element>,
+    /// The XEP-0054 `<vCard xmlns='vcard-temp'>`.
+    pub vcard: Option<Element>,
+    /// XEP-0049 private XML: one element per namespace.
+    pub private: Vec<Element>,
+    /// XEP-0163 PEP nodes with their configuration and items.
+    pub pep: Vec<PieNode>,
     pub skipped: Vec<Skipped>,
 }
 
@@ -105,7 +78,8 @@ pub enum UserError {
 
 impl PieUser {
     /// Reads a `<user>` of `urn:xmpp:pie:0`. Data this server keeps no store for, and items
-    /// it cannot take (a roster item whose JID is invalid), land in `skipped` with a reason.
+    /// it cannot take (a roster item whose JID is invalid, a PEP item without an id), land in
+    /// `skipped` with a reason.
     pub fn from_element(user: &Element) -> Result<PieUser, UserError> {
         let name = user.attr("name").ok_or(UserError::NoName)?.to_owned();
         let mut pie = PieUser {
@@ -114,10 +88,14 @@ impl PieUser {
             roster: Vec::new(),
             pending_in: Vec::new(),
             offline: Vec::new(),
+            vcard: None,
+            private: Vec::new(),
+            pep: Vec::new(),
             skipped: Vec::new(),
         };
         let mut sha1 = None;
         let mut sha256 = None;
+        let (mut pep_owner, mut pep_items) = (Vec::new(), Vec::new());
         for child in user.children() {
             match (child.ns().as_str(), child.name()) {
                 (ns::PIE_SCRAM, "scram-credentials") => {
@@ -147,23 +125,16 @@ impl PieUser {
                 (ns::ROSTER, "query") => pie.read_roster(child),
                 (ns::PIE | ns::CLIENT, "presence") => pie.read_pending(child),
                 (ns::PIE, "offline-messages") => pie.read_offline(child),
-                (ns::VCARD, "vCard") => pie.skip(SkippedKind::VCard, "vCard".into()),
-                (ns::PRIVATE, "query") => {
-                    for stored in child.children() {
-                        pie.skip(
-                            SkippedKind::PrivateXml,
-                            format!("{{{}}}{}", stored.ns(), stored.name()),
-                        );
+                (ns::VCARD, "vCard") => {
+                    if pie.vcard.is_some() {
+                        pie.skip(SkippedKind::VCard, "a second vCard".into());
+                    } else {
+                        pie.vcard = Some(child.clone());
                     }
                 }
-                (ns::PUBSUB, "pubsub") => {
-                    for items in child.children() {
-                        let node = items.attr("node").unwrap_or_default();
-                        pie.skip(SkippedKind::Pep, format!("node {node}"));
-                    }
-                }
-                // PEP node configuration goes with the nodes, which are counted above.
-                (ns::PUBSUB_OWNER, "pubsub") => {}
+                (ns::PRIVATE, "query") => pie.read_private(child),
+                (ns::PUBSUB, "pubsub") => pep_items.push(child),
+                (ns::PUBSUB_OWNER, "pubsub") => pep_owner.push(child),
                 (ns::PIE_MAM, "archive") => {
                     let count = child.children().count();
                     pie.skip(SkippedKind::Archive, format!("{count} archived messages"));
@@ -173,6 +144,7 @@ impl PieUser {
                 }
             }
         }
+        pie.pep = node::read(&pep_owner, &pep_items, &mut pie.skipped);
         pie.credentials = match user.attr("password") {
             Some(password) if !password.is_empty() => PieCredentials::Plain(password.to_owned()),
             _ if sha1.is_some() || sha256.is_some() => {
@@ -192,6 +164,18 @@ impl PieUser {
 
     fn skip(&mut self, kind: SkippedKind, reason: String) {
         self.skipped.push(Skipped { kind, reason });
+    }
+
+    /// One document per namespace: a later one of the same namespace is left out.
+    fn read_private(&mut self, query: &Element) {
+        for stored in query.children() {
+            if self.private.iter().any(|p| p.ns() == stored.ns()) {
+                let reason = format!("a second document of {}", stored.ns());
+                self.skip(SkippedKind::PrivateXml, reason);
+            } else {
+                self.private.push(stored.clone());
+            }
+        }
     }
 
     fn read_roster(&mut self, query: &Element) {
@@ -278,7 +262,8 @@ impl PieUser {
     }
 
     /// The `<user>` element this server writes: SCRAM credentials of each hash it has, the
-    /// roster, pending requests and offline messages.
+    /// roster, pending requests, offline messages, vCard, private XML and PEP nodes, in the
+    /// order and shapes Prosody writes them.
     pub fn to_element(&self) -> Element {
         let mut user = Element::builder("user", ns::PIE)
             .attr(name("name"), self.name.as_str())
@@ -334,6 +319,20 @@ impl PieUser {
                 offline.append_child(crate::stanza::without_prefixes(message));
             }
             user.append_child(offline);
+        }
+        if let Some(vcard) = &self.vcard {
+            user.append_child(crate::stanza::without_prefixes(vcard));
+        }
+        if !self.private.is_empty() {
+            let mut query = Element::builder("query", ns::PRIVATE).build();
+            for stored in &self.private {
+                query.append_child(crate::stanza::without_prefixes(stored));
+            }
+            user.append_child(query);
+        }
+        if !self.pep.is_empty() {
+            user.append_child(node::owner_element(&self.pep));
+            user.append_child(node::items_element(&self.pep));
         }
         user
     }

@@ -47,6 +47,15 @@ impl PersonalStore for SqliteStore {
         .await?)
     }
 
+    async fn private_documents(&self, user: &str) -> Result<Vec<(String, String)>, StoreError> {
+        Ok(sqlx::query_as(
+            "SELECT namespace, payload FROM private_xml WHERE username = ? ORDER BY namespace",
+        )
+        .bind(user)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
     async fn set_private_xml(
         &self,
         user: &str,

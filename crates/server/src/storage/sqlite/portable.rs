@@ -82,6 +82,49 @@ impl PortableStore for SqliteStore {
             .execute(&mut *tx)
             .await?;
         }
+        if let Some(vcard) = &account.vcard {
+            sqlx::query("INSERT INTO vcards (username, vcard) VALUES (?, ?)")
+                .bind(user)
+                .bind(vcard)
+                .execute(&mut *tx)
+                .await?;
+        }
+        for (namespace, payload) in &account.private {
+            sqlx::query("INSERT INTO private_xml (username, namespace, payload) VALUES (?, ?, ?)")
+                .bind(user)
+                .bind(namespace)
+                .bind(payload)
+                .execute(&mut *tx)
+                .await?;
+        }
+        for (node, items) in &account.pep {
+            let config = &node.config;
+            sqlx::query(
+                "INSERT INTO pep_nodes (username, node, access_model, persist_items, max_items,
+                 send_last) VALUES (?, ?, ?, ?, ?, ?)",
+            )
+            .bind(user)
+            .bind(&node.node)
+            .bind(config.access_model.as_str())
+            .bind(config.persist_items)
+            .bind(i64::from(config.max_items))
+            .bind(config.send_last.as_str())
+            .execute(&mut *tx)
+            .await?;
+            for (seq, item) in (1_i64..).zip(items) {
+                sqlx::query(
+                    "INSERT INTO pep_items (username, node, item_id, seq, payload)
+                     VALUES (?, ?, ?, ?, ?)",
+                )
+                .bind(user)
+                .bind(&node.node)
+                .bind(&item.id)
+                .bind(seq)
+                .bind(&item.payload)
+                .execute(&mut *tx)
+                .await?;
+            }
+        }
         tx.commit().await?;
         Ok(())
     }

@@ -1,4 +1,6 @@
 use super::*;
+use crate::pep::NodeConfig;
+use crate::pie::PieNode;
 use crate::pie::{PieEvent, PieLimits, PieReader};
 
 const PROSODY_ALICE: &str =
@@ -48,7 +50,7 @@ fn prosody_scram_sha1_keys_verify_the_old_password() {
 }
 
 #[test]
-fn prosody_roster_pending_requests_and_skipped_data() {
+fn prosody_roster_and_pending_requests() {
     let alice = &users_of(PROSODY_ALICE)[0];
     assert_eq!(
         alice.roster,
@@ -69,15 +71,7 @@ fn prosody_roster_pending_requests_and_skipped_data() {
             },
         ]
     );
-    let kinds: Vec<SkippedKind> = alice.skipped.iter().map(|s| s.kind).collect();
-    assert_eq!(
-        kinds,
-        [
-            SkippedKind::VCard,
-            SkippedKind::PrivateXml,
-            SkippedKind::Pep
-        ]
-    );
+    assert!(alice.skipped.is_empty(), "{:?}", alice.skipped);
     assert!(alice.offline.is_empty());
     let carol = &users_of(PROSODY_CAROL)[0];
     assert_eq!(carol.pending_in, [bare("alice@localhost")]);
@@ -173,4 +167,87 @@ fn written_users_read_back_the_same() {
             assert_eq!(users_of(&doc), [user]);
         }
     }
+}
+
+#[test]
+fn prosody_vcard_private_xml_and_pep_nickname() {
+    let alice = &users_of(PROSODY_ALICE)[0];
+    let vcard = alice.vcard.as_ref().expect("vCard");
+    assert!(vcard.is("vCard", ns::VCARD));
+    assert_eq!(
+        vcard.get_child("FN", ns::VCARD).unwrap().text(),
+        "Alice Liddell"
+    );
+    assert_eq!(alice.private.len(), 1);
+    assert!(alice.private[0].is("notes", "http://miranda-im.org/storage#notes"));
+    assert_eq!(alice.pep.len(), 1);
+    let nick = &alice.pep[0];
+    assert_eq!(nick.node, "http://jabber.org/protocol/nick");
+    // Prosody leaves the options this server keeps empty: the PEP defaults apply.
+    assert!(nick.options.is_empty(), "{:?}", nick.options);
+    assert_eq!(nick.config(256), (NodeConfig::DEFAULT, Vec::new()));
+    assert_eq!(nick.items.len(), 1);
+    assert_eq!(nick.items[0].id, "current");
+    assert!(
+        nick.items[0]
+            .payload
+            .is("nick", "http://jabber.org/protocol/nick")
+    );
+    assert_eq!(nick.items[0].payload.text(), "Alice L.");
+}
+
+#[test]
+fn node_options_apply_one_by_one_and_bad_items_are_skipped() {
+    let user = PieUser::from_element(
+        &"<user xmlns='urn:xmpp:pie:0' name='a' password='p'>\
+          <pubsub xmlns='http://jabber.org/protocol/pubsub#owner'>\
+          <configure node='n'><x xmlns='jabber:x:data' type='submit'>\
+          <field var='pubsub#access_model'><value>roster</value></field>\
+          <field var='pubsub#max_items'><value>max</value></field>\
+          <field var='pubsub#persist_items'><value>0</value></field>\
+          <field var='pubsub#title'><value>ignored</value></field>\
+          </x></configure><purge/></pubsub>\
+          <pubsub xmlns='http://jabber.org/protocol/pubsub'><items node='n'>\
+          <item id='1'><a xmlns='urn:a'/></item><item><a xmlns='urn:a'/></item>\
+          <item id='3'/><item id='4'><a xmlns='urn:a'/><b xmlns='urn:b'/></item>\
+          </items><items node='other'><item id='x'><c xmlns='urn:c'/></item></items></pubsub>\
+          <vCard xmlns='vcard-temp'/><vCard xmlns='vcard-temp'><FN>two</FN></vCard>\
+          <query xmlns='jabber:iq:private'><a xmlns='urn:a'/><a xmlns='urn:a'>two</a></query>\
+          </user>"
+            .parse::<Element>()
+            .unwrap(),
+    )
+    .unwrap();
+    let kinds: Vec<SkippedKind> = user.skipped.iter().map(|s| s.kind).collect();
+    assert_eq!(
+        kinds,
+        [
+            SkippedKind::VCard,
+            SkippedKind::PrivateXml,
+            SkippedKind::Pep,
+            SkippedKind::PepItem,
+            SkippedKind::PepItem,
+            SkippedKind::PepItem
+        ]
+    );
+    assert_eq!(user.vcard.as_ref().unwrap().children().count(), 0);
+    assert_eq!(user.private.len(), 1);
+    let names: Vec<&str> = user.pep.iter().map(|n| n.node.as_str()).collect();
+    assert_eq!(names, ["n", "other"]);
+    assert_eq!(user.pep[0].items.len(), 1);
+    assert_eq!(user.pep[0].options.len(), 3, "title is not kept");
+    let (config, refused) = user.pep[0].config(16);
+    assert_eq!(refused.len(), 1);
+    assert_eq!(refused[0].var, "pubsub#access_model");
+    assert_eq!(
+        config,
+        NodeConfig {
+            max_items: 16,
+            persist_items: false,
+            ..NodeConfig::DEFAULT
+        }
+    );
+    // What this server writes spells every option out and reads back to the same config.
+    let written = PieNode::with_config("n".into(), &config, Vec::new());
+    assert_eq!(written.config(16), (config, Vec::new()));
 }
