@@ -648,6 +648,40 @@ fn the_cli_imports_refuses_existing_accounts_replaces_and_exports() {
             .contains("SCRAM-SHA-256")
     );
 
+    // The form: a directory (created), read back by `import xep227 DIR` elsewhere.
+    let export_dir = dir.path().join("exported");
+    let out = cli(dir.path())
+        .args(["export", "xep227"])
+        .arg(&export_dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        std::fs::read(export_dir.join("localhost.xml")).unwrap(),
+        std::fs::read(&export).unwrap()
+    );
+    let elsewhere = tempfile::tempdir().unwrap();
+    let out = cli(elsewhere.path())
+        .args(["import", "xep227"])
+        .arg(&export_dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stdout)
+            .starts_with("imported 3 account(s) (0 replaced) from 1 file(s)"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+
     let broken = dir.path().join("broken.xml");
     std::fs::write(&broken, "<server-data xmlns='urn:xmpp:pie:0'>\n<host jid='localhost'>\n<user name='x' password='y'>\n").unwrap();
     let out = cli(dir.path())
