@@ -94,6 +94,10 @@ pub trait SessionTable: Send + Sync + 'static {
     fn resources(&self, user: &str) -> Vec<SessionEntry>;
     /// One bound resource of `user`.
     fn resource(&self, user: &str, resource: &str) -> Option<SessionEntry>;
+    /// The binding of session `id` of `user`, while it lasts.
+    fn session(&self, user: &str, id: SessionId) -> Option<SessionEntry> {
+        self.resources(user).into_iter().find(|e| e.id == id)
+    }
     /// Whether `user` has any bound resource.
     fn is_bound(&self, user: &str) -> bool;
     /// Changes one binding in place; returns whether it exists.

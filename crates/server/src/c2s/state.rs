@@ -140,9 +140,8 @@ async fn went_offline(ctx: &Ctx, bound: &Bound) {
     let id = bound.registration.id();
     let directed = ctx
         .sessions()
-        .resources(&bound.user)
-        .into_iter()
-        .any(|e| e.id == id && !e.directed.is_empty());
+        .session(&bound.user, id)
+        .is_some_and(|e| !e.directed.is_empty());
     if !bound.available && !directed {
         return;
     }

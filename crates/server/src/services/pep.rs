@@ -450,12 +450,7 @@ impl Pep {
         let Some(caps) = Caps::of_presence(&stanza.el) else {
             return;
         };
-        let Some(entry) = ctx
-            .sessions()
-            .resources(user)
-            .into_iter()
-            .find(|e| e.id == id)
-        else {
+        let Some(entry) = ctx.sessions().session(user, id) else {
             return;
         };
         let before = entry.presence.as_deref().and_then(Caps::of_presence);

@@ -261,12 +261,7 @@ fn show_others(ctx: &Ctx, user: &str, except: SessionId, to: &str) {
 /// RFC 6121 §3.1.3: the requests `user` has not answered yet, shown again to the resource that
 /// just became available; what its mailbox cannot take now waits for the next time.
 async fn show_requests(ctx: &Ctx, user: &str, id: SessionId) {
-    let Some(entry) = ctx
-        .sessions()
-        .resources(user)
-        .into_iter()
-        .find(|e| e.id == id)
-    else {
+    let Some(entry) = ctx.sessions().session(user, id) else {
         return;
     };
     let mut after: Option<String> = None;
