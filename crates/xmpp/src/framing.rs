@@ -216,6 +216,12 @@ impl StreamParser {
         if self.depth != 1 || starts_element {
             self.count(event.metrics().len())?;
         }
+        if let RawEvent::Attribute(_, (prefix, name), value) = &event
+            && let Some(wrong) =
+                reserved_binding(prefix.as_ref().map(|p| p.as_str()), name.as_str(), value)
+        {
+            return Err(FramingError::NotWellFormed(wrong));
+        }
         match &event {
             RawEvent::XmlDeclaration(..) => return Ok(()),
             RawEvent::ElementHeadOpen(..) => {
@@ -306,6 +312,32 @@ impl StreamParser {
         }
         Ok(())
     }
+}
+
+/// Namespaces in XML 1.0 §3: `xml` may only be bound to its own namespace and nothing else to
+/// it, `xmlns` and its namespace to nothing. The tree builder lets these through, but an element
+/// in such a namespace cannot be written again (the serialiser panics), so a document that
+/// declares one is refused: what is wrong with the attribute (`prefix`:`name` = `uri`), if it is
+/// such a declaration.
+pub fn reserved_binding(prefix: Option<&str>, name: &str, uri: &str) -> Option<String> {
+    let declared = match (prefix, name) {
+        (None, "xmlns") => None,
+        (Some("xmlns"), declared) => Some(declared),
+        _ => return None,
+    };
+    let allowed = match declared {
+        Some("xmlns") => false,
+        Some("xml") => uri == ns::XML,
+        _ => uri != ns::XML && uri != ns::XMLNS,
+    };
+    (!allowed).then(|| {
+        format!(
+            "namespace '{uri}' may not be bound to {}",
+            declared.map_or("the default namespace".to_owned(), |p| format!(
+                "prefix '{p}'"
+            ))
+        )
+    })
 }
 
 /// The bytes after an XML declaration (`<?xml version='1.0'?>`) at the very start of `data`, or
@@ -503,6 +535,41 @@ mod tests {
         let foo = back.get_child("foo", "urn:a").unwrap();
         let y = foo.children().next().unwrap();
         assert_eq!(y.attr_ns("urn:b", "attr"), Some("1"));
+    }
+
+    /// Found by the framer fuzz target: a stanza in the xmlns namespace was accepted and
+    /// then panicked the serialiser.
+    #[test]
+    fn reserved_namespaces_end_the_stream() {
+        for stanza in [
+            "<bind xmlns='http://www.w3.org/2000/xmlns/'/>",
+            "<x:bind xmlns:x='http://www.w3.org/2000/xmlns/'/>",
+            "<bind xmlns='http://www.w3.org/XML/1998/namespace'/>",
+            "<x:bind xmlns:x='http://www.w3.org/XML/1998/namespace'/>",
+            "<xml:bind xmlns:xml='urn:other'/>",
+            "<xmlns:bind xmlns:xmlns='urn:other'/>",
+        ] {
+            let doc = stream_of(stanza);
+            let (events, err) = parse_all(&[doc.as_bytes()], Limits::default());
+            assert_eq!(
+                err.map(|e| e.condition()),
+                Some(StreamCondition::NotWellFormed),
+                "{stanza}"
+            );
+            assert!(
+                !events.iter().any(|e| matches!(e, StreamEvent::Element(_))),
+                "{stanza}"
+            );
+        }
+        // Declaring `xml` to its own namespace is allowed, and `xml:lang` works as ever.
+        let doc =
+            stream_of("<message xmlns:xml='http://www.w3.org/XML/1998/namespace' xml:lang='en'/>");
+        let (events, err) = parse_all(&[doc.as_bytes()], Limits::default());
+        assert_eq!(err, None);
+        let Some(StreamEvent::Element(el)) = events.last() else {
+            panic!("{events:?}");
+        };
+        assert!(crate::stanza::to_xml(el).contains("xml:lang"));
     }
 
     #[test]

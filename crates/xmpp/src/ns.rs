@@ -17,6 +17,8 @@ pub const VERSION: &str = "jabber:iq:version";
 pub const DELAY: &str = "urn:xmpp:delay";
 pub const RECEIPTS: &str = "urn:xmpp:receipts";
 pub const XML: &str = "http://www.w3.org/XML/1998/namespace";
+/// The namespace of namespace declarations themselves, which nothing may be bound to.
+pub const XMLNS: &str = "http://www.w3.org/2000/xmlns/";
 pub const COMMANDS: &str = "http://jabber.org/protocol/commands";
 pub const DATA_FORMS: &str = "jabber:x:data";
 pub const MAM: &str = "urn:xmpp:mam:2";

@@ -8,6 +8,7 @@ use minidom::tree_builder::TreeBuilder;
 use rxml::error::EndOrError;
 use rxml::{Parse, RawEvent, RawParser, WithOptions};
 
+use crate::framing::reserved_binding;
 use crate::ns;
 
 /// Bounds on what one account of a file may take.
@@ -185,6 +186,12 @@ impl PieReader {
 
     fn handle(&mut self, event: RawEvent) -> Result<(), PieError> {
         let mut at = self.position;
+        if let RawEvent::Attribute(_, (prefix, name), value) = &event
+            && let Some(message) =
+                reserved_binding(prefix.as_ref().map(|p| p.as_str()), name.as_str(), value)
+        {
+            return Err(PieError::NotWellFormed { at, message });
+        }
         match &event {
             RawEvent::XmlDeclaration(..) => return Ok(()),
             RawEvent::ElementHeadOpen(metrics, _) => {

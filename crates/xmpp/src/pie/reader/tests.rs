@@ -121,6 +121,18 @@ fn malformed_files_give_line_and_column() {
     )
     .unwrap_err();
     assert!(matches!(err, PieError::NotWellFormed { .. }), "{err}");
+
+    // A namespace nothing may be bound to: refused on its line rather than read into an element
+    // that cannot be written again.
+    let err = read(
+        "<server-data xmlns='urn:xmpp:pie:0'>\n<host jid='h'>\n<user name='a'>\n<x xmlns='http://www.w3.org/2000/xmlns/'/></user></host></server-data>",
+        100,
+    )
+    .unwrap_err();
+    assert!(
+        matches!(err, PieError::NotWellFormed { at, .. } if at.line == 4),
+        "{err}"
+    );
 }
 
 #[test]
