@@ -323,13 +323,10 @@ impl Request {
                 if payloads.next().is_some() {
                     return Err(PepError::InvalidPayload);
                 }
-                let options = match children.find(|c| c.is("publish-options", ns::PUBSUB)) {
-                    Some(options) => match options.get_child("x", ns::DATA_FORMS) {
-                        Some(form) => Some(Fields::parse(form, ns::PUBSUB_PUBLISH_OPTIONS)?),
-                        None => None,
-                    },
-                    None => None,
-                };
+                let options = form_in(
+                    children.find(|c| c.is("publish-options", ns::PUBSUB)),
+                    ns::PUBSUB_PUBLISH_OPTIONS,
+                )?;
                 Ok(Request::Publish {
                     node: node()?,
                     id: item.attr("id").filter(|id| !id.is_empty()).map(Into::into),
@@ -366,13 +363,10 @@ impl Request {
                 })
             }
             ("set", "create") => {
-                let config = match children.find(|c| c.is("configure", ns::PUBSUB)) {
-                    Some(configure) => match configure.get_child("x", ns::DATA_FORMS) {
-                        Some(form) => Some(Fields::parse(form, ns::PUBSUB_NODE_CONFIG)?),
-                        None => None,
-                    },
-                    None => None,
-                };
+                let config = form_in(
+                    children.find(|c| c.is("configure", ns::PUBSUB)),
+                    ns::PUBSUB_NODE_CONFIG,
+                )?;
                 Ok(Request::Create {
                     node: node()?,
                     config,
@@ -438,6 +432,14 @@ fn node_of(el: &Element) -> Result<String, PepError> {
         Some(node) if !node.is_empty() => Err(PepError::BadRequest("node name too long")),
         _ => Err(PepError::NodeIdRequired),
     }
+}
+
+/// The data form inside `holder` (`<publish-options/>`, `<configure/>`), if both are there.
+fn form_in(holder: Option<&Element>, form_type: &str) -> Result<Option<Fields>, PepError> {
+    holder
+        .and_then(|h| h.get_child("x", ns::DATA_FORMS))
+        .map(|form| Fields::parse(form, form_type))
+        .transpose()
 }
 
 fn item_ids(el: &Element) -> Vec<String> {
