@@ -64,31 +64,56 @@ pub fn write(el: &Element, inherited: &str, out: &mut Vec<u8>) {
 
 const XML_NS: &str = "http://www.w3.org/XML/1998/namespace";
 
+/// Bytes that [`escape`] must look at: in text (1), and also in attribute values (2).
+const SPECIAL: [u8; 256] = {
+    let mut table = [0u8; 256];
+    let mut b = 0;
+    while b < 0x20 {
+        table[b] = 1;
+        b += 1;
+    }
+    table[b'\t' as usize] = 2;
+    table[b'\n' as usize] = 2;
+    table[b'"' as usize] = 2;
+    table[b'\'' as usize] = 2;
+    table[b'<' as usize] = 1;
+    table[b'>' as usize] = 1;
+    table[b'&' as usize] = 1;
+    table[0xbe] = 1;
+    table[0xbf] = 1;
+    table
+};
+
 /// Escapes character data (or an attribute value, which also escapes quotes and the
 /// whitespace an attribute would normalise). Characters XML cannot carry at all (controls other
 /// than tab, line feed and carriage return; U+FFFE, U+FFFF) are left out: parsed input never
 /// holds them, and leaving them out keeps the output well-formed whatever a caller built.
 fn escape(text: &str, attribute: bool, out: &mut Vec<u8>) {
     let bytes = text.as_bytes();
+    let level = if attribute { 2 } else { 1 };
     let mut from = 0;
     for (i, &b) in bytes.iter().enumerate() {
+        let special = SPECIAL[usize::from(b)];
+        if special == 0 || special > level {
+            continue;
+        }
         let replacement: &[u8] = match b {
             b'<' => b"&lt;",
             b'>' => b"&gt;",
             b'&' => b"&amp;",
             b'\r' => b"&#xd;",
-            b'"' if attribute => b"&#34;",
-            b'\'' if attribute => b"&#39;",
-            b'\n' if attribute => b"&#xa;",
-            b'\t' if attribute => b"&#x9;",
-            0x00..=0x08 | 0x0b | 0x0c | 0x0e..=0x1f => b"",
+            b'"' => b"&#34;",
+            b'\'' => b"&#39;",
+            b'\n' => b"&#xa;",
+            b'\t' => b"&#x9;",
             // The last byte of U+FFFE (EF BF BE) or U+FFFF (EF BF BF).
             0xbe | 0xbf if i >= 2 && bytes[i - 2] == 0xef && bytes[i - 1] == 0xbf => {
                 out.extend_from_slice(&bytes[from..i - 2]);
                 from = i + 1;
                 continue;
             }
-            _ => continue,
+            0xbe | 0xbf => continue,
+            _ => b"",
         };
         out.extend_from_slice(&bytes[from..i]);
         out.extend_from_slice(replacement);
