@@ -3,92 +3,13 @@
 //! join, persistence across a restart, and the in-process API the HTTP side builds on.
 
 mod common;
+mod muc_support;
 
 use common::{PASSWORD, StanzaPeer, TestServer, test_config};
-use jid::BareJid;
-use minidom::Element;
+use muc_support::*;
 use switchboard_server::server;
 use switchboard_server::services::muc::api::{ApiError, ArchiveFrom, NewRoom};
 use switchboard_xmpp::muc::{Affiliation, MucError, RoomConfig};
-
-const MUC_USER: &str = "http://jabber.org/protocol/muc#user";
-const ROOM: &str = "lobby@conference.localhost";
-
-fn codes(presence: &Element) -> Vec<String> {
-    presence
-        .get_child("x", MUC_USER)
-        .map(|x| {
-            x.children()
-                .filter(|c| c.name() == "status")
-                .filter_map(|c| c.attr("code").map(str::to_owned))
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-fn item(presence: &Element) -> &Element {
-    presence
-        .get_child("x", MUC_USER)
-        .and_then(|x| x.get_child("item", MUC_USER))
-        .unwrap_or_else(|| panic!("muc#user item in {}", String::from(presence)))
-}
-
-fn join_xml(room: &str, nick: &str, extra: &str) -> String {
-    format!(
-        "<presence to='{room}/{nick}'><x xmlns='http://jabber.org/protocol/muc'>{extra}</x></presence>"
-    )
-}
-
-/// Joins and reads everything the join sends: the others' presence, the own presence, history
-/// and the subject. Returns (presences, history messages).
-async fn join(
-    peer: &mut StanzaPeer,
-    room: &str,
-    nick: &str,
-    extra: &str,
-) -> (Vec<Element>, Vec<Element>) {
-    peer.send(&join_xml(room, nick, extra)).await;
-    let mut presences = Vec::new();
-    let mut history = Vec::new();
-    loop {
-        let el = peer.next().await;
-        match el.name() {
-            "presence" => {
-                assert_ne!(el.attr("type"), Some("error"), "{}", String::from(&el));
-                presences.push(el);
-            }
-            "message" if el.get_child("subject", "jabber:client").is_some() => {
-                return (presences, history);
-            }
-            "message" => history.push(el),
-            _ => {}
-        }
-    }
-}
-
-fn body(message: &Element) -> String {
-    message
-        .get_child("body", "jabber:client")
-        .map(Element::text)
-        .unwrap_or_default()
-}
-
-async fn groupchat(peer: &mut StanzaPeer, room: &str, text: &str) {
-    peer.send(&format!(
-        "<message to='{room}' type='groupchat'><body>{text}</body></message>"
-    ))
-    .await;
-}
-
-/// The next groupchat message with a body, skipping presence.
-async fn next_groupchat(peer: &mut StanzaPeer) -> Element {
-    loop {
-        let el = peer.next_named("message").await;
-        if el.attr("type") == Some("groupchat") && el.get_child("body", "jabber:client").is_some() {
-            return el;
-        }
-    }
-}
 
 #[tokio::test]
 async fn join_chat_nick_change_and_leave() {
@@ -210,20 +131,6 @@ async fn history_on_join_follows_the_limits() {
         "the default (muc.history_default) covers all four"
     );
     server.stop().await;
-}
-
-fn bare(jid: &str) -> BareJid {
-    BareJid::new(jid).unwrap()
-}
-
-fn text_message(text: &str) -> Element {
-    Element::builder("message", "jabber:client")
-        .append(
-            Element::builder("body", "jabber:client")
-                .append(text)
-                .build(),
-        )
-        .build()
 }
 
 #[tokio::test]
