@@ -173,7 +173,11 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
     let webhooks = Webhooks::new(&config, store, server.metrics().registry()).await?;
     let decoy = decoy_secret(&config.data_dir)?;
     let uploads = Uploads::new(&config.data_dir, &decoy);
-    let router = Router::new(server.clone(), handlers(&config, &webhooks, &uploads));
+    let archive = Arc::new(Archive::default());
+    let router = Router::new(
+        server.clone(),
+        handlers(&config, &webhooks, &uploads, archive.clone()),
+    );
     let (cert, key) = tls::resolve_paths(&config)?;
     let certificate = Arc::new(ServedCert::load(&cert, &key)?);
     let tls_config = tls::serving(certificate.clone())?;
@@ -252,7 +256,8 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
         gate,
         cors,
         Duration::from_secs(config.http.body_timeout_secs),
-    );
+    )
+    .with_archive(archive);
     if config.upload.enabled {
         let transfer = Duration::from_secs(config.upload.transfer_timeout_secs);
         state = state.with_uploads(uploads, transfer);
@@ -310,10 +315,14 @@ fn hosted_domains(config: &Config) -> Vec<String> {
 }
 
 /// Every service of the server, registered with the router by what it handles.
-fn handlers(config: &Config, webhooks: &Webhooks, uploads: &Uploads) -> Handlers {
+fn handlers(
+    config: &Config,
+    webhooks: &Webhooks,
+    uploads: &Uploads,
+    archive: Arc<Archive>,
+) -> Handlers {
     let blocking = Arc::new(blocking::Blocking::new(config.limits.blocklist_cache_size));
     let carbons = Arc::new(carbons::Carbons);
-    let archive = Arc::new(Archive::default());
     let pep = pep::Pep::new(config.pep.caps_cache_size, config.pep.avatar_cache_size);
     let mut handlers = Handlers::default()
         .server_iq(ns::PING, Arc::new(ping::ServerPing))

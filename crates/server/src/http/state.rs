@@ -19,6 +19,7 @@ use crate::ctx::Ctx;
 use crate::metrics::Metrics;
 use crate::routed::{Origin, Outcome, Refused, Routed};
 use crate::services::commands::{self, Args, Command, CommandError};
+use crate::services::mam::state::Archive;
 use crate::storage::{StoreError, Upload};
 use crate::uploads::Uploads;
 use crate::waiters::WaiterGuard;
@@ -36,6 +37,9 @@ pub struct AppState {
     pub body_timeout: Duration,
     /// The files of HTTP File Upload and how long one transfer may take, when the service is on.
     uploads: Option<(Uploads, Duration)>,
+    /// The message archive's writer, flushed before the client APIs read history (the
+    /// router's, given with [`AppState::with_archive`]).
+    archive: Arc<Archive>,
 }
 
 /// A registered wait for stanzas addressed to an HTTP request, released when dropped.
@@ -60,7 +64,14 @@ impl AppState {
             edge: Edge::new(gate, cors, metrics),
             body_timeout,
             uploads: None,
+            archive: Arc::default(),
         }
+    }
+
+    /// Reads history through `archive`, the one the router's archive filter writes with.
+    pub fn with_archive(mut self, archive: Arc<Archive>) -> AppState {
+        self.archive = archive;
+        self
     }
 
     /// Serves HTTP File Upload's files from `uploads`, each transfer bounded by `transfer`.
@@ -97,6 +108,16 @@ impl AppState {
     /// Days files are kept (`upload.expire_after_days`; 0 keeps them).
     pub fn upload_expiry_days(&self) -> u32 {
         self.server.config().upload.expire_after_days
+    }
+
+    /// The server as services see it, for the client and admin APIs that act for accounts.
+    pub fn server(&self) -> &Ctx {
+        &self.server
+    }
+
+    /// Waits until every message archived so far can be read.
+    pub async fn flush_archive(&self) {
+        self.archive.writer.flush(&self.server).await;
     }
 
     pub fn edge(&self) -> Edge {
