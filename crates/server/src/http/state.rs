@@ -20,6 +20,7 @@ use crate::metrics::Metrics;
 use crate::routed::{Origin, Outcome, Refused, Routed};
 use crate::services::commands::{self, Args, Command, CommandError};
 use crate::services::mam::state::Archive;
+use crate::services::muc::service::MucService;
 use crate::storage::{StoreError, Upload};
 use crate::uploads::Uploads;
 use crate::waiters::WaiterGuard;
@@ -40,6 +41,8 @@ pub struct AppState {
     /// The message archive's writer, flushed before the client APIs read history (the
     /// router's, given with [`AppState::with_archive`]).
     archive: Arc<Archive>,
+    /// The group chat service, when `muc.enabled`.
+    muc: Option<Arc<MucService>>,
 }
 
 /// A registered wait for stanzas addressed to an HTTP request, released when dropped.
@@ -65,6 +68,7 @@ impl AppState {
             body_timeout,
             uploads: None,
             archive: Arc::default(),
+            muc: None,
         }
     }
 
@@ -78,6 +82,17 @@ impl AppState {
     pub fn with_uploads(mut self, uploads: Uploads, transfer: Duration) -> AppState {
         self.uploads = Some((uploads, transfer));
         self
+    }
+
+    /// Gives the HTTP side the group chat service.
+    pub fn with_muc(mut self, muc: Arc<MucService>) -> AppState {
+        self.muc = Some(muc);
+        self
+    }
+
+    /// The group chat service and its in-process API (see [`MucService`]), when it is on.
+    pub fn muc(&self) -> Option<&Arc<MucService>> {
+        self.muc.as_ref()
     }
 
     pub fn uploads(&self) -> Option<&Uploads> {
