@@ -281,12 +281,138 @@ impl RecvMessage {
     }
 }
 
+/// A chat marker (XEP-0333) as MongooseIM's room messages carry it.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct ChatMarker {
+    #[serde(rename = "type")]
+    pub kind: MarkerKind,
+    /// The id of the message marked.
+    pub id: String,
+}
+
+#[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum MarkerKind {
+    Received,
+    Displayed,
+    Acknowledged,
+}
+
+impl MarkerKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MarkerKind::Received => "received",
+            MarkerKind::Displayed => "displayed",
+            MarkerKind::Acknowledged => "acknowledged",
+        }
+    }
+
+    fn parse(name: &str) -> Option<MarkerKind> {
+        match name {
+            "received" => Some(MarkerKind::Received),
+            "displayed" => Some(MarkerKind::Displayed),
+            "acknowledged" => Some(MarkerKind::Acknowledged),
+            _ => None,
+        }
+    }
+}
+
+/// `POST /api/rooms/{id}/messages`: a body, a chat marker, or both.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct SendRoomMessage {
+    #[serde(default)]
+    pub body: Option<String>,
+    #[serde(default)]
+    pub markable: bool,
+    #[serde(default)]
+    pub chat_marker: Option<ChatMarker>,
+}
+
+impl SendRoomMessage {
+    /// The message's content (the room sets addresses and type).
+    pub fn to_element(&self, id: &str) -> Result<Element, SendError> {
+        let mut message = Element::bare("message", ns::CLIENT);
+        stanza::set_attr(&mut message, "id", id);
+        match (&self.body, &self.chat_marker) {
+            (Some(body), _) if !body.is_empty() => message.append_child(
+                Element::builder("body", ns::CLIENT)
+                    .append(xml_text("body", body)?)
+                    .build(),
+            ),
+            (_, Some(_)) => return self.marker_only(message),
+            _ => return Err(SendError::EmptyBody),
+        };
+        if self.markable {
+            message.append_child(Element::bare("markable", ns::CHAT_MARKERS));
+        }
+        self.marker_only(message)
+    }
+
+    fn marker_only(&self, mut message: Element) -> Result<Element, SendError> {
+        if let Some(marker) = &self.chat_marker {
+            let mut el = Element::bare(marker.kind.as_str(), ns::CHAT_MARKERS);
+            stanza::set_attr(&mut el, "id", xml_text("chat_marker", &marker.id)?);
+            message.append_child(el);
+        }
+        Ok(message)
+    }
+}
+
+/// MongooseIM's `RecvRoomMessage` (plus `room` on event streams).
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct RecvRoomMessage {
+    /// The room's stanza-id.
+    pub id: String,
+    /// The sender: its bare JID when known, else its occupant JID (`room@…/nick`).
+    pub from: String,
+    /// Unix milliseconds.
+    pub timestamp: i64,
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub body: Option<String>,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub markable: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub chat_marker: Option<ChatMarker>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub room: Option<String>,
+}
+
+impl RecvRoomMessage {
+    pub fn of(message: &Element, id: &str, from: &str, timestamp: i64) -> RecvRoomMessage {
+        let chat_marker = message
+            .children()
+            .filter(|c| c.ns() == ns::CHAT_MARKERS)
+            .find_map(|c| {
+                Some(ChatMarker {
+                    kind: MarkerKind::parse(c.name())?,
+                    id: c.attr("id")?.to_owned(),
+                })
+            });
+        RecvRoomMessage {
+            id: id.to_owned(),
+            from: from.to_owned(),
+            timestamp,
+            kind: "message",
+            body: message.get_child("body", ns::CLIENT).map(Element::text),
+            markable: message.has_child("markable", ns::CHAT_MARKERS),
+            chat_marker,
+            room: None,
+        }
+    }
+}
+
 /// What a stanza reaching an event stream becomes (MongooseIM streams `message` only; the
 /// other kinds are sent when asked for).
 #[derive(Clone, Debug, PartialEq)]
 pub enum StreamEvent {
     /// `event: message`: a 1:1 message with a body.
     Message(RecvMessage),
+    /// `event: room.message`: a groupchat message with a body or a chat marker.
+    RoomMessage(RecvRoomMessage),
     /// `event: presence`.
     Presence(Value),
     /// `event: receipt`: a delivery receipt (XEP-0184) or a chat marker (XEP-0333).
@@ -325,6 +451,7 @@ impl StreamEvent {
     pub fn name(&self) -> &'static str {
         match self {
             StreamEvent::Message(_) => "message",
+            StreamEvent::RoomMessage(_) => "room.message",
             StreamEvent::Presence(_) => "presence",
             StreamEvent::Receipt(_) => "receipt",
             StreamEvent::ChatState(_) => "chat_state",
@@ -334,6 +461,7 @@ impl StreamEvent {
     pub fn data(&self) -> Value {
         match self {
             StreamEvent::Message(m) => serde_json::to_value(m).unwrap_or(Value::Null),
+            StreamEvent::RoomMessage(m) => serde_json::to_value(m).unwrap_or(Value::Null),
             StreamEvent::Presence(v) | StreamEvent::Receipt(v) | StreamEvent::ChatState(v) => {
                 v.clone()
             }
@@ -345,6 +473,16 @@ impl StreamEvent {
     pub fn of(stanza: &Element, own: &str, now_ms: i64, kinds: StreamKinds) -> Option<StreamEvent> {
         let from = stanza.attr("from").unwrap_or_default();
         match stanza.name() {
+            "message" if stanza.attr("type") == Some("groupchat") => {
+                let room = Jid::new(from).ok()?.to_bare();
+                let id = archive_id(stanza, room.as_str()).unwrap_or_default();
+                let mut event = RecvRoomMessage::of(stanza, &id, from, now_ms);
+                if event.body.is_none() && event.chat_marker.is_none() {
+                    return None;
+                }
+                event.room = Some(room.to_string());
+                Some(StreamEvent::RoomMessage(event))
+            }
             "message" if matches!(stanza.attr("type"), Some("chat" | "normal") | None) => {
                 if stanza.has_child("body", ns::CLIENT) {
                     let id = archive_id(stanza, own).unwrap_or_default();
@@ -471,6 +609,40 @@ mod tests {
         let presence = "<presence xmlns='jabber:client' from='b@l/r'><show>away</show></presence>";
         assert_eq!(ev(presence, StreamKinds::default()), None);
         assert_eq!(ev(presence, all).unwrap().1["show"], "away");
+    }
+
+    #[test]
+    fn room_messages_both_ways() {
+        let request: SendRoomMessage = serde_json::from_value(json!({
+            "body": "hi", "markable": true,
+        }))
+        .unwrap();
+        let mut el = request.to_element("m1").unwrap();
+        stanza::set_attr(&mut el, "type", "groupchat");
+        stanza::set_attr(&mut el, "from", "group-1@conference.l/alice");
+        el.append_child(
+            "<stanza-id xmlns='urn:xmpp:sid:0' by='group-1@conference.l' id='r7'/>"
+                .parse::<Element>()
+                .unwrap(),
+        );
+        let event = StreamEvent::of(&el, "bob@l", 5, StreamKinds::default()).unwrap();
+        assert_eq!(event.name(), "room.message");
+        assert_eq!(
+            event.data(),
+            json!({"id": "r7", "from": "group-1@conference.l/alice", "timestamp": 5,
+                   "type": "message", "body": "hi", "markable": true,
+                   "room": "group-1@conference.l"})
+        );
+        let marker: SendRoomMessage = serde_json::from_value(json!({
+            "chat_marker": {"type": "displayed", "id": "m1"},
+        }))
+        .unwrap();
+        let el = marker.to_element("m2").unwrap();
+        let read = RecvRoomMessage::of(&el, "r8", "x", 0);
+        assert_eq!(read.body, None);
+        assert_eq!(read.chat_marker.unwrap().kind, MarkerKind::Displayed);
+        let empty: SendRoomMessage = serde_json::from_value(json!({})).unwrap();
+        assert_eq!(empty.to_element("m3"), Err(SendError::EmptyBody));
     }
 
     #[test]

@@ -24,6 +24,7 @@ pub mod observe;
 pub mod openapi;
 pub mod post_msg;
 pub mod rest;
+pub mod room_ops;
 pub mod state;
 pub mod surface;
 pub mod tls;

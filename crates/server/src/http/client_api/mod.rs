@@ -1,8 +1,10 @@
 //! The client REST API in MongooseIM 6.5's shapes, under `/api` and again under `/api/v1`:
-//! messages and history, contacts, and the event stream; see docs/client-api.md.
+//! messages and history, contacts, rooms (group chat) and the event stream; see
+//! docs/client-api.md.
 
 pub mod contacts;
 pub mod messages;
+pub mod rooms;
 pub mod sse;
 
 use axum::Router;
@@ -13,7 +15,8 @@ use super::state::AppState;
 pub fn routes() -> Router<AppState> {
     let api = Router::new()
         .merge(messages::routes())
-        .merge(contacts::routes());
+        .merge(contacts::routes())
+        .merge(rooms::routes());
     Router::new().nest("/api", api.clone()).nest("/api/v1", api)
 }
 

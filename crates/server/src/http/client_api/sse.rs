@@ -22,12 +22,14 @@ use futures::Stream;
 use jid::{BareJid, Jid};
 use serde::Deserialize;
 use switchboard_xmpp::client_api::{StreamEvent, StreamKinds, archive_id};
+use switchboard_xmpp::muc::Affiliation;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::http::account_ops::recv_message;
 use crate::http::api_input::{ApiQuery, ApiUser};
 use crate::http::error::HttpError;
+use crate::http::room_ops::{self, SSE_RESOURCE};
 use crate::http::state::AppState;
 use crate::ids::random_id;
 use crate::sessions::{Registration, SessionMsg};
@@ -54,6 +56,8 @@ pub struct SseQuery {
 /// What a stream holds while its client reads.
 struct Session {
     app: AppState,
+    /// Its full JID (`user@domain/sse-…`).
+    session: Jid,
     user: String,
     own: BareJid,
     kinds: StreamKinds,
@@ -96,14 +100,28 @@ async fn open(
         .filter(|id| !id.is_empty());
     let config = app.server().config();
     let (tx, rx) = mpsc::channel(config.api.sse_mailbox_size);
-    let resource = format!("sse-{}", random_id());
+    let resource = format!("{SSE_RESOURCE}{}", random_id());
     let registration =
         Registration::bind(app.server().sessions().clone(), &caller.user, &resource, tx);
     // Available at priority 0, so that messages to the bare JID reach it as any client.
     registration.update(|entry| entry.available = true);
+    let session = Jid::new(&format!("{}/{resource}", caller.jid))
+        .map_err(|_| HttpError::bad_request("Invalid session JID"))?;
+    // The rooms the account is a member of, joined or not: this session joins them, so that
+    // their messages reach it as they reach any occupant.
+    if let Some(muc) = app.muc() {
+        let rooms = muc.rooms_of(&caller.jid).await.unwrap_or_default();
+        for room in rooms
+            .iter()
+            .filter(|r| r.affiliation >= Affiliation::Member)
+        {
+            room_ops::join(&app, &caller.jid, &session, &room.jid).await;
+        }
+    }
     tracing::info!(user = caller.user, resource, "event stream opened");
     let mut session = Session {
         app: app.clone(),
+        session,
         user: caller.user,
         own: caller.jid,
         kinds,
@@ -165,7 +183,12 @@ impl Session {
                     let Some(event) = StreamEvent::of(&el, own, now, self.kinds) else {
                         continue;
                     };
-                    let id = archive_id(&el, own);
+                    // Room messages are resumed from the room's archive, not the account's:
+                    // only the account's archive ids are event ids.
+                    let id = match event {
+                        StreamEvent::RoomMessage(_) => None,
+                        _ => archive_id(&el, own),
+                    };
                     if id.as_ref().is_some_and(|id| self.replayed.remove(id)) {
                         continue;
                     }
@@ -244,7 +267,18 @@ fn event_of(event: &StreamEvent, id: Option<String>) -> Event {
 }
 
 impl Drop for Session {
+    /// Leaves the rooms the session was in, as a client's unavailable presence would (the
+    /// binding itself goes with the registration at once).
     fn drop(&mut self) {
         tracing::info!(user = self.user, "event stream closed");
+        let Some(muc) = self.app.muc().cloned() else {
+            return;
+        };
+        let (app, own, session) = (self.app.clone(), self.own.clone(), self.session.clone());
+        tokio::spawn(async move {
+            for room in muc.rooms_of(&own).await.unwrap_or_default() {
+                room_ops::leave(&app, &own, &session, &room.jid).await;
+            }
+        });
     }
 }
