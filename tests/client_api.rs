@@ -486,3 +486,60 @@ async fn event_stream_goes_live_and_resumes_from_the_archive_without_gap_or_dupl
     tokio::time::timeout(STEP, server.stop()).await.unwrap();
     drop(stream);
 }
+
+#[tokio::test]
+async fn a_slow_event_stream_reader_gets_its_senders_refused_not_memory() {
+    let server = TestServer::start_with(|c| {
+        c.api.sse_mailbox_size = 2;
+        c.limits.mailbox_wait_ms = 50;
+    })
+    .await;
+    // Alice opens a stream and never reads it: the socket buffers fill, then the mailbox.
+    let stream = EventStream::open(&server, "alice", "", None).await;
+    let body = "x".repeat(60_000);
+    let mut refused = None;
+    for sent in 0..2000 {
+        let r = http()
+            .post(api(&server, "/messages"))
+            .basic_auth("bob", Some(PASSWORD))
+            .json(&json!({"to": "alice@localhost", "body": body}))
+            .send()
+            .await
+            .unwrap();
+        if r.status() == StatusCode::SERVICE_UNAVAILABLE {
+            assert!(r.headers().contains_key("retry-after"));
+            refused = Some(sent);
+            break;
+        }
+        assert_eq!(r.status(), StatusCode::OK);
+    }
+    assert!(refused.is_some(), "the stream kept taking messages");
+    drop(stream);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn an_idle_event_stream_ends_after_its_limit() {
+    let server = TestServer::start_with(|c| c.api.sse_idle_timeout_secs = 1).await;
+    let mut stream = EventStream::open(&server, "alice", "", None).await;
+    // The server ends the response: the final chunk arrives and the connection stays usable
+    // or closes; either way no further event comes.
+    let mut rest = String::new();
+    let ended = tokio::time::timeout(STEP, async {
+        loop {
+            let mut chunk = [0u8; 1024];
+            match stream.stream.read(&mut chunk).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => {
+                    rest.push_str(&String::from_utf8_lossy(&chunk[..n]));
+                    if rest.contains("0\r\n\r\n") {
+                        return;
+                    }
+                }
+            }
+        }
+    })
+    .await;
+    assert!(ended.is_ok(), "the idle stream was not ended: {rest}");
+    server.stop().await;
+}

@@ -142,8 +142,27 @@ pub async fn send_message(
     let to = request
         .recipient()
         .map_err(|e| HttpError::bad_request(e.to_string()))?;
-    submit(app, from, Some(to), message).await?;
+    if let Outcome::Bounced(Some(error)) = submit(app, from, Some(to), message).await?
+        && refused_for_load(&error)
+    {
+        // The recipient's sessions (a slow event stream among them) are not keeping up.
+        return Err(HttpError::unavailable(
+            "The recipient is not keeping up; retry later",
+            RETRY_SLOW_RECIPIENT,
+        ));
+    }
     Ok(id)
+}
+
+/// How long a sender refused because its recipient was not keeping up should wait.
+const RETRY_SLOW_RECIPIENT: Duration = Duration::from_secs(1);
+
+/// Whether a bounce says the recipient's mailbox stayed full (`resource-constraint`); other
+/// bounces (no such account, a blocked sender) are answered 200 as MongooseIM did.
+fn refused_for_load(error: &Element) -> bool {
+    error
+        .get_child("error", ns::CLIENT)
+        .is_some_and(|e| e.has_child("resource-constraint", ns::STANZAS))
 }
 
 /// Routes `el` as sent by `from`'s account (the one `from` rule).
