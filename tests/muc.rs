@@ -3,92 +3,13 @@
 //! join, persistence across a restart, and the in-process API the HTTP side builds on.
 
 mod common;
+mod muc_support;
 
 use common::{PASSWORD, StanzaPeer, TestServer, test_config};
-use jid::BareJid;
-use minidom::Element;
+use muc_support::*;
 use switchboard_server::server;
 use switchboard_server::services::muc::api::{ApiError, ArchiveFrom, NewRoom};
 use switchboard_xmpp::muc::{Affiliation, MucError, RoomConfig};
-
-const MUC_USER: &str = "http://jabber.org/protocol/muc#user";
-const ROOM: &str = "lobby@conference.localhost";
-
-fn codes(presence: &Element) -> Vec<String> {
-    presence
-        .get_child("x", MUC_USER)
-        .map(|x| {
-            x.children()
-                .filter(|c| c.name() == "status")
-                .filter_map(|c| c.attr("code").map(str::to_owned))
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-fn item(presence: &Element) -> &Element {
-    presence
-        .get_child("x", MUC_USER)
-        .and_then(|x| x.get_child("item", MUC_USER))
-        .unwrap_or_else(|| panic!("muc#user item in {}", String::from(presence)))
-}
-
-fn join_xml(room: &str, nick: &str, extra: &str) -> String {
-    format!(
-        "<presence to='{room}/{nick}'><x xmlns='http://jabber.org/protocol/muc'>{extra}</x></presence>"
-    )
-}
-
-/// Joins and reads everything the join sends: the others' presence, the own presence, history
-/// and the subject. Returns (presences, history messages).
-async fn join(
-    peer: &mut StanzaPeer,
-    room: &str,
-    nick: &str,
-    extra: &str,
-) -> (Vec<Element>, Vec<Element>) {
-    peer.send(&join_xml(room, nick, extra)).await;
-    let mut presences = Vec::new();
-    let mut history = Vec::new();
-    loop {
-        let el = peer.next().await;
-        match el.name() {
-            "presence" => {
-                assert_ne!(el.attr("type"), Some("error"), "{}", String::from(&el));
-                presences.push(el);
-            }
-            "message" if el.get_child("subject", "jabber:client").is_some() => {
-                return (presences, history);
-            }
-            "message" => history.push(el),
-            _ => {}
-        }
-    }
-}
-
-fn body(message: &Element) -> String {
-    message
-        .get_child("body", "jabber:client")
-        .map(Element::text)
-        .unwrap_or_default()
-}
-
-async fn groupchat(peer: &mut StanzaPeer, room: &str, text: &str) {
-    peer.send(&format!(
-        "<message to='{room}' type='groupchat'><body>{text}</body></message>"
-    ))
-    .await;
-}
-
-/// The next groupchat message with a body, skipping presence.
-async fn next_groupchat(peer: &mut StanzaPeer) -> Element {
-    loop {
-        let el = peer.next_named("message").await;
-        if el.attr("type") == Some("groupchat") && el.get_child("body", "jabber:client").is_some() {
-            return el;
-        }
-    }
-}
 
 #[tokio::test]
 async fn join_chat_nick_change_and_leave() {
@@ -212,20 +133,6 @@ async fn history_on_join_follows_the_limits() {
     server.stop().await;
 }
 
-fn bare(jid: &str) -> BareJid {
-    BareJid::new(jid).unwrap()
-}
-
-fn text_message(text: &str) -> Element {
-    Element::builder("message", "jabber:client")
-        .append(
-            Element::builder("body", "jabber:client")
-                .append(text)
-                .build(),
-        )
-        .build()
-}
-
 #[tokio::test]
 async fn the_in_process_api_creates_lists_posts_and_reads() {
     let server = TestServer::start().await;
@@ -347,6 +254,44 @@ async fn the_in_process_api_creates_lists_posts_and_reads() {
             .affiliations
             .contains(&(bare("alice@localhost"), Affiliation::Owner))
     );
+
+    // A session that sends no presence (an SSE stream: bound, never available) joins and
+    // leaves through the API, and gets what an occupant gets.
+    let mut stream = StanzaPeer::bound(&server, "bob", "sse-1").await;
+    let sse = jid::Jid::new("bob@localhost/sse-1").unwrap();
+    muc.join_as(&room, &sse, "bob-sse", None, Some(0))
+        .await
+        .unwrap();
+    let seen = carol.next_named("presence").await;
+    assert_eq!(seen.attr("from"), Some(format!("{room}/bob-sse").as_str()));
+    assert_eq!(muc.room(&room).await.unwrap().occupants.len(), 2);
+    let others = stream.next_named("presence").await;
+    assert_eq!(others.attr("from"), Some(format!("{room}/carol").as_str()));
+    let own = stream.next_named("presence").await;
+    assert_eq!(own.attr("from"), Some(format!("{room}/bob-sse").as_str()));
+    assert!(codes(&own).contains(&"110".to_owned()));
+    let subject = stream.next_named("message").await;
+    assert!(subject.get_child("subject", "jabber:client").is_some());
+    let taken = muc
+        .join_as(
+            &room,
+            &jid::Jid::new("dave@localhost/x").unwrap(),
+            "carol",
+            None,
+            None,
+        )
+        .await;
+    assert!(
+        matches!(
+            taken,
+            Err(ApiError::Refused(MucError::RegistrationRequired(_)))
+        ),
+        "{taken:?}"
+    );
+    muc.leave_as(&room, &sse).await.unwrap();
+    let left = carol.next_named("presence").await;
+    assert_eq!(left.attr("type"), Some("unavailable"));
+    assert_eq!(muc.room(&room).await.unwrap().occupants.len(), 1);
 
     // Removing carol's membership of a members-only room removes her (321).
     muc.set_affiliation(&room, None, &bare("carol@localhost"), Affiliation::None)
