@@ -731,4 +731,37 @@ mod tests {
             crate::http::error::Kind::Rest(RestError::Forbidden)
         );
     }
+
+    #[tokio::test]
+    async fn the_api_takes_accounts_and_tells_the_credential() {
+        let g = gate("");
+        let a = accounts().await;
+        let user = a.create_token("alice", TokenScope::User).await.unwrap();
+        let admin = a.create_token("alice", TokenScope::Admin).await.unwrap();
+        let admit = |presented| g.admit(&a, Policy::Api, presented, HOME, AuthSurface::Rest);
+        let by_password = admit(basic("alice@localhost", "wonderland")).await.unwrap();
+        assert_eq!(by_password.credential, Credential::Password);
+        assert!(by_password.may_administer());
+        let by_user_token = admit(header(&format!("Bearer {user}"))).await.unwrap();
+        assert_eq!(
+            by_user_token.credential,
+            Credential::Token(TokenScope::User)
+        );
+        assert!(!by_user_token.may_administer(), "least privilege");
+        let by_admin_token = admit(header(&format!("Bearer {admin}"))).await.unwrap();
+        assert!(by_admin_token.may_administer());
+        // A component's static credential or secret names no account here.
+        assert_eq!(
+            admit(header(&format!("Bearer {SEED}"))).await.unwrap_err(),
+            rest(RestError::Unauthz)
+        );
+        assert_eq!(
+            admit(basic("rest.localhost", "pw")).await.unwrap_err(),
+            rest(RestError::Unauthz)
+        );
+        assert_eq!(
+            g.challenge(Policy::Api).unwrap(),
+            "Basic realm=\"switchboard\""
+        );
+    }
 }
