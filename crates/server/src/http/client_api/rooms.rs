@@ -17,7 +17,7 @@ use crate::http::error::HttpError;
 use crate::http::room_ops::{self, room_error, room_jid, service};
 use crate::http::state::AppState;
 use crate::ids::random_id;
-use crate::services::muc::api::{ArchiveFrom, NewRoom, RoomMessage};
+use crate::services::muc::api::{ApiError, ArchiveFrom, NewRoom, RoomMessage};
 
 /// Room messages one request returns at most (MongooseIM's bound).
 const MAX_LIMIT: usize = 500;
@@ -27,7 +27,7 @@ const MAX_SCAN_PAGES: usize = 20;
 pub fn routes() -> axum::Router<AppState> {
     axum::Router::new()
         .route("/rooms", get(list).post(create))
-        .route("/rooms/{id}", get(details))
+        .route("/rooms/{id}", get(details).put(create_named))
         .route("/rooms/{id}/config", put(configure))
         .route("/rooms/{id}/users", post(add_user))
         .route("/rooms/{id}/users/{user}", delete(remove_user))
@@ -115,6 +115,37 @@ async fn create(
         })
         .await
         .map_err(room_error)?;
+    room_ops::join_open_streams(&app, &caller.jid, &room).await;
+    Ok((
+        StatusCode::CREATED,
+        Json(RoomId {
+            id: localpart(&room),
+        }),
+    ))
+}
+
+/// `PUT /api/rooms/{id}`: a room with the name the client chose (MongooseIM: 403 when taken).
+async fn create_named(
+    State(app): State<AppState>,
+    caller: ApiUser,
+    ApiPath(id): ApiPath<String>,
+    ApiJson(spec): ApiJson<RoomSpec>,
+) -> Result<(StatusCode, Json<RoomId>), HttpError> {
+    let muc = service(&app)?;
+    let name = room_jid(muc, &id)?;
+    let room = muc
+        .create_room(NewRoom {
+            name: name.node().map(|n| n.to_string()),
+            owner: caller.jid.clone(),
+            config: room_config(&spec.name),
+            subject: spec.subject,
+            affiliations: Vec::new(),
+        })
+        .await
+        .map_err(|e| match e {
+            ApiError::RoomExists => HttpError::forbidden("Room already exists"),
+            e => room_error(e),
+        })?;
     room_ops::join_open_streams(&app, &caller.jid, &room).await;
     Ok((
         StatusCode::CREATED,
