@@ -142,6 +142,9 @@ pub enum TokenCommand {
     Create {
         #[arg(value_name = "JID", help = JID_HELP)]
         jid: String,
+        /// `user` (the client APIs) or `admin` (also the admin APIs, for accounts in `admins`).
+        #[arg(long, default_value = "user", value_parser = ["user", "admin"])]
+        scope: String,
     },
     /// Revoke a token.
     Revoke {

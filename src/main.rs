@@ -24,7 +24,7 @@ use switchboard_server::http::tls as https;
 use switchboard_server::pidfile::{self, PidFile};
 use switchboard_server::portable;
 use switchboard_server::server;
-use switchboard_server::storage::OutboxStore;
+use switchboard_server::storage::{OutboxStore, TokenScope};
 use switchboard_server::tls;
 use switchboard_server::uploads;
 use switchboard_server::webhook;
@@ -384,10 +384,11 @@ async fn user(cmd: UserCommand, config: &Config) -> Result<()> {
 async fn token(cmd: TokenCommand, config: &Config) -> Result<()> {
     let accounts = accounts(config).await?;
     match cmd {
-        TokenCommand::Create { jid } => {
+        TokenCommand::Create { jid, scope } => {
             let account = account(&jid, &config.domain)?;
+            let scope = TokenScope::parse(&scope).context("scope must be user or admin")?;
             let token = accounts
-                .create_token(&account.to_string())
+                .create_token(&account.to_string(), scope)
                 .await
                 .map_err(|e| named(e, &account))?;
             println!("{token}");

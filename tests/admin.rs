@@ -675,7 +675,7 @@ async fn rest_admin_json_endpoints() {
         .as_ref()
         .unwrap()
         .accounts()
-        .create_token("carol")
+        .create_token("carol", switchboard_server::storage::TokenScope::Admin)
         .await
         .unwrap();
     let r = http()

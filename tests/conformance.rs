@@ -1401,7 +1401,7 @@ async fn item_21_bearer_tokens() {
         .as_ref()
         .unwrap()
         .accounts()
-        .create_token("dave")
+        .create_token("dave", switchboard_server::storage::TokenScope::User)
         .await
         .unwrap();
 
@@ -1473,7 +1473,7 @@ async fn item_22_auth_mechanisms_option() {
         .as_ref()
         .unwrap()
         .accounts()
-        .create_token("alice")
+        .create_token("alice", switchboard_server::storage::TokenScope::User)
         .await
         .unwrap();
     let message = r#"{"to":"bob@localhost","body":"x"}"#;
@@ -1503,7 +1503,7 @@ async fn item_22_auth_mechanisms_option() {
         .as_ref()
         .unwrap()
         .accounts()
-        .create_token("alice")
+        .create_token("alice", switchboard_server::storage::TokenScope::User)
         .await
         .unwrap();
     let reply = send(

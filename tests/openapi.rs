@@ -9,19 +9,26 @@ use common::*;
 use serde_json::Value;
 
 /// Paths registered with `.route("…", …)` in the HTTP modules, read from their source so that
-/// a new route cannot be added without this test seeing it.
+/// a new route cannot be added without this test seeing it. The client and admin APIs' modules
+/// register paths under the prefix they are nested at.
 fn registered_routes() -> Vec<String> {
-    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/crates/server/src/http");
+    let base = concat!(env!("CARGO_MANIFEST_DIR"), "/crates/server/src/http");
     let mut routes = Vec::new();
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.extension().is_none_or(|e| e != "rs") {
-            continue;
-        }
-        let source = std::fs::read_to_string(&path).unwrap();
-        for piece in source.split(".route(\"").skip(1) {
-            if let Some(end) = piece.find('"') {
-                routes.push(piece[..end].to_owned());
+    for (dir, prefix) in [
+        ("", ""),
+        ("/client_api", "/api"),
+        ("/admin_api", "/api/admin"),
+    ] {
+        for entry in std::fs::read_dir(format!("{base}{dir}")).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_none_or(|e| e != "rs") {
+                continue;
+            }
+            let source = std::fs::read_to_string(&path).unwrap();
+            for piece in source.split(".route(\"").skip(1) {
+                if let Some(end) = piece.find('"') {
+                    routes.push(format!("{prefix}{}", &piece[..end]));
+                }
             }
         }
     }
@@ -79,10 +86,17 @@ async fn uploaded_file(server: &TestServer) -> String {
     url("get").trim_start_matches(&server.url("")).to_owned()
 }
 
-async fn document(server: &TestServer) -> Value {
-    let response = reqwest::get(server.url("/rest/openapi.json"))
-        .await
-        .unwrap();
+/// Which document describes a route: the client and admin APIs have their own.
+fn document_of(route: &str) -> &'static str {
+    if route == "/api" || route.starts_with("/api/") {
+        "/api/openapi.json"
+    } else {
+        "/rest/openapi.json"
+    }
+}
+
+async fn document(server: &TestServer, path: &str) -> Value {
+    let response = reqwest::get(server.url(path)).await.unwrap();
     assert_eq!(response.status(), 200);
     assert_eq!(response.headers()["content-type"], "application/json");
     response.json().await.unwrap()
@@ -91,16 +105,23 @@ async fn document(server: &TestServer) -> Value {
 #[tokio::test]
 async fn every_registered_route_is_described() {
     let server = TestServer::start().await;
-    let doc = document(&server).await;
-    assert_eq!(doc["openapi"], "3.1.0");
-    let paths: Vec<&String> = doc["paths"].as_object().unwrap().keys().collect();
     let routes = registered_routes();
     assert!(routes.contains(&"/rest".to_string()), "{routes:?}");
-    for route in &routes {
-        assert!(
-            paths.iter().any(|p| route_serves(route, p)),
-            "route {route} is not described in openapi.json (paths: {paths:?})"
-        );
+    assert!(routes.contains(&"/api/messages".to_string()), "{routes:?}");
+    assert!(
+        routes.contains(&"/api/admin/users/{host}".to_string()),
+        "{routes:?}"
+    );
+    for name in ["/rest/openapi.json", "/api/openapi.json"] {
+        let doc = document(&server, name).await;
+        assert_eq!(doc["openapi"], "3.1.0");
+        let paths: Vec<&String> = doc["paths"].as_object().unwrap().keys().collect();
+        for route in routes.iter().filter(|r| document_of(r) == name) {
+            assert!(
+                paths.iter().any(|p| route_serves(route, p)),
+                "route {route} is not described in {name} (paths: {paths:?})"
+            );
+        }
     }
     server.stop().await;
 }
@@ -108,14 +129,18 @@ async fn every_registered_route_is_described() {
 #[tokio::test]
 async fn every_described_operation_is_answered() {
     let server = TestServer::start().await;
-    let doc = document(&server).await;
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(10))
         .build()
         .unwrap();
     // A real file, so that its routes answer for something that exists.
     let upload = uploaded_file(&server).await;
-    for (path, item) in doc["paths"].as_object().unwrap() {
+    let mut paths = Vec::new();
+    for name in ["/rest/openapi.json", "/api/openapi.json"] {
+        let doc = document(&server, name).await;
+        paths.extend(doc["paths"].as_object().unwrap().clone());
+    }
+    for (path, item) in &paths {
         let concrete = path
             .replace("/upload/{id}/{name}", &upload)
             .replace("{kind}", "message")
@@ -123,7 +148,14 @@ async fn every_described_operation_is_answered() {
             .replace("{payload}", "ping")
             .replace("{to}", "localhost")
             .replace("{jid}", "bob")
-            .replace("{command}", "uptime");
+            .replace("{command}", "uptime")
+            .replace("{with}", "bob@localhost")
+            .replace("{host}", "localhost")
+            .replace("{user}", "alice")
+            .replace("{owner}", "alice")
+            .replace("{contact}", "bob@localhost")
+            .replace("{resource}", "phone")
+            .replace("{id}", "d1");
         for method in item.as_object().unwrap().keys() {
             let request = match method.as_str() {
                 "get" => http.get(server.url(&concrete)),

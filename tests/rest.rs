@@ -71,7 +71,7 @@ async fn xml_message_with_bearer_token_and_own_resource() {
         .as_ref()
         .unwrap()
         .accounts()
-        .create_token("dave")
+        .create_token("dave", switchboard_server::storage::TokenScope::User)
         .await
         .unwrap();
     let response = http()

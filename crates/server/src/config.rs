@@ -51,8 +51,35 @@ pub struct Config {
     pub upload: UploadConfig,
     /// Push notifications (XEP-0357) to the app servers clients register.
     pub push: PushConfig,
+    /// The client API (`/api`, MongooseIM's shapes, SSE) and the admin API (`/api/admin`).
+    pub api: ApiConfig,
     /// Group chat (XEP-0045) rooms at `conference.<domain>`.
     pub muc: MucConfig,
+}
+
+/// The client REST API's limits and its event streams (SSE).
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct ApiConfig {
+    /// Seconds between heartbeat comments on an idle event stream (at least 1).
+    pub sse_heartbeat_secs: u64,
+    /// Seconds an event stream may go without an event before the server ends it; 0 never.
+    pub sse_idle_timeout_secs: u64,
+    /// Stanzas waiting for a slow event-stream reader; beyond, they are refused to the sender.
+    pub sse_mailbox_size: usize,
+    /// Messages one history request may return (`limit` above it is refused with 400).
+    pub max_history_limit: usize,
+}
+
+impl Default for ApiConfig {
+    fn default() -> Self {
+        ApiConfig {
+            sse_heartbeat_secs: 15,
+            sse_idle_timeout_secs: 3600,
+            sse_mailbox_size: 256,
+            max_history_limit: 500,
+        }
+    }
 }
 
 /// Group chat (XEP-0045): where the room service lives, who may create rooms, and its limits.
@@ -540,6 +567,7 @@ impl Default for Config {
             pep: PepConfig::default(),
             upload: UploadConfig::default(),
             push: PushConfig::default(),
+            api: ApiConfig::default(),
             muc: MucConfig::default(),
         }
     }
@@ -856,6 +884,16 @@ pub const ENV_KEYS: &[(&str, &str)] = &[
         "webhook.allow_private_targets",
     ),
     ("SWITCHBOARD_WEBHOOK_USER", "webhook.user"),
+    (
+        "SWITCHBOARD_API_SSE_HEARTBEAT_SECS",
+        "api.sse_heartbeat_secs",
+    ),
+    (
+        "SWITCHBOARD_API_SSE_IDLE_TIMEOUT_SECS",
+        "api.sse_idle_timeout_secs",
+    ),
+    ("SWITCHBOARD_API_SSE_MAILBOX_SIZE", "api.sse_mailbox_size"),
+    ("SWITCHBOARD_API_MAX_HISTORY_LIMIT", "api.max_history_limit"),
     ("SWITCHBOARD_MAM_DEFAULT_POLICY", "mam.default_policy"),
     ("SWITCHBOARD_MAM_RETENTION_DAYS", "mam.retention_days"),
     ("SWITCHBOARD_MAM_MAX_PAGE_SIZE", "mam.max_page_size"),

@@ -176,13 +176,14 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
     let webhooks = Webhooks::new(&config, store, server.metrics().registry()).await?;
     let decoy = decoy_secret(&config.data_dir)?;
     let uploads = Uploads::new(&config.data_dir, &decoy);
+    let archive = Arc::new(Archive::default());
     let muc = config.muc.enabled.then(|| {
         let domain = config.muc.domain_for(&config.domain);
         Arc::new(MucService::new(server.clone(), domain))
     });
     let router = Router::new(
         server.clone(),
-        handlers(&config, &webhooks, &uploads, muc.as_ref()),
+        handlers(&config, &webhooks, &uploads, archive.clone(), muc.as_ref()),
     );
     let (cert, key) = tls::resolve_paths(&config)?;
     let certificate = Arc::new(ServedCert::load(&cert, &key)?);
@@ -262,7 +263,8 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
         gate,
         cors,
         Duration::from_secs(config.http.body_timeout_secs),
-    );
+    )
+    .with_archive(archive);
     if config.upload.enabled {
         let transfer = Duration::from_secs(config.upload.transfer_timeout_secs);
         state = state.with_uploads(uploads, transfer);
@@ -328,11 +330,11 @@ fn handlers(
     config: &Config,
     webhooks: &Webhooks,
     uploads: &Uploads,
+    archive: Arc<Archive>,
     muc: Option<&Arc<MucService>>,
 ) -> Handlers {
     let blocking = Arc::new(blocking::Blocking::new(config.limits.blocklist_cache_size));
     let carbons = Arc::new(carbons::Carbons);
-    let archive = Arc::new(Archive::default());
     let pep = pep::Pep::new(config.pep.caps_cache_size, config.pep.avatar_cache_size);
     let mut handlers = Handlers::default()
         .server_iq(ns::PING, Arc::new(ping::ServerPing))

@@ -7,6 +7,7 @@ pub mod bookmarks;
 pub mod callback_error;
 pub mod caps;
 pub mod carbons;
+pub mod client_api;
 pub mod csi;
 pub mod framing;
 pub mod json;

@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use crate::storage::accounts::ScramCoverage;
+use crate::storage::accounts::{ScramCoverage, TokenGrant};
 use crate::storage::{Store, StoreError};
 
 /// How much is cached and for how long.
@@ -53,7 +53,7 @@ struct State {
     /// Moves on every invalidation: a lookup that started before one does not cache its result.
     generation: u64,
     next_poll: Option<Instant>,
-    tokens: HashMap<Key, String>,
+    tokens: HashMap<Key, TokenGrant>,
     passwords: HashMap<Key, Password>,
     /// Which SCRAM families every account has keys for; asked at every stream's SASL offer.
     coverage: Option<ScramCoverage>,
@@ -132,12 +132,12 @@ impl CredentialCache {
         }
     }
 
-    /// The owner of a bearer token, if it was verified before.
-    pub fn token(&self, token: &str) -> Result<String, Miss> {
+    /// The owner and scope of a bearer token, if it was verified before.
+    pub fn token(&self, token: &str) -> Result<TokenGrant, Miss> {
         let key = self.key(&["token", token]);
         let state = self.state();
         match state.tokens.get(&key) {
-            Some(user) => Ok(user.clone()),
+            Some(grant) => Ok(grant.clone()),
             None => Err(Miss {
                 key,
                 generation: state.generation,
@@ -145,14 +145,14 @@ impl CredentialCache {
         }
     }
 
-    pub fn remember_token(&self, miss: Miss, user: &str) {
+    pub fn remember_token(&self, miss: Miss, grant: &TokenGrant) {
         let capacity = self.settings.capacity;
         let mut state = self.state();
         if capacity == 0 || state.generation != miss.generation {
             return;
         }
         make_room(&mut state.tokens, capacity);
-        state.tokens.insert(miss.key, user.to_owned());
+        state.tokens.insert(miss.key, grant.clone());
     }
 
     /// Whether `password` was verified for `user` within the TTL.
@@ -200,7 +200,7 @@ impl CredentialCache {
     pub fn forget_user(&self, user: &str) {
         let mut state = self.state();
         state.generation += 1;
-        state.tokens.retain(|_, owner| owner != user);
+        state.tokens.retain(|_, grant| grant.user != user);
         state.passwords.retain(|_, entry| entry.user != user);
         state.coverage = None;
     }
@@ -241,6 +241,14 @@ fn log_poll_failure(e: &StoreError) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::storage::TokenScope;
+
+    fn alice() -> TokenGrant {
+        TokenGrant {
+            user: "alice".into(),
+            scope: TokenScope::User,
+        }
+    }
 
     fn cache(capacity: usize) -> CredentialCache {
         CredentialCache::new(CacheSettings {
@@ -254,13 +262,13 @@ mod tests {
     fn tokens_hit_after_they_are_remembered_and_miss_once_forgotten() {
         let c = cache(10);
         let miss = c.token("t1").unwrap_err();
-        c.remember_token(miss, "alice");
-        assert_eq!(c.token("t1"), Ok("alice".to_owned()));
+        c.remember_token(miss, &alice());
+        assert_eq!(c.token("t1"), Ok(alice()));
         assert!(c.token("t2").is_err());
         c.forget_token("t1");
         assert!(c.token("t1").is_err());
         let miss = c.token("t3").unwrap_err();
-        c.remember_token(miss, "alice");
+        c.remember_token(miss, &alice());
         c.forget_user("alice");
         assert!(c.token("t3").is_err());
     }
@@ -270,7 +278,7 @@ mod tests {
         let c = cache(10);
         let miss = c.token("t1").unwrap_err();
         c.forget_token("t1");
-        c.remember_token(miss, "alice");
+        c.remember_token(miss, &alice());
         assert!(c.token("t1").is_err());
         let miss = c.password("alice", "pw").unwrap_err();
         c.forget_user("alice");
@@ -315,13 +323,13 @@ mod tests {
         for i in 0..10 {
             let token = format!("t{i}");
             let miss = c.token(&token).unwrap_err();
-            c.remember_token(miss, "alice");
+            c.remember_token(miss, &alice());
         }
         assert_eq!(c.state().tokens.len(), 3);
-        assert_eq!(c.token("t9"), Ok("alice".to_owned()), "the newest is kept");
+        assert_eq!(c.token("t9"), Ok(alice()), "the newest is kept");
         let off = cache(0);
         let miss = off.token("t1").unwrap_err();
-        off.remember_token(miss, "alice");
+        off.remember_token(miss, &alice());
         assert!(off.token("t1").is_err());
     }
 }

@@ -13,7 +13,7 @@ use sha2::{Digest, Sha256};
 
 use switchboard_xmpp::sasl::StoredCredentials;
 
-use crate::storage::accounts::ScramCoverage;
+use crate::storage::accounts::{ScramCoverage, TokenGrant, TokenScope};
 use crate::storage::{Store, StoreError};
 use cache::{CacheSettings, CredentialCache};
 
@@ -202,8 +202,12 @@ impl Accounts {
         Ok(verified)
     }
 
-    /// Issues a new bearer token for `user`; only its SHA-256 digest is stored.
-    pub async fn create_token(&self, user: &str) -> Result<String, AccountError> {
+    /// Issues a new bearer token for `user` with `scope`; only its SHA-256 digest is stored.
+    pub async fn create_token(
+        &self,
+        user: &str,
+        scope: TokenScope,
+    ) -> Result<String, AccountError> {
         let user = self.username(user)?;
         let mut raw = [0u8; 32];
         rand::rng().fill_bytes(&mut raw);
@@ -212,7 +216,7 @@ impl Accounts {
             base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw)
         );
         self.store
-            .create_token(&user, &token_digest(&token))
+            .create_token(&user, &token_digest(&token), scope)
             .await?;
         Ok(token)
     }
@@ -236,17 +240,17 @@ impl Accounts {
         Ok(coverage)
     }
 
-    /// The username a bearer token belongs to: from the cache, else from the store. Both look
+    /// The username and scope of a bearer token: from the cache, else from the store. Both look
     /// up by a hash, so comparing the secret itself never happens byte by byte.
-    pub async fn token_owner(&self, token: &str) -> Result<Option<String>, AccountError> {
+    pub async fn token_owner(&self, token: &str) -> Result<Option<TokenGrant>, AccountError> {
         self.cache.poll(self.store.as_ref()).await;
         let miss = match self.cache.token(token) {
-            Ok(user) => return Ok(Some(user)),
+            Ok(grant) => return Ok(Some(grant)),
             Err(miss) => miss,
         };
         let owner = self.store.token_owner(&token_digest(token)).await?;
-        if let Some(user) = &owner {
-            self.cache.remember_token(miss, user);
+        if let Some(grant) = &owner {
+            self.cache.remember_token(miss, grant);
         }
         Ok(owner)
     }
@@ -295,15 +299,19 @@ mod tests {
         assert!(!a.check_password("ghost", "pw").await.unwrap());
         a.set_password("alice", "new").await.unwrap();
         assert!(a.check_password("alice", "new").await.unwrap());
-        let token = a.create_token("alice").await.unwrap();
+        let token = a.create_token("alice", TokenScope::User).await.unwrap();
         assert_eq!(
-            a.token_owner(&token).await.unwrap().as_deref(),
+            a.token_owner(&token)
+                .await
+                .unwrap()
+                .map(|g| g.user)
+                .as_deref(),
             Some("alice")
         );
         assert!(a.revoke_token(&token).await.unwrap());
         assert_eq!(a.token_owner(&token).await.unwrap(), None);
         assert!(matches!(
-            a.create_token("ghost").await,
+            a.create_token("ghost", TokenScope::User).await,
             Err(AccountError::NoSuchUser)
         ));
         assert!(matches!(
@@ -323,10 +331,14 @@ mod tests {
     async fn cached_credentials_end_with_local_changes() {
         let a = accounts().await;
         a.add_user("alice", "pw").await.unwrap();
-        let token = a.create_token("alice").await.unwrap();
+        let token = a.create_token("alice", TokenScope::User).await.unwrap();
         for _ in 0..2 {
             assert_eq!(
-                a.token_owner(&token).await.unwrap().as_deref(),
+                a.token_owner(&token)
+                    .await
+                    .unwrap()
+                    .map(|g| g.user)
+                    .as_deref(),
                 Some("alice")
             );
             assert!(a.check_password("alice", "pw").await.unwrap());
@@ -337,7 +349,7 @@ mod tests {
         assert!(a.check_password("alice", "new").await.unwrap());
         assert!(a.revoke_token(&token).await.unwrap());
         assert_eq!(a.token_owner(&token).await.unwrap(), None);
-        let token = a.create_token("alice").await.unwrap();
+        let token = a.create_token("alice", TokenScope::User).await.unwrap();
         assert!(a.token_owner(&token).await.unwrap().is_some());
         a.delete_user("alice").await.unwrap();
         assert_eq!(a.token_owner(&token).await.unwrap(), None);
@@ -355,8 +367,8 @@ mod tests {
         let cli = Accounts::new(open().await, "localhost", 4096);
         cli.add_user("alice", "pw").await.unwrap();
         cli.add_user("bob", "pw").await.unwrap();
-        let alice = cli.create_token("alice").await.unwrap();
-        let bob = cli.create_token("bob").await.unwrap();
+        let alice = cli.create_token("alice", TokenScope::User).await.unwrap();
+        let bob = cli.create_token("bob", TokenScope::User).await.unwrap();
         assert!(server.token_owner(&alice).await.unwrap().is_some());
         assert!(server.token_owner(&bob).await.unwrap().is_some());
         assert!(server.check_password("alice", "pw").await.unwrap());
@@ -384,7 +396,7 @@ mod tests {
         });
         let cli = Accounts::new(open().await, "localhost", 4096);
         cli.add_user("alice", "pw").await.unwrap();
-        let token = cli.create_token("alice").await.unwrap();
+        let token = cli.create_token("alice", TokenScope::User).await.unwrap();
         assert!(server.token_owner(&token).await.unwrap().is_some());
         cli.revoke_token(&token).await.unwrap();
         assert!(server.token_owner(&token).await.unwrap().is_some());

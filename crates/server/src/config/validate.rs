@@ -34,6 +34,7 @@ pub fn validate(config: &Config) -> Vec<Issue> {
     issues.pep(config);
     issues.upload(config);
     issues.push_limit(config);
+    issues.api(config);
     issues.muc(config);
     issues.0
 }
@@ -77,6 +78,13 @@ impl Issues {
                 format!("must be between 1 and {MAX_PAGE_SIZE}"),
             );
         }
+    }
+
+    fn api(&mut self, config: &Config) {
+        let api = &config.api;
+        self.at_least("api.sse_heartbeat_secs", api.sse_heartbeat_secs, 1);
+        self.at_least("api.sse_mailbox_size", api.sse_mailbox_size as u64, 1);
+        self.at_least("api.max_history_limit", api.max_history_limit as u64, 1);
     }
 
     fn pep(&mut self, config: &Config) {

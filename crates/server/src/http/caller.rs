@@ -103,8 +103,12 @@ fn auth_surface(parts: &Parts) -> AuthSurface {
         Surface::AdminJson if parts.uri.path().starts_with("/rest/admin/webhooks/") => {
             AuthSurface::WebhookAdmin
         }
-        Surface::AdminJson | Surface::AdminText => AuthSurface::Admin,
-        Surface::Rest | Surface::Metrics | Surface::Upload | Surface::Other => AuthSurface::Rest,
+        Surface::AdminJson | Surface::AdminText | Surface::AdminApi => AuthSurface::Admin,
+        Surface::Rest
+        | Surface::ClientApi
+        | Surface::Metrics
+        | Surface::Upload
+        | Surface::Other => AuthSurface::Rest,
     }
 }
 
@@ -144,17 +148,22 @@ impl FromRequestParts<AppState> for Caller {
     }
 }
 
-/// A caller listed under `admins`.
+/// A caller listed under `admins` with a credential that allows administration; calls of the
+/// admin API (`/api/admin`) are logged with it.
 pub struct Admin(pub Caller);
 
 impl Admin {
     pub fn check(app: &AppState, caller: Caller) -> Result<Admin, HttpError> {
-        if app.is_admin(&caller.jid) {
-            Ok(Admin(caller))
-        } else {
+        if !app.is_admin(&caller.jid) {
             Err(HttpError::forbidden(
                 "Administration is for the accounts listed under 'admins'",
             ))
+        } else if !caller.may_administer() {
+            Err(HttpError::forbidden(
+                "This token has the 'user' scope; administration needs an 'admin' token",
+            ))
+        } else {
+            Ok(Admin(caller))
         }
     }
 }
@@ -164,7 +173,16 @@ impl FromRequestParts<AppState> for Admin {
 
     async fn from_request_parts(parts: &mut Parts, app: &AppState) -> Result<Self, HttpError> {
         let caller = Caller::from_request_parts(parts, app).await?;
-        Admin::check(app, caller)
+        let admin = Admin::check(app, caller)?;
+        if surface(parts) == Surface::AdminApi {
+            tracing::info!(
+                admin = %admin.0.jid,
+                method = %parts.method,
+                path = parts.uri.path(),
+                "admin API call"
+            );
+        }
+        Ok(admin)
     }
 }
 

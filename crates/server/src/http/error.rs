@@ -45,6 +45,9 @@ pub enum Style {
     AdminJson,
     /// ejabberd's command mode: one line of text.
     AdminText,
+    /// `/api` and `/api/admin`, as MongooseIM's REST APIs: the text as a JSON string; every
+    /// refused credential is 401.
+    Api,
     /// Everything else (`/metrics`, refused connections): the text.
     Plain,
 }
@@ -119,7 +122,7 @@ impl HttpError {
     }
 
     pub fn status(&self, style: Style) -> StatusCode {
-        if style == Style::PostMsg && self.is_credential_refusal() {
+        if matches!(style, Style::PostMsg | Style::Api) && self.is_credential_refusal() {
             return StatusCode::UNAUTHORIZED;
         }
         let code = match self.kind {
@@ -173,6 +176,7 @@ impl HttpError {
             }
             (Style::PostMsg | Style::Plain, _) => (TEXT, self.text().into_bytes()),
             (Style::AdminText, _) => (TEXT, format!("{}\n", self.text()).into_bytes()),
+            (Style::Api, _) => (JSON, json!(self.text()).to_string().into_bytes()),
         };
         *response.status_mut() = status;
         *response.body_mut() = Body::from(body);
@@ -339,6 +343,19 @@ mod tests {
         let (status, response) = rendered(&HttpError::not_found("no"), Style::Rest(MediaType::Xml));
         assert_eq!(status, StatusCode::NOT_FOUND);
         assert_eq!(response.headers()[CONTENT_TYPE], JSON);
+    }
+
+    #[tokio::test]
+    async fn api_style_is_a_json_string_and_401_for_credentials() {
+        let (status, response) = rendered(&HttpError::from(RestError::Unauthz), Style::Api);
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+        assert_eq!(response.headers()[WWW_AUTHENTICATE], "Basic realm=\"x\"");
+        assert_eq!(response.headers()[CONTENT_TYPE], JSON);
+        let body: serde_json::Value = serde_json::from_str(&body_text(response).await).unwrap();
+        assert!(body.is_string());
+        let (status, response) = rendered(&HttpError::bad_request("Invalid limit"), Style::Api);
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert_eq!(body_text(response).await, "\"Invalid limit\"");
     }
 
     #[test]

@@ -21,6 +21,7 @@ use super::error::HttpError;
 use crate::auth::throttle::{AuthSurface, AuthThrottle, Throttled};
 use crate::auth::{AccountError, Accounts};
 use crate::config::{AccessConfig, ComponentConfig, Config, Secret};
+use crate::storage::TokenScope;
 
 /// An admitted caller.
 #[derive(Clone, Debug)]
@@ -28,9 +29,27 @@ pub struct Caller {
     /// A bare account JID, or a component's domain: any JID under it may be used as `from`.
     pub jid: Jid,
     pub rules: Arc<AccessRules>,
+    pub credential: Credential,
+}
+
+/// How a caller proved who it is: the admin APIs look at it besides `admins`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Credential {
+    /// An account's password (HTTP Basic).
+    Password,
+    /// A bearer token of this scope.
+    Token(TokenScope),
+    /// A REST component's credential.
+    Component,
 }
 
 impl Caller {
+    /// Whether the credential allows administration: a `user`-scoped token never does, even
+    /// when its account is an admin (least privilege).
+    pub fn may_administer(&self) -> bool {
+        self.credential != Credential::Token(TokenScope::User)
+    }
+
     /// Which senders this caller may use: its account, or anything under its domain.
     pub fn principal(&self) -> Principal {
         let bare = self.jid.to_bare();
@@ -49,6 +68,8 @@ pub enum Policy {
     Rest,
     /// `/msg`: HTTP Basic with an account's password, as mod_post_msg.
     PostMsg,
+    /// `/api` and `/api/admin`: accounts only, by password (Basic) or bearer token.
+    Api,
 }
 
 struct Component {
@@ -104,6 +125,7 @@ pub struct Gate {
     failure_delay: Duration,
     rest_challenge: Option<HeaderValue>,
     post_msg_challenge: Option<HeaderValue>,
+    api_challenge: HeaderValue,
 }
 
 fn split_scheme(value: &str) -> Option<(&str, &str)> {
@@ -176,6 +198,8 @@ impl Gate {
                 &["basic".to_owned()],
                 &format!("{}/post_msg", config.domain),
             ),
+            // MongooseIM's challenge, with our realm.
+            api_challenge: HeaderValue::from_static("Basic realm=\"switchboard\""),
             domain: config.domain.clone(),
             mechanisms,
             components,
@@ -200,6 +224,7 @@ impl Gate {
         match policy {
             Policy::Rest => self.rest_challenge.as_ref(),
             Policy::PostMsg => self.post_msg_challenge.as_ref(),
+            Policy::Api => Some(&self.api_challenge),
         }
     }
 
@@ -246,10 +271,10 @@ impl Gate {
         let claim = claim?;
         let attempt = self.throttle.begin(client, surface).map_err(throttled)?;
         let account = claim.account().to_owned();
-        let jid = match self.verify(accounts, claim).await {
-            Ok(jid) => {
+        let (jid, credential) = match self.verify(accounts, claim).await {
+            Ok(verified) => {
                 attempt.succeeded();
-                jid
+                verified
             }
             Err(RestError::Unauthz) => {
                 attempt.failed(&account);
@@ -258,7 +283,11 @@ impl Gate {
             Err(e) => return Err(e.into()),
         };
         self.limit(&jid)?;
-        Ok(Caller { jid, rules })
+        Ok(Caller {
+            jid,
+            rules,
+            credential,
+        })
     }
 
     /// The door of `/metrics`: its IP rule only (a scraper has no credentials).
@@ -272,6 +301,7 @@ impl Gate {
         let allowed = match policy {
             Policy::Rest => self.mechanisms.iter().any(|m| m == auth.scheme()),
             Policy::PostMsg => auth.scheme() == "basic",
+            Policy::Api => matches!(auth.scheme(), "basic" | "bearer"),
         };
         if !allowed {
             return Err(RestError::NoAuthz);
@@ -297,22 +327,26 @@ impl Gate {
                     None => Claim::Password { user, password },
                 })
             }
-            "bearer" if policy == Policy::Rest => Ok(Claim::Token(auth.value().to_owned())),
+            "bearer" if policy != Policy::PostMsg => Ok(Claim::Token(auth.value().to_owned())),
             _ => Err(RestError::NoAuthz),
         }
     }
 
     /// Verifies claimed credentials: the one place that does, where a credential cache fits.
-    async fn verify(&self, accounts: &Accounts, claim: Claim<'_>) -> Result<Jid, RestError> {
+    async fn verify(
+        &self,
+        accounts: &Accounts,
+        claim: Claim<'_>,
+    ) -> Result<(Jid, Credential), RestError> {
         match claim {
-            Claim::Component(component) => Ok(component.domain.clone()),
+            Claim::Component(component) => Ok((component.domain.clone(), Credential::Component)),
             Claim::ComponentSecret(component, password) => {
                 let matches = component
                     .secret
                     .as_ref()
                     .is_some_and(|secret| secret_eq(secret.expose(), &password));
                 if matches {
-                    Ok(component.domain.clone())
+                    Ok((component.domain.clone(), Credential::Component))
                 } else {
                     Err(RestError::Unauthz)
                 }
@@ -323,13 +357,16 @@ impl Gate {
                     _ => RestError::PrepAuthz,
                 })?;
                 match accounts.check_password(&user, &password).await {
-                    Ok(true) => self.account_jid(&user),
+                    Ok(true) => Ok((self.account_jid(&user)?, Credential::Password)),
                     Ok(false) => Err(RestError::Unauthz),
                     Err(_) => Err(RestError::Internal),
                 }
             }
             Claim::Token(token) => match accounts.token_owner(&token).await {
-                Ok(Some(user)) => self.account_jid(&user),
+                Ok(Some(grant)) => Ok((
+                    self.account_jid(&grant.user)?,
+                    Credential::Token(grant.scope),
+                )),
                 Ok(None) => Err(RestError::Unauthz),
                 Err(_) => Err(RestError::Internal),
             },
@@ -433,7 +470,7 @@ mod tests {
     async fn every_scheme_and_its_failures() {
         let g = gate("");
         let a = accounts().await;
-        let token = a.create_token("alice").await.unwrap();
+        let token = a.create_token("alice", TokenScope::Admin).await.unwrap();
         let ok = |s: &str| Ok::<String, HttpError>(s.to_owned());
         // Accounts: Basic with localpart or JID, Bearer with a token.
         assert_eq!(
@@ -499,7 +536,7 @@ mod tests {
     async fn post_msg_takes_account_passwords_only() {
         let g = gate("");
         let a = accounts().await;
-        let token = a.create_token("alice").await.unwrap();
+        let token = a.create_token("alice", TokenScope::Admin).await.unwrap();
         assert!(
             admit(
                 &g,
@@ -692,6 +729,39 @@ mod tests {
         assert_eq!(
             g.admit_monitor(far).unwrap_err().kind(),
             crate::http::error::Kind::Rest(RestError::Forbidden)
+        );
+    }
+
+    #[tokio::test]
+    async fn the_api_takes_accounts_and_tells_the_credential() {
+        let g = gate("");
+        let a = accounts().await;
+        let user = a.create_token("alice", TokenScope::User).await.unwrap();
+        let admin = a.create_token("alice", TokenScope::Admin).await.unwrap();
+        let admit = |presented| g.admit(&a, Policy::Api, presented, HOME, AuthSurface::Rest);
+        let by_password = admit(basic("alice@localhost", "wonderland")).await.unwrap();
+        assert_eq!(by_password.credential, Credential::Password);
+        assert!(by_password.may_administer());
+        let by_user_token = admit(header(&format!("Bearer {user}"))).await.unwrap();
+        assert_eq!(
+            by_user_token.credential,
+            Credential::Token(TokenScope::User)
+        );
+        assert!(!by_user_token.may_administer(), "least privilege");
+        let by_admin_token = admit(header(&format!("Bearer {admin}"))).await.unwrap();
+        assert!(by_admin_token.may_administer());
+        // A component's static credential or secret names no account here.
+        assert_eq!(
+            admit(header(&format!("Bearer {SEED}"))).await.unwrap_err(),
+            rest(RestError::Unauthz)
+        );
+        assert_eq!(
+            admit(basic("rest.localhost", "pw")).await.unwrap_err(),
+            rest(RestError::Unauthz)
+        );
+        assert_eq!(
+            g.challenge(Policy::Api).unwrap(),
+            "Basic realm=\"switchboard\""
         );
     }
 }

@@ -7,9 +7,13 @@
 //! the [`gate`] through the extractors of [`caller`].
 
 pub mod access;
+pub mod account_ops;
 pub mod admin;
+pub mod admin_api;
+pub mod api_input;
 pub mod body;
 pub mod caller;
+pub mod client_api;
 pub mod cors;
 pub mod credentials;
 pub mod error;
@@ -20,6 +24,7 @@ pub mod observe;
 pub mod openapi;
 pub mod post_msg;
 pub mod rest;
+pub mod room_ops;
 pub mod state;
 pub mod surface;
 pub mod tls;
@@ -56,12 +61,18 @@ pub fn app(state: AppState, http: &HttpConfig) -> Result<Router, String> {
     let stanzas = layers::timeout(rest::routes(), request_timeout + iq_wait);
     let others = Router::new()
         .route("/rest/openapi.json", get(openapi::serve))
+        .route("/api/openapi.json", get(openapi::serve_api))
         .route("/health", get(|| async { "ok" }))
         .merge(post_msg::routes())
         .merge(admin::routes())
-        .merge(webhooks::routes());
-    // The upgrade is answered at once; the WebSocket session then lives outside any request.
-    let upgrades = Router::new().route("/xmpp-websocket", get(ws));
+        .merge(webhooks::routes())
+        .merge(client_api::routes())
+        .merge(admin_api::routes());
+    // The upgrade is answered at once; the WebSocket session then lives outside any request,
+    // as an event stream lives as long as its client reads.
+    let upgrades = Router::new()
+        .route("/xmpp-websocket", get(ws))
+        .merge(client_api::streams());
     let mut routes = Router::new()
         .merge(stanzas)
         .merge(layers::timeout(others, request_timeout))

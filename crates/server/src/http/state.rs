@@ -19,6 +19,7 @@ use crate::ctx::Ctx;
 use crate::metrics::Metrics;
 use crate::routed::{Origin, Outcome, Refused, Routed};
 use crate::services::commands::{self, Args, Command, CommandError};
+use crate::services::mam::state::Archive;
 use crate::services::muc::service::MucService;
 use crate::storage::{StoreError, Upload};
 use crate::uploads::Uploads;
@@ -37,6 +38,9 @@ pub struct AppState {
     pub body_timeout: Duration,
     /// The files of HTTP File Upload and how long one transfer may take, when the service is on.
     uploads: Option<(Uploads, Duration)>,
+    /// The message archive's writer, flushed before the client APIs read history (the
+    /// router's, given with [`AppState::with_archive`]).
+    archive: Arc<Archive>,
     /// The group chat service, when `muc.enabled`.
     muc: Option<Arc<MucService>>,
 }
@@ -63,8 +67,15 @@ impl AppState {
             edge: Edge::new(gate, cors, metrics),
             body_timeout,
             uploads: None,
+            archive: Arc::default(),
             muc: None,
         }
+    }
+
+    /// Reads history through `archive`, the one the router's archive filter writes with.
+    pub fn with_archive(mut self, archive: Arc<Archive>) -> AppState {
+        self.archive = archive;
+        self
     }
 
     /// Serves HTTP File Upload's files from `uploads`, each transfer bounded by `transfer`.
@@ -112,6 +123,16 @@ impl AppState {
     /// Days files are kept (`upload.expire_after_days`; 0 keeps them).
     pub fn upload_expiry_days(&self) -> u32 {
         self.server.config().upload.expire_after_days
+    }
+
+    /// The server as services see it, for the client and admin APIs that act for accounts.
+    pub fn server(&self) -> &Ctx {
+        &self.server
+    }
+
+    /// Waits until every message archived so far can be read.
+    pub async fn flush_archive(&self) {
+        self.archive.writer.flush(&self.server).await;
     }
 
     pub fn edge(&self) -> Edge {

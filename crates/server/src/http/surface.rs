@@ -27,6 +27,10 @@ pub enum Surface {
     AdminJson,
     /// `POST /rest/admin`: ejabberd's command mode, text.
     AdminText,
+    /// The client API: `/api/…` and `/api/v1/…` (MongooseIM's shapes).
+    ClientApi,
+    /// The admin API: `/api/admin/…`.
+    AdminApi,
     /// `/metrics`.
     Metrics,
     /// HTTP File Upload's `/upload/…`: the slot URL is the credential.
@@ -49,6 +53,10 @@ impl Surface {
             Surface::Rest
         } else if under("/msg") {
             Surface::PostMsg
+        } else if under("/api/admin") {
+            Surface::AdminApi
+        } else if under("/api") {
+            Surface::ClientApi
         } else if path == "/metrics" {
             Surface::Metrics
         } else if under("/upload") {
@@ -63,6 +71,7 @@ impl Surface {
         match self {
             Surface::Rest | Surface::AdminJson | Surface::AdminText => Some(Policy::Rest),
             Surface::PostMsg => Some(Policy::PostMsg),
+            Surface::ClientApi | Surface::AdminApi => Some(Policy::Api),
             Surface::Metrics | Surface::Upload | Surface::Other => None,
         }
     }
@@ -72,6 +81,7 @@ impl Surface {
         match self {
             Surface::Rest => Some("GET, POST, OPTIONS"),
             Surface::PostMsg => Some("POST, OPTIONS"),
+            Surface::ClientApi => Some("GET, POST, PUT, DELETE, OPTIONS"),
             Surface::Upload => Some("GET, HEAD, PUT, OPTIONS"),
             _ => None,
         }
@@ -83,6 +93,7 @@ impl Surface {
             Surface::PostMsg => Style::PostMsg,
             Surface::AdminJson => Style::AdminJson,
             Surface::AdminText => Style::AdminText,
+            Surface::ClientApi | Surface::AdminApi => Style::Api,
             Surface::Metrics | Surface::Upload | Surface::Other => Style::Plain,
         }
     }
@@ -174,6 +185,13 @@ mod tests {
             ("/msg", Surface::PostMsg),
             ("/msg/bob", Surface::PostMsg),
             ("/msgs", Surface::Other),
+            ("/api", Surface::ClientApi),
+            ("/api/messages", Surface::ClientApi),
+            ("/api/v1/contacts/bob@localhost", Surface::ClientApi),
+            ("/api/openapi.json", Surface::ClientApi),
+            ("/api/admin/users/localhost", Surface::AdminApi),
+            ("/api/administration", Surface::ClientApi),
+            ("/apis", Surface::Other),
             ("/metrics", Surface::Metrics),
             ("/upload/abc/a.png", Surface::Upload),
             ("/uploads", Surface::Other),

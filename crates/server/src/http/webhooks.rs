@@ -87,7 +87,7 @@ async fn metrics(State(app): State<AppState>, _: Monitor) -> Response {
         .into_response()
 }
 
-async fn dead_letters(State(app): State<AppState>, _: Admin) -> Result<Response, HttpError> {
+pub async fn dead_letters(State(app): State<AppState>, _: Admin) -> Result<Response, HttpError> {
     let letters = hooks(&app)?
         .dead_letters(DEAD_LETTER_PAGE)
         .await
@@ -96,7 +96,7 @@ async fn dead_letters(State(app): State<AppState>, _: Admin) -> Result<Response,
     Ok(Json(json!({ "dead_letters": list })).into_response())
 }
 
-async fn redrive(
+pub async fn redrive(
     State(app): State<AppState>,
     _: Admin,
     Path(id): Path<String>,
@@ -113,11 +113,11 @@ async fn redrive(
     Ok(Json(json!({ "redriven": id })).into_response())
 }
 
-async fn list_users(State(app): State<AppState>, _: Admin) -> Result<Response, HttpError> {
+pub async fn list_users(State(app): State<AppState>, _: Admin) -> Result<Response, HttpError> {
     Ok(Json(json!({ "users": hooks(&app)?.user_registrations() })).into_response())
 }
 
-async fn register(
+pub async fn register(
     State(app): State<AppState>,
     _: Admin,
     Path(jid): Path<String>,
@@ -130,7 +130,7 @@ async fn register(
     Ok(Json(json!({ "jid": jid, "secret": secret })).into_response())
 }
 
-async fn unregister(
+pub async fn unregister(
     State(app): State<AppState>,
     _: Admin,
     Path(jid): Path<String>,

@@ -20,7 +20,7 @@ pub mod suite;
 pub mod uploads;
 pub mod webhooks;
 
-pub use accounts::{AccountStore, ScramCoverage};
+pub use accounts::{AccountStore, ScramCoverage, TokenGrant, TokenScope};
 pub use archive::ArchiveStore;
 pub use blocking::BlockingStore;
 pub use error::StoreError;

@@ -8,7 +8,7 @@ use crate::storage::archive::{
 };
 use crate::storage::{
     Created, NewOutboxEntry, OfflineQuota, OfflineUsage, OutboxDepth, PushRegistration, RosterItem,
-    Store, StoreError, StoredItem, Upload, UserCallbackRow,
+    Store, StoreError, StoredItem, TokenGrant, TokenScope, Upload, UserCallbackRow,
 };
 use switchboard_xmpp::pep::NodeConfig;
 use switchboard_xmpp::sasl::StoredCredentials;
@@ -170,32 +170,53 @@ pub async fn imported_accounts_are_whole_or_absent(s: &dyn Store) {
 
 pub async fn tokens_follow_their_user(s: &dyn Store) {
     s.create_user("alice", &creds()).await.unwrap();
-    s.create_token("alice", b"hash1").await.unwrap();
+    s.create_token("alice", b"hash1", TokenScope::User)
+        .await
+        .unwrap();
+    s.create_token("alice", b"hash4", TokenScope::Admin)
+        .await
+        .unwrap();
+    let grant = |scope| {
+        Some(TokenGrant {
+            user: "alice".into(),
+            scope,
+        })
+    };
     assert_eq!(
-        s.token_owner(b"hash1").await.unwrap().as_deref(),
-        Some("alice")
+        s.token_owner(b"hash1").await.unwrap(),
+        grant(TokenScope::User)
+    );
+    assert_eq!(
+        s.token_owner(b"hash4").await.unwrap(),
+        grant(TokenScope::Admin)
     );
     assert!(matches!(
-        s.create_token("nobody", b"hash2").await,
+        s.create_token("nobody", b"hash2", TokenScope::User).await,
         Err(StoreError::NoSuchUser)
     ));
     assert!(s.revoke_token(b"hash1").await.unwrap());
     assert_eq!(s.token_owner(b"hash1").await.unwrap(), None);
-    s.create_token("alice", b"hash3").await.unwrap();
+    s.create_token("alice", b"hash3", TokenScope::User)
+        .await
+        .unwrap();
     s.delete_user("alice").await.unwrap();
     assert_eq!(s.token_owner(b"hash3").await.unwrap(), None);
 }
 
 pub async fn credential_changes_move_the_version(s: &dyn Store) {
     s.create_user("alice", &creds()).await.unwrap();
-    s.create_token("alice", b"hash1").await.unwrap();
+    s.create_token("alice", b"hash1", TokenScope::User)
+        .await
+        .unwrap();
     let mut seen = s.credential_version().await.unwrap();
     let mut moved = |now: i64| {
         let changed = now != seen;
         seen = now;
         changed
     };
-    s.create_token("alice", b"hash2").await.unwrap();
+    s.create_token("alice", b"hash2", TokenScope::User)
+        .await
+        .unwrap();
     assert!(!moved(s.credential_version().await.unwrap()), "a new token");
     assert!(s.revoke_token(b"hash1").await.unwrap());
     assert!(moved(s.credential_version().await.unwrap()), "revoked");

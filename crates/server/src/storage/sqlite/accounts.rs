@@ -5,7 +5,7 @@ use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
 
 use super::{SqliteStore, is_unique_violation, now};
-use crate::storage::accounts::{AccountStore, ScramCoverage};
+use crate::storage::accounts::{AccountStore, ScramCoverage, TokenGrant, TokenScope};
 use crate::storage::error::StoreError;
 use switchboard_xmpp::sasl::{ScramHash, ScramKeys, StoredCredentials};
 
@@ -123,14 +123,21 @@ impl AccountStore for SqliteStore {
         Ok(done.rows_affected() > 0)
     }
 
-    async fn create_token(&self, user: &str, token_hash: &[u8]) -> Result<(), StoreError> {
-        let result =
-            sqlx::query("INSERT INTO tokens (token_hash, username, created_at) VALUES (?, ?, ?)")
-                .bind(token_hash)
-                .bind(user)
-                .bind(now())
-                .execute(&self.pool)
-                .await;
+    async fn create_token(
+        &self,
+        user: &str,
+        token_hash: &[u8],
+        scope: TokenScope,
+    ) -> Result<(), StoreError> {
+        let result = sqlx::query(
+            "INSERT INTO tokens (token_hash, username, created_at, scope) VALUES (?, ?, ?, ?)",
+        )
+        .bind(token_hash)
+        .bind(user)
+        .bind(now())
+        .bind(scope.as_str())
+        .execute(&self.pool)
+        .await;
         match result {
             Ok(_) => Ok(()),
             Err(sqlx::Error::Database(db)) if db.is_foreign_key_violation() => {
@@ -149,12 +156,20 @@ impl AccountStore for SqliteStore {
         Ok(done.rows_affected() > 0)
     }
 
-    async fn token_owner(&self, token_hash: &[u8]) -> Result<Option<String>, StoreError> {
-        let row = sqlx::query("SELECT username FROM tokens WHERE token_hash = ?")
+    async fn token_owner(&self, token_hash: &[u8]) -> Result<Option<TokenGrant>, StoreError> {
+        let row = sqlx::query("SELECT username, scope FROM tokens WHERE token_hash = ?")
             .bind(token_hash)
             .fetch_optional(&self.pool)
             .await?;
-        Ok(row.map(|r| r.try_get("username")).transpose()?)
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        let scope: String = row.try_get("scope")?;
+        Ok(Some(TokenGrant {
+            user: row.try_get("username")?,
+            // The column only ever holds the names written above; anything else grants least.
+            scope: TokenScope::parse(&scope).unwrap_or(TokenScope::User),
+        }))
     }
 
     async fn credential_version(&self) -> Result<i64, StoreError> {
