@@ -753,7 +753,7 @@ impl Room {
 
     /// A private message to occupant `nick` (XEP-0045 §7.5).
     pub fn private_message(
-        &self,
+        &mut self,
         from: &Jid,
         nick: &str,
         el: &Element,
@@ -762,7 +762,10 @@ impl Room {
             return Err(MucError::BadRequest("groupchat messages go to the room"));
         }
         if el.attr("type") == Some("error") {
-            return Ok(Effects::default());
+            // A copy to an occupant bounced: its session is gone (a ghost), it leaves.
+            let mut fx = Effects::default();
+            self.leave(from, &mut fx);
+            return Ok(fx);
         }
         let sender = self.occupant_of(from).ok_or(MucError::NotAcceptable(
             "only occupants may send private messages",
