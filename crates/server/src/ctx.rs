@@ -70,6 +70,16 @@ pub trait Service: Send + Sync {
     }
 }
 
+/// A service whose JIDs share the server's own domain with its accounts (group chat rooms when
+/// `muc.domain` is the server's domain): it claims the localparts that are its own.
+pub trait SharedDomain: Service {
+    /// Whether `local@domain` is one of its entities (an existing room).
+    fn claims(&self, local: &str) -> bool;
+    /// Whether a stanza to `local@domain`, which is neither one of its entities nor an account,
+    /// asks it to create one (a room join).
+    fn creates(&self, stanza: &Routed) -> bool;
+}
+
 /// Takes stanzas for an account that has no session at all (a bot's webhook), before the
 /// routing rules store, bounce or drop them. Gives the stanza back when it does not take it.
 #[async_trait]

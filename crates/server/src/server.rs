@@ -185,6 +185,11 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
         server.clone(),
         handlers(&config, &webhooks, &uploads, archive.clone(), muc.as_ref()),
     );
+    if let Some(muc) = &muc {
+        // Stored rooms are routable from the first stanza (rooms on the server's own domain
+        // are told from accounts by the rooms that exist).
+        muc.load().await;
+    }
     let (cert, key) = tls::resolve_paths(&config)?;
     let certificate = Arc::new(ServedCert::load(&cert, &key)?);
     let tls_config = tls::serving(certificate.clone())?;
@@ -384,8 +389,13 @@ fn handlers(
         items.push(domain);
     }
     if let Some(muc) = muc {
-        handlers = handlers.hosted(muc.domain(), muc.clone());
-        items.push(muc.domain().to_owned());
+        if muc.domain() == config.domain {
+            // Rooms beside the accounts (`group-…@<domain>`, the WebSocket seed's form).
+            handlers = handlers.shared(muc.clone());
+        } else {
+            handlers = handlers.hosted(muc.domain(), muc.clone());
+            items.push(muc.domain().to_owned());
+        }
     }
     // Last: disco#info lists the features of everything registered above.
     let server_disco =

@@ -141,10 +141,6 @@ impl Issues {
         if let Some(domain) = &muc.domain {
             let upload = config.upload.domain_for(&config.domain);
             match super::normalize_domain(domain) {
-                Ok(d) if d == config.domain => self.push(
-                    KeyPath::dotted("muc.domain"),
-                    "must differ from the server's domain, whose localparts are accounts",
-                ),
                 Ok(d) if config.upload.enabled && d == upload => self.push(
                     KeyPath::dotted("muc.domain"),
                     "must differ from the upload service's domain",

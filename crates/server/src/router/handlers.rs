@@ -4,7 +4,7 @@
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 
-use crate::ctx::{Divert, Filter, Scope, Service};
+use crate::ctx::{Divert, Filter, Scope, Service, SharedDomain};
 
 #[derive(Default)]
 pub struct Handlers {
@@ -15,6 +15,7 @@ pub struct Handlers {
     hosted: HashMap<String, Arc<dyn Service>>,
     pub(super) divert: Option<Arc<dyn Divert>>,
     pub(super) filters: Vec<Arc<dyn Filter>>,
+    pub(super) shared: Option<Arc<dyn SharedDomain>>,
 }
 
 impl Handlers {
@@ -43,6 +44,13 @@ impl Handlers {
     }
 
     /// Everything addressed to `domain` or a JID under it.
+    /// A service whose entities are `local@<server domain>` beside the accounts: stanzas to a
+    /// JID it claims (or asks it to create) go to it rather than to an account.
+    pub fn shared(mut self, service: Arc<dyn SharedDomain>) -> Self {
+        self.shared = Some(service);
+        self
+    }
+
     pub fn hosted(mut self, domain: &str, service: Arc<dyn Service>) -> Self {
         self.hosted.insert(domain.to_owned(), service);
         self

@@ -16,7 +16,7 @@ use tokio::time::Instant;
 pub use handlers::Handlers;
 use resolve::{Domains, Resolution, Then, resolve};
 
-use crate::ctx::{Ctx, Dispatch, Flow};
+use crate::ctx::{Ctx, Dispatch, Flow, SharedDomain};
 use crate::routed::{Origin, Outcome, Routed};
 use crate::sessions::{Pushed, SessionEntry};
 use crate::throttle::ReportEvery;
@@ -202,6 +202,25 @@ impl Inner {
 }
 
 impl Inner {
+    /// Whether `stanza`, to `local@<server domain>`, goes to the service sharing the domain
+    /// with the accounts: a JID it claims, or a request to create one under a name that is no
+    /// account's (accounts keep their JIDs).
+    async fn for_shared(&self, shared: &dyn SharedDomain, stanza: &Routed) -> bool {
+        let Some(local) = stanza
+            .to
+            .as_ref()
+            .filter(|to| to.domain().as_str() == self.domains.server)
+            .and_then(|to| to.node())
+        else {
+            return false;
+        };
+        if shared.claims(local.as_str()) {
+            return true;
+        }
+        shared.creates(stanza)
+            && matches!(self.ctx.store().credentials(local.as_str()).await, Ok(None))
+    }
+
     async fn outbound(&self, user: &str, stanza: &mut Routed) -> Flow {
         for filter in &self.handlers.filters {
             if let Flow::Stop(outcome) = filter.outbound(&self.ctx, user, stanza).await {
@@ -252,6 +271,11 @@ impl Inner {
             && ctx.waiters().capture(to, &stanza.el)
         {
             return Outcome::Delivered;
+        }
+        if let Some(shared) = &self.handlers.shared
+            && self.for_shared(shared.as_ref(), &stanza).await
+        {
+            return shared.handle(ctx, stanza).await;
         }
         let resolution = resolve(
             stanza.kind,

@@ -22,7 +22,7 @@ use super::api::{
 use super::record;
 use super::room::{Effects, Limits, Room};
 use crate::config::RoomCreation;
-use crate::ctx::{Ctx, Service};
+use crate::ctx::{Ctx, Service, SharedDomain};
 use crate::routed::{Outcome, Routed};
 use crate::storage::archive::{Criteria, PageRequest, Position, QueryError, With};
 
@@ -140,7 +140,8 @@ impl MucService {
         self.registry().get(name).cloned()
     }
 
-    async fn load(&self) {
+    /// Restores the stored rooms, once (at start, and before anything that needs them).
+    pub async fn load(&self) {
         self.loaded
             .get_or_init(|| async {
                 let stored = match self.ctx.store().muc_rooms().await {
@@ -701,6 +702,10 @@ impl MucService {
         if !self.may_create(&owner) {
             return Err(MucError::NotAllowed("this user may not create rooms").into());
         }
+        // Rooms beside the accounts never take an account's JID.
+        if self.shares_server_domain() && self.ctx.store().credentials(&name).await?.is_some() {
+            return Err(ApiError::RoomExists);
+        }
         self.check_new_room(&owner).await?;
         let max = self.ctx.config().muc.max_occupants;
         if spec.config.max_users > max {
@@ -1075,6 +1080,26 @@ fn room_message(
         sender: BareJid::new(sender).ok(),
         body,
         stanza,
+    }
+}
+
+impl MucService {
+    /// Whether rooms live on the server's own domain, beside the accounts.
+    fn shares_server_domain(&self) -> bool {
+        self.domain == self.ctx.domain()
+    }
+}
+
+impl SharedDomain for MucService {
+    fn claims(&self, local: &str) -> bool {
+        self.lookup(local).is_some()
+    }
+
+    fn creates(&self, stanza: &Routed) -> bool {
+        stanza.kind == StanzaKind::Presence
+            && stanza.type_().is_empty()
+            && stanza.to.as_ref().is_some_and(|to| to.resource().is_some())
+            && stanza.el.has_child("x", ns::MUC)
     }
 }
 
