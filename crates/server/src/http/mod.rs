@@ -1,5 +1,6 @@
 //! The HTTP side: `/rest` (stanzas over HTTP, mod_rest), `/msg` (mod_post_msg), the admin API,
-//! `/metrics`, `/xmpp-websocket` (RFC 7395) and `/health`, behind one edge.
+//! `/metrics`, `/xmpp-websocket` (RFC 7395) with its AsyncAPI document, `/health` and an
+//! optional static app at `/`, behind one edge.
 //!
 //! The edge: [`listener`] bounds connections; [`layers`] wraps every route (access log and
 //! metrics from [`observe`], span, timeouts, concurrency, panics, masked credentials);
@@ -8,6 +9,7 @@
 
 pub mod access;
 pub mod admin;
+pub mod app_login;
 pub mod body;
 pub mod caller;
 pub mod cors;
@@ -59,7 +61,8 @@ pub fn app(state: AppState, http: &HttpConfig) -> Result<Router, String> {
         .route("/health", get(|| async { "ok" }))
         .merge(post_msg::routes())
         .merge(admin::routes())
-        .merge(webhooks::routes());
+        .merge(webhooks::routes())
+        .merge(app_login::routes());
     // The upgrade is answered at once; the WebSocket session then lives outside any request.
     let upgrades = Router::new().route("/xmpp-websocket", get(ws));
     let mut routes = Router::new()
@@ -68,6 +71,17 @@ pub fn app(state: AppState, http: &HttpConfig) -> Result<Router, String> {
         .merge(upgrades);
     if let Some(transfer) = state.transfer_timeout() {
         routes = routes.merge(layers::timeout(upload::routes(), transfer));
+    }
+    if let Some(dir) = &http.static_dir {
+        if !dir.is_dir() {
+            return Err(format!(
+                "http.static_dir: {} is not a directory",
+                dir.display()
+            ));
+        }
+        // ServeDir lists no directory, serves index.html for one, refuses paths that leave
+        // the directory, and sets Content-Type from the file's extension.
+        routes = routes.fallback_service(tower_http::services::ServeDir::new(dir));
     }
     Ok(layers::around(routes, state.edge(), http.max_concurrent_requests).with_state(state))
 }
@@ -81,5 +95,5 @@ async fn ws(
     upgrade: WebSocketUpgrade,
 ) -> Response {
     let client = SocketAddr::new(state.gate().client_ip(peer.ip(), &headers), peer.port());
-    websocket::upgrade(state.c2s.clone(), client, upgrade).await
+    websocket::upgrade(state.c2s.clone(), client, &headers, upgrade).await
 }
