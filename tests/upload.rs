@@ -99,7 +99,7 @@ async fn the_service_is_discovered_with_its_limit() {
         .children()
         .filter_map(|i| i.attr("jid"))
         .collect();
-    assert_eq!(listed, ["upload.localhost"]);
+    assert_eq!(listed, ["upload.localhost", "conference.localhost"]);
     let info = iq(
         &server,
         "alice",

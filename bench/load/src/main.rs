@@ -6,6 +6,7 @@
 mod archive;
 mod ceiling;
 mod conn;
+mod fanout;
 mod idle;
 mod latency;
 mod receive;
@@ -40,6 +41,8 @@ enum Cmd {
     Latency(latency::Args),
     /// W6: fill a message archive, then time pages from its start, middle and end.
     Archive(archive::Args),
+    /// W7: group chat fan-out latency to every occupant of one room.
+    Fanout(fanout::Args),
     /// Print one JSON object built from `key=value` pairs and merged JSON files.
     Emit {
         /// `key=value` (or `object.key=value`); the value is parsed as JSON when it is valid
@@ -72,6 +75,7 @@ fn main() -> Result<()> {
                     Cmd::Idle(a) => idle::run(a).await,
                     Cmd::Latency(a) => latency::run(a).await,
                     Cmd::Archive(a) => archive::run(a).await,
+                    Cmd::Fanout(a) => fanout::run(a).await,
                     Cmd::Register(a) => register::run(a).await,
                     Cmd::Soak(a) => soak::run(a).await,
                     Cmd::Emit { .. } | Cmd::Report(_) => unreachable!(),

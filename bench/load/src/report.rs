@@ -546,6 +546,39 @@ pub fn run(args: Args) -> Result<()> {
         }
         writeln!(md)?;
     }
+    // W7.
+    for r in records.iter().filter(|r| s(r, "workload") == "W7") {
+        writeln!(md, "## W7 — group chat fan-out (XEP-0045)\n")?;
+        writeln!(
+            md,
+            "One room of {} occupants (sessions of one account, TCP) and its owner; the owner posts \
+             {} groupchat messages at {} msg/s, each copied to every occupant. Latency is from the \
+             owner's write to each occupant's read, over every delivery; the occupants joined in \
+             {:.1} s.\n",
+            num(f(r, "occupants").unwrap_or(0.0)),
+            num(f(r, "messages").unwrap_or(0.0)),
+            num(f(r, "rate").unwrap_or(0.0)),
+            f(r, "join_secs").unwrap_or(0.0),
+        )?;
+        writeln!(
+            md,
+            "| server | deliveries expected | delivered | bounced | p50 | p99 | p99.9 | max |"
+        )?;
+        writeln!(md, "|---|---:|---:|---:|---:|---:|---:|---:|")?;
+        writeln!(
+            md,
+            "| {} | {} | {} | {} | {} | {} | {} | {} |",
+            s(r, "server"),
+            num(f(r, "expected").unwrap_or(0.0)),
+            num(f(r, "received").unwrap_or(0.0)),
+            num(f(r, "bounced").unwrap_or(0.0)),
+            ms(f(r, "p50_ms")),
+            ms(f(r, "p99_ms")),
+            ms(f(r, "p999_ms")),
+            ms(f(r, "max_ms")),
+        )?;
+        writeln!(md)?;
+    }
     if let Some(p) = &profile {
         writeln!(md, "## Profile\n\n{}", p.trim_end())?;
         writeln!(md)?;
@@ -566,7 +599,7 @@ pub fn run(args: Args) -> Result<()> {
     if args.strict {
         let ran: Vec<String> = match meta.get("workloads").and_then(Value::as_str) {
             Some(list) => list.split(',').map(|w| w.trim().to_uppercase()).collect(),
-            None => ["W1", "W2", "W3", "W4", "W5", "W6"]
+            None => ["W1", "W2", "W3", "W4", "W5", "W6", "W7"]
                 .map(String::from)
                 .to_vec(),
         };
@@ -656,6 +689,14 @@ fn check(records: &[Value], ran: &[String]) -> Vec<String> {
                         ));
                     }
                 }
+            }
+            "W7" if f(r, "received") < f(r, "expected") || f(r, "bounced").unwrap_or(0.0) > 0.0 => {
+                problems.push(format!(
+                    "{who}: {:?} of {:?} room deliveries, {:?} bounced",
+                    f(r, "received"),
+                    f(r, "expected"),
+                    f(r, "bounced")
+                ));
             }
             "W6" => {
                 if f(r, "bounced").unwrap_or(0.0) > 0.0 {

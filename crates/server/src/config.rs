@@ -51,6 +51,111 @@ pub struct Config {
     pub upload: UploadConfig,
     /// Push notifications (XEP-0357) to the app servers clients register.
     pub push: PushConfig,
+    /// Group chat (XEP-0045) rooms at `conference.<domain>`.
+    pub muc: MucConfig,
+}
+
+/// Group chat (XEP-0045): where the room service lives, who may create rooms, and its limits.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct MucConfig {
+    /// Serve the room service.
+    pub enabled: bool,
+    /// The service's domain; unset: `conference.<domain>`.
+    pub domain: Option<String>,
+    /// Who may create rooms: `false` (anyone who can reach the service), `"local"` (accounts of
+    /// this server) or `"admins"` (accounts listed in `admins`).
+    pub restrict_room_creation: RoomCreation,
+    /// Occupants (nicknames) one room may hold; a room's `maxusers` may only lower it.
+    pub max_occupants: usize,
+    /// Rooms one account may own.
+    pub max_rooms_per_user: usize,
+    /// Rooms the service holds at most (persistent and temporary).
+    pub max_rooms: usize,
+    /// Groupchat messages per second one occupant may send, on average…
+    pub messages_per_second: u32,
+    /// …and in a burst.
+    pub message_burst: u32,
+    /// Messages of history sent on join when the client asks for none in particular.
+    pub history_default: usize,
+    /// Messages of history sent on join at most, whatever the client asks.
+    pub history_max: usize,
+    /// Stanzas waiting for a room's delivery task; beyond, senders to that room wait.
+    pub room_queue: usize,
+    /// Accounts that may post to any room without joining (bots over `POST /rest`), their
+    /// messages shown from the nickname of their localpart.
+    pub service_accounts: Vec<AccountJid>,
+}
+
+/// Who may create rooms (`muc.restrict_room_creation`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(try_from = "CreationSetting", into = "CreationSetting")]
+pub enum RoomCreation {
+    /// Anyone who can reach the service.
+    Anyone,
+    /// Accounts of the served domain.
+    Local,
+    /// Accounts listed in `admins`.
+    Admins,
+}
+
+/// `restrict_room_creation` as written: `false` or a name.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(untagged)]
+enum CreationSetting {
+    Flag(bool),
+    Named(String),
+}
+
+impl TryFrom<CreationSetting> for RoomCreation {
+    type Error = String;
+
+    fn try_from(setting: CreationSetting) -> Result<RoomCreation, String> {
+        match setting {
+            CreationSetting::Flag(false) => Ok(RoomCreation::Anyone),
+            CreationSetting::Named(n) if n == "local" => Ok(RoomCreation::Local),
+            CreationSetting::Named(n) if n == "admins" => Ok(RoomCreation::Admins),
+            _ => Err("expected false, \"local\" or \"admins\"".into()),
+        }
+    }
+}
+
+impl From<RoomCreation> for CreationSetting {
+    fn from(creation: RoomCreation) -> CreationSetting {
+        match creation {
+            RoomCreation::Anyone => CreationSetting::Flag(false),
+            RoomCreation::Local => CreationSetting::Named("local".into()),
+            RoomCreation::Admins => CreationSetting::Named("admins".into()),
+        }
+    }
+}
+
+impl Default for MucConfig {
+    fn default() -> Self {
+        MucConfig {
+            enabled: true,
+            domain: None,
+            restrict_room_creation: RoomCreation::Local,
+            max_occupants: 1000,
+            max_rooms_per_user: 100,
+            max_rooms: 10_000,
+            messages_per_second: 5,
+            message_burst: 20,
+            history_default: 20,
+            history_max: 100,
+            room_queue: 1024,
+            service_accounts: Vec::new(),
+        }
+    }
+}
+
+impl MucConfig {
+    /// The room service's domain for a server serving `domain`.
+    pub fn domain_for(&self, domain: &str) -> String {
+        self.domain
+            .clone()
+            .unwrap_or_else(|| format!("conference.{domain}"))
+    }
 }
 
 /// How much each account may keep in PEP, vCard-temp and private XML storage, and the cache of
@@ -477,6 +582,7 @@ impl Default for Config {
             pep: PepConfig::default(),
             upload: UploadConfig::default(),
             push: PushConfig::default(),
+            muc: MucConfig::default(),
         }
     }
 }
@@ -907,6 +1013,27 @@ pub const ENV_KEYS: &[(&str, &str)] = &[
         "SWITCHBOARD_PUSH_MAX_REGISTRATIONS",
         "push.max_registrations",
     ),
+    ("SWITCHBOARD_MUC_ENABLED", "muc.enabled"),
+    ("SWITCHBOARD_MUC_DOMAIN", "muc.domain"),
+    (
+        "SWITCHBOARD_MUC_RESTRICT_ROOM_CREATION",
+        "muc.restrict_room_creation",
+    ),
+    ("SWITCHBOARD_MUC_MAX_OCCUPANTS", "muc.max_occupants"),
+    (
+        "SWITCHBOARD_MUC_MAX_ROOMS_PER_USER",
+        "muc.max_rooms_per_user",
+    ),
+    ("SWITCHBOARD_MUC_MAX_ROOMS", "muc.max_rooms"),
+    (
+        "SWITCHBOARD_MUC_MESSAGES_PER_SECOND",
+        "muc.messages_per_second",
+    ),
+    ("SWITCHBOARD_MUC_MESSAGE_BURST", "muc.message_burst"),
+    ("SWITCHBOARD_MUC_HISTORY_DEFAULT", "muc.history_default"),
+    ("SWITCHBOARD_MUC_HISTORY_MAX", "muc.history_max"),
+    ("SWITCHBOARD_MUC_ROOM_QUEUE", "muc.room_queue"),
+    ("SWITCHBOARD_MUC_SERVICE_ACCOUNTS", "muc.service_accounts"),
 ];
 
 /// Keys holding a [`Secret`] (generic paths: `[]` stands for every element). Problems with them

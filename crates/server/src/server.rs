@@ -30,6 +30,7 @@ use crate::router::{Handlers, Router};
 use crate::services::mam::{
     filter::ArchiveFilter, queries::ArchiveQueries, retention, state::Archive,
 };
+use crate::services::muc::service::MucService;
 use crate::services::{
     blocking, carbons, commands, component, disco, offline, pep, ping, presence, private, push,
     register, roster, upload, vcard, version,
@@ -94,6 +95,8 @@ pub struct RunningServer {
     certificate: Arc<ServedCert>,
     /// Hosted domains' own HTTPS certificates, when HTTPS is served.
     hosted_certs: Option<Arc<HostedCerts>>,
+    /// The group chat service, when `muc.enabled`.
+    muc: Option<Arc<MucService>>,
     shutdown: CancellationToken,
     tasks: TaskTracker,
     /// `restore` and a second server keep off the data directory while this lives.
@@ -173,7 +176,14 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
     let webhooks = Webhooks::new(&config, store, server.metrics().registry()).await?;
     let decoy = decoy_secret(&config.data_dir)?;
     let uploads = Uploads::new(&config.data_dir, &decoy);
-    let router = Router::new(server.clone(), handlers(&config, &webhooks, &uploads));
+    let muc = config.muc.enabled.then(|| {
+        let domain = config.muc.domain_for(&config.domain);
+        Arc::new(MucService::new(server.clone(), domain))
+    });
+    let router = Router::new(
+        server.clone(),
+        handlers(&config, &webhooks, &uploads, muc.as_ref()),
+    );
     let (cert, key) = tls::resolve_paths(&config)?;
     let certificate = Arc::new(ServedCert::load(&cert, &key)?);
     let tls_config = tls::serving(certificate.clone())?;
@@ -257,6 +267,9 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
         let transfer = Duration::from_secs(config.upload.transfer_timeout_secs);
         state = state.with_uploads(uploads, transfer);
     }
+    if let Some(muc) = &muc {
+        state = state.with_muc(muc.clone());
+    }
     let edge = state.edge();
     let app = crate::http::app(state, &config.http).map_err(StartError::Config)?;
     let https_addr = match (config.http.https_addr, &https) {
@@ -298,6 +311,7 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
         webhooks,
         certificate,
         hosted_certs,
+        muc,
         shutdown,
         tasks,
         _lock: lock,
@@ -310,7 +324,12 @@ fn hosted_domains(config: &Config) -> Vec<String> {
 }
 
 /// Every service of the server, registered with the router by what it handles.
-fn handlers(config: &Config, webhooks: &Webhooks, uploads: &Uploads) -> Handlers {
+fn handlers(
+    config: &Config,
+    webhooks: &Webhooks,
+    uploads: &Uploads,
+    muc: Option<&Arc<MucService>>,
+) -> Handlers {
     let blocking = Arc::new(blocking::Blocking::new(config.limits.blocklist_cache_size));
     let carbons = Arc::new(carbons::Carbons);
     let archive = Arc::new(Archive::default());
@@ -362,6 +381,10 @@ fn handlers(config: &Config, webhooks: &Webhooks, uploads: &Uploads) -> Handlers
         handlers = handlers.hosted(&domain, Arc::new(service));
         items.push(domain);
     }
+    if let Some(muc) = muc {
+        handlers = handlers.hosted(muc.domain(), muc.clone());
+        items.push(muc.domain().to_owned());
+    }
     // Last: disco#info lists the features of everything registered above.
     let server_disco =
         Arc::new(disco::ServerDisco::new(handlers.features(Scope::Server)).with_items(items));
@@ -376,6 +399,11 @@ impl RunningServer {
     /// The accounts of the running server.
     pub fn accounts(&self) -> &Accounts {
         self.router.ctx().accounts()
+    }
+
+    /// The group chat service and its in-process API, when `muc.enabled`.
+    pub fn muc(&self) -> Option<&Arc<MucService>> {
+        self.muc.as_ref()
     }
 
     /// Puts a reloaded configuration in force without dropping anything: admins, limits, access

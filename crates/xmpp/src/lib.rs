@@ -11,6 +11,7 @@ pub mod csi;
 pub mod framing;
 pub mod json;
 pub mod mam;
+pub mod muc;
 pub mod negotiation;
 pub mod ns;
 pub mod offline;

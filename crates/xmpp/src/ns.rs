@@ -102,3 +102,16 @@ pub const PIE_MAM: &str = "urn:xmpp:pie:0#mam";
 pub const XINCLUDE: &str = "http://www.w3.org/2001/XInclude";
 /// XEP-0357 push notifications.
 pub const PUSH: &str = "urn:xmpp:push:0";
+/// XEP-0045 multi-user chat: occupants' presence and messages, administration, ownership.
+pub const MUC_USER: &str = "http://jabber.org/protocol/muc#user";
+pub const MUC_ADMIN: &str = "http://jabber.org/protocol/muc#admin";
+pub const MUC_OWNER: &str = "http://jabber.org/protocol/muc#owner";
+/// FORM_TYPE of the room configuration form (XEP-0045 §10.2) and of room information (§15.5.4).
+pub const MUC_ROOMCONFIG: &str = "http://jabber.org/protocol/muc#roomconfig";
+pub const MUC_ROOMINFO: &str = "http://jabber.org/protocol/muc#roominfo";
+/// FORM_TYPE of the nickname registration form (XEP-0045 §7.10).
+pub const MUC_REGISTER: &str = "http://jabber.org/protocol/muc#register";
+/// XEP-0045 §10.1.4: a room name the service guarantees unused.
+pub const MUC_UNIQUE: &str = "http://jabber.org/protocol/muc#unique";
+/// XEP-0410: the service answers pings to an occupant's own JID.
+pub const MUC_SELF_PING: &str = "http://jabber.org/protocol/muc#self-ping-optimization";

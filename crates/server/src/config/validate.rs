@@ -36,6 +36,7 @@ pub fn validate(config: &Config) -> Vec<Issue> {
     issues.push_limit(config);
     issues.jwt(config);
     issues.websocket_origins(config);
+    issues.muc(config);
     issues.0
 }
 
@@ -194,6 +195,42 @@ impl Issues {
                 );
             }
         }
+    }
+
+    fn muc(&mut self, config: &Config) {
+        let muc = &config.muc;
+        if let Some(domain) = &muc.domain {
+            let upload = config.upload.domain_for(&config.domain);
+            match super::normalize_domain(domain) {
+                Ok(d) if d == config.domain => self.push(
+                    KeyPath::dotted("muc.domain"),
+                    "must differ from the server's domain, whose localparts are accounts",
+                ),
+                Ok(d) if config.upload.enabled && d == upload => self.push(
+                    KeyPath::dotted("muc.domain"),
+                    "must differ from the upload service's domain",
+                ),
+                Ok(d) if config.component.iter().any(|c| c.domain == d) => self.push(
+                    KeyPath::dotted("muc.domain"),
+                    "must differ from the components' domains",
+                ),
+                Ok(d) if &d != domain => self.push(
+                    KeyPath::dotted("muc.domain"),
+                    format!("write it normalised: \"{d}\""),
+                ),
+                Ok(_) => {}
+                Err(e) => self.push(KeyPath::dotted("muc.domain"), e.to_string()),
+            }
+        }
+        self.at_least("muc.max_occupants", muc.max_occupants as u64, 1);
+        self.at_least("muc.max_rooms", muc.max_rooms as u64, 1);
+        self.at_least(
+            "muc.messages_per_second",
+            u64::from(muc.messages_per_second),
+            1,
+        );
+        self.at_least("muc.message_burst", u64::from(muc.message_burst), 1);
+        self.at_least("muc.room_queue", muc.room_queue as u64, 1);
     }
 
     fn push_limit(&mut self, config: &Config) {

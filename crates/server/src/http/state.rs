@@ -19,6 +19,7 @@ use crate::ctx::Ctx;
 use crate::metrics::Metrics;
 use crate::routed::{Origin, Outcome, Refused, Routed};
 use crate::services::commands::{self, Args, Command, CommandError};
+use crate::services::muc::service::MucService;
 use crate::storage::{StoreError, Upload};
 use crate::uploads::Uploads;
 use crate::waiters::WaiterGuard;
@@ -36,6 +37,8 @@ pub struct AppState {
     pub body_timeout: Duration,
     /// The files of HTTP File Upload and how long one transfer may take, when the service is on.
     uploads: Option<(Uploads, Duration)>,
+    /// The group chat service, when `muc.enabled`.
+    muc: Option<Arc<MucService>>,
 }
 
 /// A registered wait for stanzas addressed to an HTTP request, released when dropped.
@@ -60,6 +63,7 @@ impl AppState {
             edge: Edge::new(gate, cors, metrics),
             body_timeout,
             uploads: None,
+            muc: None,
         }
     }
 
@@ -67,6 +71,17 @@ impl AppState {
     pub fn with_uploads(mut self, uploads: Uploads, transfer: Duration) -> AppState {
         self.uploads = Some((uploads, transfer));
         self
+    }
+
+    /// Gives the HTTP side the group chat service.
+    pub fn with_muc(mut self, muc: Arc<MucService>) -> AppState {
+        self.muc = Some(muc);
+        self
+    }
+
+    /// The group chat service and its in-process API (see [`MucService`]), when it is on.
+    pub fn muc(&self) -> Option<&Arc<MucService>> {
+        self.muc.as_ref()
     }
 
     pub fn uploads(&self) -> Option<&Uploads> {

@@ -12,6 +12,7 @@ pub mod component;
 pub mod contacts;
 pub mod disco;
 pub mod mam;
+pub mod muc;
 pub mod offline;
 pub mod pep;
 pub mod ping;

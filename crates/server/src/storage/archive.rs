@@ -26,6 +26,8 @@ pub struct NewArchived {
 pub struct Archived {
     pub id: String,
     pub at: DateTime<Utc>,
+    /// The other party's bare JID (in a room's archive: the sender's real one).
+    pub with_bare: String,
     pub with_full: String,
     pub stanza: String,
 }

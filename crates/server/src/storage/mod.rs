@@ -5,6 +5,7 @@ pub mod accounts;
 pub mod archive;
 pub mod blocking;
 pub mod error;
+pub mod muc;
 pub mod offline;
 pub mod outbox;
 pub mod pep;
@@ -23,6 +24,7 @@ pub use accounts::{AccountStore, ScramCoverage};
 pub use archive::ArchiveStore;
 pub use blocking::BlockingStore;
 pub use error::StoreError;
+pub use muc::{MucStore, StoredRoom};
 pub use offline::{OfflineMessage, OfflineQuota, OfflineStore, OfflineUsage};
 pub use outbox::{NewOutboxEntry, OutboxDepth, OutboxEntry, OutboxStore};
 pub use pep::{Created, PepStore, StoredItem, StoredNode};
@@ -50,6 +52,7 @@ pub trait Store:
     + PortableStore
     + UploadStore
     + PushStore
+    + MucStore
     + 'static
 {
 }
@@ -68,6 +71,7 @@ impl<T> Store for T where
         + PortableStore
         + UploadStore
         + PushStore
+        + MucStore
         + 'static
 {
 }

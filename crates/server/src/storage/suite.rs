@@ -1171,6 +1171,63 @@ pub async fn push_registrations_per_service_and_node(s: &dyn Store) {
     assert!(s.push_registrations("alice").await.unwrap().is_empty());
 }
 
+/// Persistent rooms are stored whole and replaced; a room's archive pages like an account's,
+/// keeps to its room, and goes with it.
+pub async fn muc_rooms_and_archives(s: &dyn Store) {
+    use crate::storage::muc::StoredRoom;
+    let room = |name: &str, state: &str| StoredRoom {
+        name: name.into(),
+        state: state.into(),
+    };
+    s.muc_save_room(&room("lobby", "{}")).await.unwrap();
+    s.muc_save_room(&room("attic", "{}")).await.unwrap();
+    s.muc_save_room(&room("lobby", "{\"v\":2}")).await.unwrap();
+    assert_eq!(
+        s.muc_rooms().await.unwrap(),
+        [room("attic", "{}"), room("lobby", "{\"v\":2}")]
+    );
+    // No account needed: rooms own their archives.
+    let entries: Vec<NewArchived> = (0..5)
+        .map(|i| archived("lobby", &format!("r{i}"), i * 10, "alice@localhost"))
+        .chain([archived("attic", "a0", 5, "bob@localhost")])
+        .collect();
+    s.muc_archive_append(&entries).await.unwrap();
+    let all = Criteria::default();
+    let newest = s
+        .muc_archive_page("lobby", &all, &request(Position::Newest, 2))
+        .await
+        .unwrap();
+    assert_eq!(ids(&newest), ["r3", "r4"]);
+    assert!(!newest.complete);
+    let after = s
+        .muc_archive_page("lobby", &all, &request(Position::After("r3".into()), 10))
+        .await
+        .unwrap();
+    assert_eq!(ids(&after), ["r4"]);
+    assert!(matches!(
+        s.muc_archive_page("lobby", &all, &request(Position::After("a0".into()), 10))
+            .await,
+        Err(QueryError::UnknownId(_))
+    ));
+    s.muc_delete_room("lobby").await.unwrap();
+    assert_eq!(s.muc_rooms().await.unwrap(), [room("attic", "{}")]);
+    let gone = s
+        .muc_archive_page("lobby", &all, &request(Position::Oldest, 10))
+        .await
+        .unwrap();
+    assert!(gone.messages.is_empty());
+    let kept = s
+        .muc_archive_page("attic", &all, &request(Position::Oldest, 10))
+        .await
+        .unwrap();
+    assert_eq!(ids(&kept), ["a0"]);
+    assert_eq!(
+        s.archive_total().await.unwrap(),
+        0,
+        "account archives untouched"
+    );
+}
+
 /// One `#[tokio::test]` per suite function, each on a fresh store from `$open`.
 #[macro_export]
 macro_rules! store_suite {
@@ -1278,6 +1335,10 @@ macro_rules! store_suite {
         #[tokio::test]
         async fn archive_prefs_round_trip() {
             $crate::storage::suite::archive_prefs_round_trip(&$open).await;
+        }
+        #[tokio::test]
+        async fn muc_rooms_and_archives() {
+            $crate::storage::suite::muc_rooms_and_archives(&$open).await;
         }
     };
 }

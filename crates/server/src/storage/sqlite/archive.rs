@@ -16,6 +16,31 @@ use crate::storage::error::StoreError;
 /// A message's place in archive order.
 type Key = (i64, i64);
 
+/// An archive table: the accounts' archives, or the rooms' (group chat) archives, which share
+/// the layout and every query.
+#[derive(Clone, Copy)]
+pub(super) struct Table {
+    name: &'static str,
+    /// The column naming whose archive a row is in.
+    owner: &'static str,
+    /// Rows whose owner is not in this list are skipped on append.
+    owners: Option<&'static str>,
+}
+
+/// The accounts' archives (XEP-0313 on bare JIDs); owners are usernames.
+pub(super) const ACCOUNTS: Table = Table {
+    name: "archive",
+    owner: "username",
+    owners: Some("SELECT username FROM users"),
+};
+
+/// The rooms' archives (XEP-0313 on room JIDs); owners are room names.
+pub(super) const ROOMS: Table = Table {
+    name: "muc_archive",
+    owner: "room",
+    owners: None,
+};
+
 fn micros(at: &DateTime<Utc>) -> i64 {
     at.timestamp_micros()
 }
@@ -26,10 +51,21 @@ fn from_micros(ts: i64) -> Result<DateTime<Utc>, StoreError> {
 }
 
 /// Where message `id` of `owner` stands in archive order.
-async fn key_of(conn: &mut SqliteConnection, owner: &str, id: &str) -> Result<Key, QueryError> {
-    let row = sqlx::query("SELECT ts, seq FROM archive WHERE username = ? AND id = ?")
-        .bind(owner)
-        .bind(id)
+async fn key_of(
+    conn: &mut SqliteConnection,
+    t: Table,
+    owner: &str,
+    id: &str,
+) -> Result<Key, QueryError> {
+    let mut q = QueryBuilder::<Sqlite>::new(format!(
+        "SELECT ts, seq FROM {} WHERE {} = ",
+        t.name, t.owner
+    ));
+    q.push_bind(owner.to_owned())
+        .push(" AND id = ")
+        .push_bind(id.to_owned());
+    let row = q
+        .build()
         .fetch_optional(&mut *conn)
         .await
         .map_err(StoreError::from)?;
@@ -44,6 +80,7 @@ async fn key_of(conn: &mut SqliteConnection, owner: &str, id: &str) -> Result<Ke
 
 /// The resolved bounds of a query, ids turned into keys.
 struct Bounds<'a> {
+    table: Table,
     owner: &'a str,
     criteria: &'a Criteria,
     after: Option<Key>,
@@ -54,14 +91,17 @@ impl Bounds<'_> {
     /// `WHERE …` selecting the matching messages.
     fn push_where(&self, q: &mut QueryBuilder<Sqlite>) {
         if self.criteria.ids.is_empty() {
-            q.push(" WHERE username = ")
+            q.push(format_args!(" WHERE {} = ", self.table.owner))
                 .push_bind(self.owner.to_owned());
         } else {
             // Through the id index: a handful of rows, rather than the account's whole
             // archive in order.
-            q.push(" WHERE seq IN (SELECT seq FROM archive WHERE username = ")
-                .push_bind(self.owner.to_owned())
-                .push(" AND id IN (");
+            q.push(format_args!(
+                " WHERE seq IN (SELECT seq FROM {} WHERE {} = ",
+                self.table.name, self.table.owner
+            ))
+            .push_bind(self.owner.to_owned())
+            .push(" AND id IN (");
             let mut ids = q.separated(", ");
             for id in &self.criteria.ids {
                 ids.push_bind(id.clone());
@@ -103,7 +143,10 @@ impl Bounds<'_> {
         if limit == 0 {
             return Ok(None);
         }
-        let mut q = QueryBuilder::new("SELECT COUNT(*) FROM (SELECT 1 FROM archive");
+        let mut q = QueryBuilder::new(format!(
+            "SELECT COUNT(*) FROM (SELECT 1 FROM {}",
+            self.table.name
+        ));
         self.push_where(&mut q);
         if let Some(key) = below {
             push_key(&mut q, "<", key);
@@ -130,6 +173,7 @@ fn archived(row: &SqliteRow) -> Result<(Archived, Key), StoreError> {
     let message = Archived {
         id: row.try_get("id")?,
         at: from_micros(ts)?,
+        with_bare: row.try_get("with_bare")?,
         with_full: row.try_get("with_full")?,
         stanza: row.try_get("stanza")?,
     };
@@ -139,13 +183,14 @@ fn archived(row: &SqliteRow) -> Result<(Archived, Key), StoreError> {
 /// Fails with the first of `ids` that `owner`'s archive does not hold.
 async fn check_ids(
     conn: &mut SqliteConnection,
+    t: Table,
     owner: &str,
     ids: &[String],
 ) -> Result<(), QueryError> {
     if ids.is_empty() {
         return Ok(());
     }
-    let mut q = QueryBuilder::new("SELECT id FROM archive WHERE username = ");
+    let mut q = QueryBuilder::new(format!("SELECT id FROM {} WHERE {} = ", t.name, t.owner));
     q.push_bind(owner.to_owned()).push(" AND id IN (");
     let mut list = q.separated(", ");
     for id in ids {
@@ -169,11 +214,16 @@ const ROWS_PER_INSERT: usize = 64;
 
 /// Appends `rows` in one statement, skipping those whose owner's account is gone (deleted while
 /// its messages waited in the writer's queue).
-async fn insert_rows(conn: &mut SqliteConnection, rows: &[NewArchived]) -> Result<(), StoreError> {
-    let mut q = QueryBuilder::<Sqlite>::new(
-        "INSERT INTO archive (username, id, ts, with_bare, with_full, stanza) \
+async fn insert_rows(
+    conn: &mut SqliteConnection,
+    t: Table,
+    rows: &[NewArchived],
+) -> Result<(), StoreError> {
+    let mut q = QueryBuilder::<Sqlite>::new(format!(
+        "INSERT INTO {} ({}, id, ts, with_bare, with_full, stanza) \
          SELECT column1, column2, column3, column4, column5, column6 FROM (",
-    );
+        t.name, t.owner
+    ));
     q.push_values(rows, |mut row, e| {
         row.push_bind(e.owner.as_str())
             .push_bind(e.id.as_str())
@@ -182,24 +232,33 @@ async fn insert_rows(conn: &mut SqliteConnection, rows: &[NewArchived]) -> Resul
             .push_bind(e.with_full.as_str())
             .push_bind(e.stanza.as_str());
     });
-    q.push(") WHERE column1 IN (SELECT username FROM users)");
+    q.push(")");
+    if let Some(owners) = t.owners {
+        q.push(format_args!(" WHERE column1 IN ({owners})"));
+    }
     q.build().execute(&mut *conn).await?;
     Ok(())
 }
 
-#[async_trait]
-impl ArchiveStore for SqliteStore {
-    async fn archive_append(&self, entries: &[NewArchived]) -> Result<(), StoreError> {
+impl SqliteStore {
+    /// Appends `entries` to archive table `t`, in one transaction.
+    pub(super) async fn append_to(
+        &self,
+        t: Table,
+        entries: &[NewArchived],
+    ) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
         for rows in entries.chunks(ROWS_PER_INSERT) {
-            insert_rows(&mut tx, rows).await?;
+            insert_rows(&mut tx, t, rows).await?;
         }
         tx.commit().await?;
         Ok(())
     }
 
-    async fn archive_page(
+    /// A page of `owner`'s messages in archive table `t`.
+    pub(super) async fn page_of(
         &self,
+        t: Table,
         owner: &str,
         criteria: &Criteria,
         page: &PageRequest,
@@ -207,19 +266,22 @@ impl ArchiveStore for SqliteStore {
         // One read transaction: the anchors, the page and the counts see the same archive.
         let mut tx = self.pool.begin().await.map_err(StoreError::from)?;
         let after = match &criteria.after_id {
-            Some(id) => Some(key_of(&mut tx, owner, id).await?),
+            Some(id) => Some(key_of(&mut tx, t, owner, id).await?),
             None => None,
         };
         let before = match &criteria.before_id {
-            Some(id) => Some(key_of(&mut tx, owner, id).await?),
+            Some(id) => Some(key_of(&mut tx, t, owner, id).await?),
             None => None,
         };
-        check_ids(&mut tx, owner, &criteria.ids).await?;
+        check_ids(&mut tx, t, owner, &criteria.ids).await?;
         let anchor = match &page.from {
-            Position::After(id) | Position::Before(id) => Some(key_of(&mut tx, owner, id).await?),
+            Position::After(id) | Position::Before(id) => {
+                Some(key_of(&mut tx, t, owner, id).await?)
+            }
             Position::Oldest | Position::Newest => None,
         };
         let bounds = Bounds {
+            table: t,
             owner,
             criteria,
             after,
@@ -227,7 +289,10 @@ impl ArchiveStore for SqliteStore {
         };
         let backward = matches!(page.from, Position::Newest | Position::Before(_));
 
-        let mut q = QueryBuilder::new("SELECT seq, id, ts, with_full, stanza FROM archive");
+        let mut q = QueryBuilder::new(format!(
+            "SELECT seq, id, ts, with_bare, with_full, stanza FROM {}",
+            t.name
+        ));
         bounds.push_where(&mut q);
         if let Some(key) = anchor {
             push_key(&mut q, if backward { "<" } else { ">" }, key);
@@ -268,6 +333,22 @@ impl ArchiveStore for SqliteStore {
             count,
             first_index,
         })
+    }
+}
+
+#[async_trait]
+impl ArchiveStore for SqliteStore {
+    async fn archive_append(&self, entries: &[NewArchived]) -> Result<(), StoreError> {
+        self.append_to(ACCOUNTS, entries).await
+    }
+
+    async fn archive_page(
+        &self,
+        owner: &str,
+        criteria: &Criteria,
+        page: &PageRequest,
+    ) -> Result<Page, QueryError> {
+        self.page_of(ACCOUNTS, owner, criteria, page).await
     }
 
     async fn archive_purge(&self, cutoff: DateTime<Utc>, max: usize) -> Result<u64, StoreError> {

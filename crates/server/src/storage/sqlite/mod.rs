@@ -70,6 +70,7 @@ mod accounts;
 mod archive;
 pub mod backup;
 mod blocking;
+mod muc;
 mod offline;
 mod outbox;
 mod pep;
