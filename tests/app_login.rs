@@ -621,6 +621,33 @@ async fn the_asyncapi_document_is_served_and_every_example_replays() {
     ex.send(&mut bob, "receipt", "bob-sends-receipt").await;
     ex.expect(&mut alice, "receipt", "alice-receives-receipt")
         .await;
+
+    // Group chat: alice creates the example's group-<uuid> room, bob joins and sees her.
+    ex.send(&mut alice, "roomPresence", "alice-joins-room")
+        .await;
+    ex.expect(&mut alice, "roomPresence", "alice-joined-room")
+        .await;
+    let join = ex.element("roomPresence", "alice-joins-room");
+    let room = join
+        .attr("to")
+        .unwrap()
+        .split('/')
+        .next()
+        .unwrap()
+        .to_owned();
+    send(
+        &mut bob,
+        &format!(
+            "<presence to='{room}/bob'><x xmlns='http://jabber.org/protocol/muc'/></presence>"
+        ),
+    )
+    .await;
+    ex.expect(&mut bob, "roomPresence", "bob-sees-alice-in-room")
+        .await;
+    ex.send(&mut alice, "groupMessage", "alice-sends-group-message")
+        .await;
+    ex.expect(&mut bob, "groupMessage", "bob-receives-group-message")
+        .await;
     ex.send(&mut alice, "streamClose", "client-closes").await;
     recv_named(&mut alice, "close").await;
 

@@ -25,6 +25,8 @@ for (const path of ["/asyncapi.json", "/asyncapi.yaml"]) {
     for (const id of [
       "sendDirectMessage",
       "receiveDirectMessage",
+      "sendGroupMessage",
+      "receiveGroupMessage",
       "sendPresence",
       "receivePresence",
       "sendMessageWithReceipt",
