@@ -252,6 +252,13 @@ async fn bad_expired_and_missing_cookies() {
     assert!(offered.contains(&"PLAIN".to_owned()), "{offered:?}");
     let failure = auth(&mut ws, "EXTERNAL", b"").await;
     assert!(failure.has_child("invalid-mechanism", SASL), "{failure:?}");
+    // Refused cookies count as failed logins of the address (auth.max_attempts, 5): the fifth
+    // is still answered, then even a good cookie waits for the window to pass.
+    let (status, _) = refused(&server, Some("still.not.valid"), Some(&origin)).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (status, body) = refused(&server, Some(&token_for("alice")), Some(&origin)).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(body["error"], "too_many_failed_logins");
     server.stop().await;
 }
 

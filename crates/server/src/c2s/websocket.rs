@@ -208,8 +208,13 @@ fn origin_allowed(headers: &HeaderMap, allowed: &[String]) -> bool {
 }
 
 /// The cookie login of an upgrade: `Ok(None)` without a cookie (an ordinary stream), the
-/// account when the cookie verifies, else the response that refuses the upgrade.
-async fn cookie_login(ctx: &C2sContext, headers: &HeaderMap) -> Result<Option<Verified>, Response> {
+/// account when the cookie verifies, else the response that refuses the upgrade. A refused
+/// cookie counts as a failed login of the client's address, as a wrong password does.
+async fn cookie_login(
+    ctx: &C2sContext,
+    client: SocketAddr,
+    headers: &HeaderMap,
+) -> Result<Option<Verified>, Response> {
     let settings = ctx.settings();
     let jwt = &settings.auth.jwt;
     let Some(token) = jwt
@@ -238,8 +243,18 @@ async fn cookie_login(ctx: &C2sContext, headers: &HeaderMap) -> Result<Option<Ve
             ));
         }
     };
+    let Ok(attempt) = ctx.auth_throttle.begin(client.ip(), AuthSurface::WebSocket) else {
+        return Err(refusal(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too_many_failed_logins",
+            "too many failed logins from this address; try again later",
+        ));
+    };
     match verifier.admit(ctx.server.accounts(), token).await {
-        Ok(verified) => Ok(Some(verified)),
+        Ok(verified) => {
+            attempt.succeeded();
+            Ok(Some(verified))
+        }
         Err(e @ (LoginError::Keys(_) | LoginError::Accounts(_))) => {
             tracing::error!(error = %e, "cannot complete a cookie login");
             Err(refusal(
@@ -250,6 +265,7 @@ async fn cookie_login(ctx: &C2sContext, headers: &HeaderMap) -> Result<Option<Ve
         }
         Err(e) => {
             tracing::info!(reason = %e, "login cookie refused at the WebSocket upgrade");
+            attempt.failed("a login cookie");
             Err(refusal(
                 StatusCode::UNAUTHORIZED,
                 e.reason(),
@@ -276,7 +292,7 @@ pub async fn upgrade(
         )
             .into_response();
     }
-    let preauthenticated = match cookie_login(&ctx, headers).await {
+    let preauthenticated = match cookie_login(&ctx, peer, headers).await {
         Ok(login) => login,
         Err(refused) => return refused,
     };
