@@ -1,6 +1,6 @@
-//! One XMPP client connection over raw TCP (RFC 6120, no TLS: loopback only) or WebSocket
-//! (RFC 7395): stream negotiation, SASL (SCRAM-SHA-1 with a cached salted password, or
-//! PLAIN), resource binding, then a reader and a writer half.
+//! One XMPP client connection over raw TCP (RFC 6120), TLS from the first byte (XEP-0368) or
+//! WebSocket (RFC 7395), loopback only: stream negotiation, SASL (SCRAM-SHA-1 with a cached
+//! salted password, or PLAIN), resource binding, then a reader and a writer half.
 
 use std::collections::HashMap;
 use std::io;
@@ -15,8 +15,7 @@ use futures::stream::{SplitSink, SplitStream};
 use futures::{SinkExt, StreamExt};
 use hmac::{Hmac, Mac};
 use sha1::{Digest, Sha1};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::Message as WsMessage;
@@ -25,22 +24,28 @@ use tokio_tungstenite::tungstenite::http::HeaderValue;
 
 use crate::xml::{Event, Scanner, child_text, has_attr};
 
-/// Where and how to connect: `tcp://127.0.0.1:5222` or `ws://127.0.0.1:5280/xmpp-websocket`.
+/// Where and how to connect: `tcp://127.0.0.1:5222`, `tls://127.0.0.1:5223` (direct TLS) or
+/// `ws://127.0.0.1:5280/xmpp-websocket`.
 #[derive(Clone, Debug)]
 pub struct Target {
     pub ws_path: Option<String>,
+    pub tls: bool,
     pub addr: SocketAddr,
     pub domain: String,
 }
 
 impl Target {
     pub fn parse(url: &str, domain: &str) -> Result<Target> {
-        let (ws, rest) = if let Some(r) = url.strip_prefix("tcp://") {
-            (false, r)
+        let (ws, tls, rest) = if let Some(r) = url.strip_prefix("tcp://") {
+            (false, false, r)
+        } else if let Some(r) = url.strip_prefix("tls://") {
+            (false, true, r)
         } else if let Some(r) = url.strip_prefix("ws://") {
-            (true, r)
+            (true, false, r)
         } else {
-            bail!("server must be tcp://host:port or ws://host:port/path, got {url}");
+            bail!(
+                "server must be tcp://host:port, tls://host:port or ws://host:port/path, got {url}"
+            );
         };
         let (hostport, path) = match rest.find('/') {
             Some(i) => (&rest[..i], &rest[i..]),
@@ -52,6 +57,7 @@ impl Target {
         }
         Ok(Target {
             ws_path: ws.then(|| path.to_string()),
+            tls,
             addr,
             domain: domain.to_string(),
         })
@@ -125,13 +131,17 @@ pub struct Credentials {
     pub mech: Mech,
 }
 
+/// The read half of a byte stream: plain TCP or TLS over it.
+type ByteReader = Box<dyn AsyncRead + Send + Unpin>;
+type ByteWriter = Box<dyn AsyncWrite + Send + Unpin>;
+
 pub enum Reader {
-    Tcp(OwnedReadHalf, Scanner, Vec<u8>),
+    Tcp(ByteReader, Scanner, Vec<u8>),
     Ws(SplitStream<WebSocketStream<TcpStream>>),
 }
 
 pub enum Writer {
-    Tcp(OwnedWriteHalf),
+    Tcp(ByteWriter),
     Ws(SplitSink<WebSocketStream<TcpStream>, WsMessage>),
 }
 
@@ -209,7 +219,10 @@ impl Reader {
 impl Writer {
     pub async fn send(&mut self, data: &str) -> io::Result<()> {
         match self {
-            Writer::Tcp(w) => w.write_all(data.as_bytes()).await,
+            Writer::Tcp(w) => {
+                w.write_all(data.as_bytes()).await?;
+                w.flush().await
+            }
             Writer::Ws(w) => w
                 .send(WsMessage::Text(data.to_string().into()))
                 .await
@@ -220,7 +233,10 @@ impl Writer {
     /// Several stanzas in one write (TCP) or one flush (WebSocket frames).
     pub async fn send_batch(&mut self, items: &[String]) -> io::Result<()> {
         match self {
-            Writer::Tcp(w) => w.write_all(items.concat().as_bytes()).await,
+            Writer::Tcp(w) => {
+                w.write_all(items.concat().as_bytes()).await?;
+                w.flush().await
+            }
             Writer::Ws(w) => {
                 for it in items {
                     w.feed(WsMessage::Text(it.clone().into()))
@@ -279,11 +295,19 @@ pub async fn login(
 ) -> Result<Conn> {
     let tcp = tcp_connect(target, source).await.context("connect")?;
     let (mut reader, mut writer) = match &target.ws_path {
+        None if target.tls => {
+            let tls = crate::tls::connect(tcp).await.context("TLS handshake")?;
+            let (rd, wr) = tokio::io::split(tls);
+            (
+                Reader::Tcp(Box::new(rd), Scanner::default(), Vec::new()),
+                Writer::Tcp(Box::new(wr)),
+            )
+        }
         None => {
             let (rd, wr) = tcp.into_split();
             (
-                Reader::Tcp(rd, Scanner::default(), Vec::new()),
-                Writer::Tcp(wr),
+                Reader::Tcp(Box::new(rd), Scanner::default(), Vec::new()),
+                Writer::Tcp(Box::new(wr)),
             )
         }
         Some(path) => {

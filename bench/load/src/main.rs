@@ -13,6 +13,7 @@ mod receive;
 mod register;
 mod report;
 mod soak;
+mod tls;
 mod xml;
 
 use std::path::PathBuf;

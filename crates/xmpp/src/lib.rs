@@ -27,6 +27,7 @@ pub mod sm;
 pub mod stanza;
 pub mod subscription;
 pub mod upload;
+pub mod xml_writer;
 
 pub use jid;
 pub use minidom;

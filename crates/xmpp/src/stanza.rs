@@ -223,15 +223,12 @@ pub fn declares_prefixes(element: &Element) -> bool {
         || element.children().any(declares_prefixes)
 }
 
-/// [`to_xml`] for an element of any origin: copied through [`without_prefixes`] only when it
-/// declares named prefixes (rare: the stream parser already rewrites those it receives), so
-/// that the common case serialises without a copy of the tree.
+/// [`to_xml`] for an element of any origin: a tree declaring named prefixes (rare: the stream
+/// parser already rewrites those it receives) is written as its [`without_prefixes`] form.
 pub fn to_xml_portable(element: &Element) -> String {
-    if declares_prefixes(element) {
-        to_xml(&without_prefixes(element))
-    } else {
-        to_xml(element)
-    }
+    let mut out = Vec::new();
+    crate::xml_writer::write(element, "", &mut out);
+    String::from_utf8(out).unwrap_or_default()
 }
 
 /// Sets `xml:lang`.
@@ -261,23 +258,24 @@ pub fn to_xml(el: &Element) -> String {
 }
 
 /// Appends an element's XML (without declaration) to `out`: a transport's write buffer, so
-/// that sending a stanza allocates nothing once the buffer has grown.
+/// that sending a stanza allocates nothing once the buffer has grown. A tree declaring named
+/// prefixes (the `stream:` elements) is written by minidom, which keeps them.
 pub fn write_xml(el: &Element, out: &mut Vec<u8>) {
-    // Writing into a Vec cannot fail for an element that minidom itself holds.
-    let _ = el.write_to(out);
+    if declares_prefixes(el) {
+        // Writing into a Vec cannot fail for an element that minidom itself holds.
+        let _ = el.write_to(out);
+    } else {
+        crate::xml_writer::write(el, "", out);
+    }
 }
 
 /// Serialises a `jabber:client` stanza as it reads inside a client stream, without declaring
 /// its namespace: the form of mod_rest's callback bodies, on which receivers (such as the
 /// seed's Flask bot, which compares the tag with `message`) depend.
 pub fn to_xml_in_stream(el: &Element) -> String {
-    let mut stream = Element::bare("s", ns::CLIENT);
-    stream.append_child(without_prefixes(el));
-    let xml = to_xml(&stream);
-    // The wrapper's start tag has a single attribute (its namespace, with no '>' in it).
-    let start = xml.find('>').map_or(0, |i| i + 1);
-    let end = xml.len().saturating_sub("</s>".len());
-    xml.get(start..end).unwrap_or_default().to_owned()
+    let mut out = Vec::new();
+    crate::xml_writer::write(el, ns::CLIENT, &mut out);
+    String::from_utf8(out).unwrap_or_default()
 }
 
 /// Parses XML written the way [`to_xml_in_stream`] writes it (and mod_rest's clients send it):
@@ -350,7 +348,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn only_trees_declaring_named_prefixes_are_copied_before_serialising() {
+    fn trees_declaring_named_prefixes_are_written_without_them() {
         let plain: Element =
             "<message xmlns='jabber:client' to='a@b'><body>x</body><x xmlns='urn:x'/></message>"
                 .parse()

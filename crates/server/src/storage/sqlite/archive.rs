@@ -208,9 +208,25 @@ async fn check_ids(
     }
 }
 
-/// Rows per `INSERT`: one statement carries many rows, since each statement is a round trip to
-/// SQLite's thread; batch sizes are few (full chunks and one remainder), so statements cache.
+/// Rows per `INSERT` at most: one statement carries many rows, since each statement is a round
+/// trip to SQLite's thread.
 const ROWS_PER_INSERT: usize = 64;
+
+/// `entries` cut into statements of power-of-two sizes (64, 32, …, 1): at most seven distinct
+/// statements whatever the batch, so that each stays in the connection's statement cache
+/// instead of a remainder of any size from 1 to 63 being prepared afresh.
+fn statement_chunks(entries: &[NewArchived]) -> impl Iterator<Item = &[NewArchived]> {
+    let mut rest = entries;
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        let size = ROWS_PER_INSERT.min(1 << rest.len().ilog2());
+        let (chunk, tail) = rest.split_at(size);
+        rest = tail;
+        Some(chunk)
+    })
+}
 
 /// Appends `rows` in one statement, skipping those whose owner's account is gone (deleted while
 /// its messages waited in the writer's queue).
@@ -248,7 +264,7 @@ impl SqliteStore {
         entries: &[NewArchived],
     ) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
-        for rows in entries.chunks(ROWS_PER_INSERT) {
+        for rows in statement_chunks(entries) {
             insert_rows(&mut tx, t, rows).await?;
         }
         tx.commit().await?;
@@ -414,6 +430,35 @@ impl ArchiveStore for SqliteStore {
                 Err(StoreError::NoSuchUser)
             }
             Err(e) => Err(e.into()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn batches_split_into_power_of_two_statements() {
+        let entry = NewArchived {
+            owner: "a".into(),
+            id: "i".into(),
+            at: Utc::now(),
+            with_bare: "b@x".into(),
+            with_full: "b@x/r".into(),
+            stanza: "<message/>".into(),
+        };
+        for (n, sizes) in [
+            (0, vec![]),
+            (1, vec![1]),
+            (7, vec![4, 2, 1]),
+            (64, vec![64]),
+            (200, vec![64, 64, 64, 8]),
+            (127, vec![64, 32, 16, 8, 4, 2, 1]),
+        ] {
+            let entries = vec![entry.clone(); n];
+            let got: Vec<usize> = statement_chunks(&entries).map(<[_]>::len).collect();
+            assert_eq!(got, sizes, "{n} entries");
         }
     }
 }
