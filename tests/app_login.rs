@@ -758,6 +758,38 @@ async fn dev_login_issues_a_cookie_only_when_enabled() {
 }
 
 #[test]
+fn jwt_configuration_rules() {
+    let mut config = test_config(std::path::Path::new("/nonexistent"));
+    config.auth.jwt.secret = Some(Secret::from("short"));
+    config.auth.jwt.algorithms = vec!["HS256".into(), "none".into()];
+    config.auth.jwt.cookie_name = "auth token".into();
+    config.http.websocket_origins = vec![
+        "https://app.example.com".into(),
+        "https://app.example.com/chat".into(),
+        "app.example.com".into(),
+    ];
+    let problems = config.check().unwrap_err();
+    for key in [
+        "auth.jwt.secret",
+        "auth.jwt.algorithms[1]",
+        "auth.jwt.cookie_name",
+        "http.websocket_origins[1]",
+        "http.websocket_origins[2]",
+    ] {
+        assert!(problems.contains(key), "{key} in {problems}");
+    }
+    assert!(
+        !problems.contains("http.websocket_origins[0]"),
+        "{problems}"
+    );
+    jwt_on(&mut config);
+    config.auth.jwt.algorithms = vec!["HS256".into(), "EdDSA".into()];
+    config.auth.jwt.cookie_name = "auth_token".into();
+    config.http.websocket_origins = vec!["http://127.0.0.1:5280".into()];
+    assert_eq!(config.check(), Ok(()));
+}
+
+#[test]
 fn jwt_create_signs_with_the_configured_secret() {
     let dir = tempfile::tempdir().unwrap();
     let run = |envs: &[(&str, &str)]| {

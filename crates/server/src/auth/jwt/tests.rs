@@ -342,3 +342,25 @@ fn the_verifier_follows_the_configuration() {
     let rebuilt = keys.verifier(&changed, "localhost").unwrap().unwrap();
     assert!(!Arc::ptr_eq(&first, &rebuilt));
 }
+
+#[test]
+fn eddsa_public_key_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ED25519).unwrap();
+    let pem = dir.path().join("ed25519.pem");
+    std::fs::write(&pem, key.public_key_pem()).unwrap();
+    let v = verifier(&JwtConfig {
+        public_key_file: Some(pem),
+        algorithms: vec!["EdDSA".into(), "ES256".into()],
+        ..JwtConfig::default()
+    });
+    let signing = EncodingKey::from_ed_pem(key.serialize_pem().as_bytes()).unwrap();
+    let claims = valid_for("alice");
+    let token = encode(&Header::new(Algorithm::EdDSA), &claims, &signing).unwrap();
+    assert_eq!(v.verify(&token).unwrap().user, "alice");
+    // An ES256 token finds no key of its kind in an Ed25519 file.
+    assert_eq!(
+        v.verify(&es256(&ec_key(), None, &claims)),
+        Err(JwtError::NoKey)
+    );
+}
