@@ -512,7 +512,8 @@ pub struct AuthConfig {
 pub struct JwtConfig {
     /// HMAC secret for HS256/384/512.
     pub secret: Option<Secret>,
-    /// A file holding an HMAC secret (trailing newline ignored), read at start and on reload.
+    /// A file holding an HMAC secret (trailing newline ignored), read at start and again when a
+    /// reload changes `[auth.jwt]`.
     pub secret_file: Option<PathBuf>,
     /// PEM public key (RSA, EC P-256/P-384 or Ed25519) for RS*/PS*/ES*/EdDSA.
     pub public_key_file: Option<PathBuf>,
