@@ -255,6 +255,44 @@ async fn the_in_process_api_creates_lists_posts_and_reads() {
             .contains(&(bare("alice@localhost"), Affiliation::Owner))
     );
 
+    // A session that sends no presence (an SSE stream: bound, never available) joins and
+    // leaves through the API, and gets what an occupant gets.
+    let mut stream = StanzaPeer::bound(&server, "bob", "sse-1").await;
+    let sse = jid::Jid::new("bob@localhost/sse-1").unwrap();
+    muc.join_as(&room, &sse, "bob-sse", None, Some(0))
+        .await
+        .unwrap();
+    let seen = carol.next_named("presence").await;
+    assert_eq!(seen.attr("from"), Some(format!("{room}/bob-sse").as_str()));
+    assert_eq!(muc.room(&room).await.unwrap().occupants.len(), 2);
+    let others = stream.next_named("presence").await;
+    assert_eq!(others.attr("from"), Some(format!("{room}/carol").as_str()));
+    let own = stream.next_named("presence").await;
+    assert_eq!(own.attr("from"), Some(format!("{room}/bob-sse").as_str()));
+    assert!(codes(&own).contains(&"110".to_owned()));
+    let subject = stream.next_named("message").await;
+    assert!(subject.get_child("subject", "jabber:client").is_some());
+    let taken = muc
+        .join_as(
+            &room,
+            &jid::Jid::new("dave@localhost/x").unwrap(),
+            "carol",
+            None,
+            None,
+        )
+        .await;
+    assert!(
+        matches!(
+            taken,
+            Err(ApiError::Refused(MucError::RegistrationRequired(_)))
+        ),
+        "{taken:?}"
+    );
+    muc.leave_as(&room, &sse).await.unwrap();
+    let left = carol.next_named("presence").await;
+    assert_eq!(left.attr("type"), Some("unavailable"));
+    assert_eq!(muc.room(&room).await.unwrap().occupants.len(), 1);
+
     // Removing carol's membership of a members-only room removes her (321).
     muc.set_affiliation(&room, None, &bare("carol@localhost"), Affiliation::None)
         .await

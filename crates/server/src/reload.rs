@@ -64,6 +64,9 @@ pub fn plan(old: &Config, mut new: Config) -> Plan {
     fixed!("upload.enabled", upload.enabled);
     fixed!("upload.domain", upload.domain);
     fixed!("upload.transfer_timeout_secs", upload.transfer_timeout_secs);
+    // The group chat service is registered with the router, on its domain, at start.
+    fixed!("muc.enabled", muc.enabled);
+    fixed!("muc.domain", muc.domain);
     // Push registration and notification are registered with the router at start.
     fixed!("push.enabled", push.enabled);
     fixed!("rest.max_body_bytes", rest.max_body_bytes);

@@ -1032,6 +1032,25 @@ pub fn disco_items(items: &[(String, String)]) -> Element {
     q.build()
 }
 
+/// A join presence (no addresses): `<x xmlns='…muc'>` with the password and the number of
+/// history messages wanted, when given.
+pub fn join_presence(password: Option<&str>, maxstanzas: Option<usize>) -> Element {
+    let mut x = Element::builder("x", ns::MUC);
+    if let Some(p) = password {
+        x = x.append(text_el("password", ns::MUC, p));
+    }
+    if let Some(n) = maxstanzas {
+        x = x.append(
+            Element::builder("history", ns::MUC)
+                .attr(name("maxstanzas"), n.to_string())
+                .build(),
+        );
+    }
+    Element::builder("presence", ns::CLIENT)
+        .append(x.build())
+        .build()
+}
+
 /// XEP-0421 `<occupant-id/>`.
 pub fn occupant_id(id: &str) -> Element {
     Element::builder("occupant-id", ns::OCCUPANT_ID)
@@ -1186,6 +1205,14 @@ mod tests {
         let out = invitation("r@c", "bob@localhost", "alice@localhost", Some("hi"), None);
         assert!(out.has_child("x", ns::CONFERENCE));
         assert!(out.has_child("x", ns::MUC_USER));
+    }
+
+    #[test]
+    fn join_presence_round_trips() {
+        let p = join_presence(Some("pw"), Some(3));
+        let join = Join::parse(&p).unwrap().unwrap();
+        assert_eq!(join.password.as_deref(), Some("pw"));
+        assert_eq!(join.history.maxstanzas, Some(3));
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! room service reads and writes whole, and the rooms' message archives.
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 
 use super::archive::{Criteria, NewArchived, Page, PageRequest, QueryError};
 use super::error::StoreError;
@@ -28,6 +29,14 @@ pub trait MucStore: Send + Sync {
 
     /// Appends messages to rooms' archives (`owner` is the room name), in order, in one write.
     async fn muc_archive_append(&self, entries: &[NewArchived]) -> Result<(), StoreError>;
+
+    /// Deletes at most `limit` messages archived before `cutoff`, oldest first, across all
+    /// rooms' archives; returns how many went.
+    async fn muc_archive_purge(
+        &self,
+        cutoff: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<u64, StoreError>;
 
     /// A page of room `room`'s archive, as [`super::ArchiveStore::archive_page`] pages accounts'.
     async fn muc_archive_page(

@@ -1226,6 +1226,20 @@ pub async fn muc_rooms_and_archives(s: &dyn Store) {
         0,
         "account archives untouched"
     );
+    // Retention across rooms' archives: the oldest first, within the limit.
+    s.muc_archive_append(&[
+        archived("attic", "a1", 10, "bob@localhost"),
+        archived("attic", "a2", 50, "bob@localhost"),
+    ])
+    .await
+    .unwrap();
+    assert_eq!(s.muc_archive_purge(at(20), 1).await.unwrap(), 1);
+    assert_eq!(s.muc_archive_purge(at(20), 10).await.unwrap(), 1);
+    let left = s
+        .muc_archive_page("attic", &all, &request(Position::Oldest, 10))
+        .await
+        .unwrap();
+    assert_eq!(ids(&left), ["a2"]);
 }
 
 /// One `#[tokio::test]` per suite function, each on a fresh store from `$open`.

@@ -1,5 +1,5 @@
-//! Retention: with `mam.retention_days` set, messages older than that leave the archives in a
-//! background task that runs at start and then hourly, a bounded batch at a time.
+//! Retention: with `mam.retention_days` set, messages older than that leave the archives, the
+//! rooms' included, in a background task that runs at start and then hourly, a batch at a time.
 
 use std::time::Duration;
 
@@ -31,25 +31,32 @@ pub fn spawn(ctx: Ctx, shutdown: CancellationToken, tasks: &TaskTracker) {
     });
 }
 
-/// One run: deletes messages archived more than `days` ago, at most
-/// `BATCH * BATCHES_PER_RUN` of them; returns how many.
+/// One run: deletes messages archived more than `days` ago, from the accounts' archives and
+/// from the rooms' (group chat), at most `BATCH * BATCHES_PER_RUN` of each; returns how many.
 pub async fn purge(ctx: &Ctx, days: u32) -> u64 {
     let cutoff = ctx.now() - chrono::Duration::days(i64::from(days));
     let mut purged = 0;
-    for _ in 0..BATCHES_PER_RUN {
-        match ctx.store().archive_purge(cutoff, BATCH).await {
-            Ok(n) => {
-                purged += n;
-                if n < BATCH as u64 {
+    for rooms in [false, true] {
+        for _ in 0..BATCHES_PER_RUN {
+            let deleted = if rooms {
+                ctx.store().muc_archive_purge(cutoff, BATCH).await
+            } else {
+                ctx.store().archive_purge(cutoff, BATCH).await
+            };
+            match deleted {
+                Ok(n) => {
+                    purged += n;
+                    if n < BATCH as u64 {
+                        break;
+                    }
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "archive retention failed");
                     break;
                 }
             }
-            Err(e) => {
-                tracing::error!(error = %e, "archive retention failed");
-                break;
-            }
+            tokio::task::yield_now().await;
         }
-        tokio::task::yield_now().await;
     }
     if purged > 0 {
         tracing::info!(purged, days, "archived messages past retention deleted");

@@ -347,14 +347,17 @@ impl Room {
             // Another device of the same user joins under the same nickname.
             occupant.sessions.push(from.clone());
             let occupant = occupant.clone();
-            for other in self.occupants.values() {
-                let notice = Notice {
-                    self_codes: self.join_codes(false),
-                    ..Notice::default()
-                };
+            // The others first, its own presence last (XEP-0045 §7.2.3).
+            for other in self.occupants.values().filter(|o| o.nick != occupant.nick) {
                 fx.out
-                    .push(self.presence_for(other, &occupant, from, &notice));
+                    .push(self.presence_for(other, &occupant, from, &Notice::default()));
             }
+            let notice = Notice {
+                self_codes: self.join_codes(false),
+                ..Notice::default()
+            };
+            fx.out
+                .push(self.presence_for(&occupant, &occupant, from, &notice));
             fx.joined = Some(Joined {
                 to: from.clone(),
                 history: join.history,

@@ -67,7 +67,9 @@ async fn deliver(ctx: Ctx, mut rx: mpsc::Receiver<Vec<Element>>) {
 /// - [`MucService::configure`], [`MucService::set_subject`];
 /// - [`MucService::send`]: a groupchat message from a user (joined or not), archived;
 /// - [`MucService::messages`]: a page of the room's archive;
-/// - [`MucService::invite`], [`MucService::kick`], [`MucService::destroy`].
+/// - [`MucService::invite`], [`MucService::kick`], [`MucService::destroy`];
+/// - [`MucService::join_as`], [`MucService::leave_as`]: a session that sends no presence of
+///   its own (an SSE stream) in and out of a room.
 pub struct MucService {
     ctx: Ctx,
     domain: String,
@@ -953,6 +955,45 @@ impl MucService {
     ) -> Result<(), ApiError> {
         self.change(room, |state| {
             state.invite_as(inviter, invitee, reason).map(|fx| ((), fx))
+        })
+        .await
+    }
+
+    /// Joins `room` as `nick` on behalf of session `real` (a full JID, such as an SSE
+    /// session's, that sends no presence of its own): the occupants see it join, and `real`
+    /// receives the presences, `history` messages of history (`None`: `muc.history_default`)
+    /// and the subject, as for an XMPP join, with the same refusals (banned, members-only,
+    /// password, nickname in use, room full). Nothing tells the room when that session ends:
+    /// call [`MucService::leave_as`].
+    pub async fn join_as(
+        &self,
+        room: &BareJid,
+        real: &Jid,
+        nick: &str,
+        password: Option<&str>,
+        history: Option<usize>,
+    ) -> Result<(), ApiError> {
+        let at = room
+            .with_resource_str(nick)
+            .map(Jid::from)
+            .map_err(|_| MucError::BadRequest("not a valid nickname"))?;
+        let presence = muc::join_presence(password, history);
+        let limits = self.limits();
+        self.change(room, |state| {
+            state
+                .presence(real, &at, &presence, &limits)
+                .map(|fx| ((), fx))
+        })
+        .await
+    }
+
+    /// Takes session `real` out of `room` (unavailable presence to the occupants, and to it).
+    /// A session that is not in the room changes nothing.
+    pub async fn leave_as(&self, room: &BareJid, real: &Jid) -> Result<(), ApiError> {
+        self.change(room, |state| {
+            let mut fx = Effects::default();
+            state.leave(real, &mut fx);
+            Ok(((), fx))
         })
         .await
     }

@@ -2,10 +2,11 @@
 //! accounts' archive layout, queried by the same code.
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use sqlx::Row;
 
-use super::SqliteStore;
 use super::archive::ROOMS;
+use super::{SqliteStore, limit};
 use crate::storage::archive::{Criteria, NewArchived, Page, PageRequest, QueryError};
 use crate::storage::error::StoreError;
 use crate::storage::muc::{MucStore, StoredRoom};
@@ -54,6 +55,22 @@ impl MucStore for SqliteStore {
 
     async fn muc_archive_append(&self, entries: &[NewArchived]) -> Result<(), StoreError> {
         self.append_to(ROOMS, entries).await
+    }
+
+    async fn muc_archive_purge(
+        &self,
+        cutoff: DateTime<Utc>,
+        max: usize,
+    ) -> Result<u64, StoreError> {
+        let done = sqlx::query(
+            "DELETE FROM muc_archive WHERE seq IN
+                (SELECT seq FROM muc_archive WHERE ts < ? ORDER BY ts LIMIT ?)",
+        )
+        .bind(cutoff.timestamp_micros())
+        .bind(limit(max))
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected())
     }
 
     async fn muc_archive_page(
