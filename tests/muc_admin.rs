@@ -63,6 +63,25 @@ async fn config_form_voice_kick_and_ban() {
     groupchat(&mut bob, ROOM, "thanks").await;
     assert_eq!(body(&next_groupchat(&mut alice).await), "thanks");
 
+    // Subject: moderators only, until the room lets occupants change it.
+    let subject =
+        format!("<message to='{ROOM}' type='groupchat'><subject>bob's</subject></message>");
+    bob.send(&subject).await;
+    assert_eq!(
+        condition(&next_error(&mut bob, "message").await),
+        "forbidden"
+    );
+    let done = configure(&mut alice, ROOM, &[("muc#roomconfig_changesubject", "1")]).await;
+    assert_eq!(done.attr("type"), Some("result"));
+    bob.send(&subject).await;
+    let changed = loop {
+        let m = alice.next_named("message").await;
+        if m.get_child("subject", "jabber:client").is_some() {
+            break m;
+        }
+    };
+    assert_eq!(changed.attr("from"), Some("lobby@conference.localhost/bob"));
+
     // A participant may not kick.
     let denied = admin(&mut bob, ROOM, "<item nick='alice' role='none'/>").await;
     assert_eq!(condition(&denied), "forbidden");

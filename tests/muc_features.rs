@@ -174,6 +174,20 @@ async fn several_devices_share_a_nickname_and_self_ping() {
     );
     assert_eq!(body(&next_groupchat(&mut laptop).await), "still here?");
 
+    // A message to the room that bounces from an occupant's real JID removes that ghost.
+    let mut carol_room = StanzaPeer::available(&server, "carol", "ghost").await;
+    join(&mut carol_room, ROOM, "carol", "").await;
+    alice.next_named("presence").await;
+    carol_room
+        .send(&format!(
+            "<message from='carol@localhost/ghost' to='{ROOM}/alice' type='error'>\
+             <error type='cancel'><service-unavailable xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></message>"
+        ))
+        .await;
+    let ghost = alice.next_named("presence").await;
+    assert_eq!(ghost.attr("type"), Some("unavailable"));
+    assert_eq!(ghost.attr("from"), Some("lobby@conference.localhost/carol"));
+
     // Disconnecting without leaving leaves too (directed presence is remembered).
     drop(laptop);
     let gone = alice.next_named("presence").await;

@@ -43,7 +43,8 @@ async fn receiver() -> (String, mpsc::UnboundedReceiver<Element>) {
                     .expect("an XML body");
                 let _ = tx.send(wrapped.children().next().unwrap().clone());
             }
-            "ok"
+            // No body: a body would be the bot's reply (mod_rest), posted back to the room.
+            axum::http::StatusCode::NO_CONTENT
         }
     });
     tokio::spawn(async move {

@@ -99,6 +99,8 @@ pub enum ApiError {
     RoomExists,
     #[error("not a valid room name")]
     BadName,
+    /// For callers that find no service (`AppState::muc()` is `None` with `muc.enabled =
+    /// false`), so that they answer as for any other refusal; the service never returns it.
     #[error("the group chat service is disabled")]
     Disabled,
     /// The room refused, as it would refuse the same request over XMPP.

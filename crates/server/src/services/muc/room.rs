@@ -301,8 +301,7 @@ impl Room {
             return Ok(fx);
         }
         let join = Join::parse(el)?.unwrap_or_default();
-        self.join(from, &nick, to, template, join, limits, &mut fx)?;
-        Ok(fx)
+        self.join(from, &nick, to, template, join, limits)
     }
 
     /// A nickname held by someone else, by presence or by registration.
@@ -314,7 +313,6 @@ impl Room {
                 .any(|(owner, n)| n == nick && owner != user)
     }
 
-    #[allow(clippy::too_many_arguments)]
     fn join(
         &mut self,
         from: &Jid,
@@ -323,8 +321,8 @@ impl Room {
         template: Element,
         join: Join,
         limits: &Limits,
-        fx: &mut Effects,
-    ) -> Result<(), MucError> {
+    ) -> Result<Effects, MucError> {
+        let mut fx = Effects::default();
         let user = from.to_bare();
         let affiliation = self.affiliation(&user);
         if affiliation == Affiliation::Outcast {
@@ -363,7 +361,7 @@ impl Room {
                 history: join.history,
                 subject: self.subject_message(from),
             });
-            return Ok(());
+            return Ok(fx);
         }
         let cap = match self.config.max_users {
             0 => limits.max_occupants,
@@ -399,7 +397,7 @@ impl Room {
             history: join.history,
             subject: self.subject_message(from),
         });
-        Ok(())
+        Ok(fx)
     }
 
     fn join_codes(&self, created: bool) -> Vec<u16> {
@@ -753,7 +751,7 @@ impl Room {
 
     /// A private message to occupant `nick` (XEP-0045 §7.5).
     pub fn private_message(
-        &self,
+        &mut self,
         from: &Jid,
         nick: &str,
         el: &Element,
@@ -762,7 +760,10 @@ impl Room {
             return Err(MucError::BadRequest("groupchat messages go to the room"));
         }
         if el.attr("type") == Some("error") {
-            return Ok(Effects::default());
+            // A copy to an occupant bounced: its session is gone (a ghost), it leaves.
+            let mut fx = Effects::default();
+            self.leave(from, &mut fx);
+            return Ok(fx);
         }
         let sender = self.occupant_of(from).ok_or(MucError::NotAcceptable(
             "only occupants may send private messages",
