@@ -38,6 +38,9 @@ pub enum Command {
     /// Create and revoke bearer tokens for the HTTP API.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// JSON Web Tokens for app logins ([auth.jwt]), for development and tests.
+    #[command(subcommand)]
+    Jwt(JwtCommand),
     /// Check the configuration or show where each value comes from.
     #[command(subcommand)]
     Config(ConfigCommand),
@@ -151,6 +154,20 @@ pub enum TokenCommand {
         /// The token, as `token create` printed it.
         #[arg(value_name = "TOKEN")]
         token: String,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum JwtCommand {
+    /// Print a JWT for an account, signed with auth.jwt's HMAC secret (secret or secret_file)
+    /// and the first HS algorithm of auth.jwt.algorithms; refused when only public keys are
+    /// configured (the app's backend holds the private key then).
+    Create {
+        #[arg(value_name = "JID", help = JID_HELP)]
+        jid: String,
+        /// Seconds until the token expires.
+        #[arg(long, value_name = "SECS", default_value_t = 3600)]
+        ttl: u64,
     },
 }
 

@@ -33,8 +33,8 @@ use tokio::signal::unix::{SignalKind, signal};
 use tracing_subscriber::EnvFilter;
 
 use cli::{
-    CertCommand, Cli, Command, ConfigCommand, ExportCommand, ImportCommand, TokenCommand,
-    UploadCommand, UserCommand, WebhookCommand,
+    CertCommand, Cli, Command, ConfigCommand, ExportCommand, ImportCommand, JwtCommand,
+    TokenCommand, UploadCommand, UserCommand, WebhookCommand,
 };
 
 /// sysexits' EX_CONFIG: lets a service manager tell a bad configuration from a crash.
@@ -141,6 +141,18 @@ async fn run(command: Command, loaded: Loaded) -> Result<()> {
         }
         Command::User(cmd) => user(cmd, &loaded.config).await,
         Command::Token(cmd) => token(cmd, &loaded.config).await,
+        Command::Jwt(JwtCommand::Create { jid, ttl }) => {
+            let account = account(&jid, &loaded.config.domain)?;
+            let user = account.as_bare().node().map(|n| n.to_string());
+            let user = user.ok_or_else(|| anyhow!("'{jid}' names no account"))?;
+            let token = switchboard_server::auth::jwt::sign(
+                &loaded.config.auth.jwt,
+                &user,
+                std::time::Duration::from_secs(ttl),
+            )?;
+            println!("{token}");
+            Ok(())
+        }
         Command::Cert(cmd) => cert(cmd, &loaded),
         Command::Webhook(cmd) => webhook(cmd, &loaded.config).await,
         Command::Upload(UploadCommand::Purge { older_than }) => {

@@ -432,6 +432,11 @@ pub struct HttpConfig {
     pub tls: Option<bool>,
     /// An extra HTTPS listener (the same routes), e.g. "0.0.0.0:5281", whatever `tls` says.
     pub https_addr: Option<SocketAddr>,
+    /// Origins (`scheme://host[:port]`) whose pages may open `/xmpp-websocket` with the login
+    /// cookie; empty: only the request's own origin.
+    pub websocket_origins: Vec<String>,
+    /// A directory served at `/` (an app sharing the WebSocket's origin); unset: nothing.
+    pub static_dir: Option<PathBuf>,
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
@@ -523,6 +528,44 @@ pub struct AuthConfig {
     pub allow_password_change: bool,
     /// Logged-in users may delete their account with XEP-0077 `<remove/>`.
     pub allow_account_removal: bool,
+    /// Logins with a JSON Web Token issued by an application (cookie, OAUTHBEARER, PLAIN).
+    pub jwt: JwtConfig,
+}
+
+/// JWT logins (`[auth.jwt]`): on as soon as a key source is set. Keys from every source set
+/// are tried, each only for the algorithms of its kind.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct JwtConfig {
+    /// HMAC secret for HS256/384/512.
+    pub secret: Option<Secret>,
+    /// A file holding an HMAC secret (trailing newline ignored), read at start and again when a
+    /// reload changes `[auth.jwt]`.
+    pub secret_file: Option<PathBuf>,
+    /// PEM public key (RSA, EC P-256/P-384 or Ed25519) for RS*/PS*/ES*/EdDSA.
+    pub public_key_file: Option<PathBuf>,
+    /// JWKS file (RFC 7517) of public keys, chosen by `kid`; re-read when it changes.
+    pub jwks_file: Option<PathBuf>,
+    /// Accepted `alg` values; `none` is never accepted.
+    pub algorithms: Vec<String>,
+    /// Required `iss`, when set.
+    pub issuer: Option<String>,
+    /// Required `aud` (one of the token's), when set.
+    pub audience: Option<String>,
+    /// Clock skew allowed on `exp`, `nbf` and `iat`.
+    pub leeway_secs: u64,
+    /// The claim naming the account: a localpart or a bare JID on this domain.
+    pub jid_claim: String,
+    /// Create the account (without a password) at its first valid login.
+    pub provision: bool,
+    /// The cookie read at the WebSocket upgrade.
+    pub cookie_name: String,
+    /// SASL PLAIN's password may be a JWT (for clients that only know PLAIN).
+    pub accept_as_password: bool,
+    /// Close a session logged in with a token when the token expires.
+    pub end_session_at_expiry: bool,
+    /// Development only: `POST /dev/login` issues a token for any account (loopback only).
+    pub dev_login: bool,
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
@@ -634,6 +677,8 @@ impl Default for HttpConfig {
             metrics_allowed_ips: vec!["127.0.0.0/8".into(), "::1".into()],
             tls: None,
             https_addr: None,
+            websocket_origins: Vec::new(),
+            static_dir: None,
         }
     }
 }
@@ -686,7 +731,39 @@ impl Default for AuthConfig {
             registration_interval_secs: 300,
             allow_password_change: true,
             allow_account_removal: true,
+            jwt: JwtConfig::default(),
         }
+    }
+}
+
+impl Default for JwtConfig {
+    fn default() -> Self {
+        JwtConfig {
+            secret: None,
+            secret_file: None,
+            public_key_file: None,
+            jwks_file: None,
+            algorithms: vec!["HS256".into()],
+            issuer: None,
+            audience: None,
+            leeway_secs: 30,
+            jid_claim: "sub".into(),
+            provision: true,
+            cookie_name: "auth_token".into(),
+            accept_as_password: true,
+            end_session_at_expiry: false,
+            dev_login: false,
+        }
+    }
+}
+
+impl JwtConfig {
+    /// JWT logins are on once a key source is configured.
+    pub fn enabled(&self) -> bool {
+        self.secret.is_some()
+            || self.secret_file.is_some()
+            || self.public_key_file.is_some()
+            || self.jwks_file.is_some()
     }
 }
 
@@ -751,6 +828,11 @@ pub const ENV_KEYS: &[(&str, &str)] = &[
     ),
     ("SWITCHBOARD_HTTP_TLS", "http.tls"),
     ("SWITCHBOARD_HTTP_HTTPS_ADDR", "http.https_addr"),
+    (
+        "SWITCHBOARD_HTTP_WEBSOCKET_ORIGINS",
+        "http.websocket_origins",
+    ),
+    ("SWITCHBOARD_HTTP_STATIC_DIR", "http.static_dir"),
     ("SWITCHBOARD_C2S_ADDR", "c2s.addr"),
     ("SWITCHBOARD_C2S_DIRECT_TLS_ADDR", "c2s.direct_tls_addr"),
     ("SWITCHBOARD_C2S_ALLOW_PLAINTEXT", "c2s.allow_plaintext"),
@@ -923,6 +1005,29 @@ pub const ENV_KEYS: &[(&str, &str)] = &[
         "SWITCHBOARD_AUTH_ALLOW_ACCOUNT_REMOVAL",
         "auth.allow_account_removal",
     ),
+    ("SWITCHBOARD_AUTH_JWT_SECRET", "auth.jwt.secret"),
+    ("SWITCHBOARD_AUTH_JWT_SECRET_FILE", "auth.jwt.secret_file"),
+    (
+        "SWITCHBOARD_AUTH_JWT_PUBLIC_KEY_FILE",
+        "auth.jwt.public_key_file",
+    ),
+    ("SWITCHBOARD_AUTH_JWT_JWKS_FILE", "auth.jwt.jwks_file"),
+    ("SWITCHBOARD_AUTH_JWT_ALGORITHMS", "auth.jwt.algorithms"),
+    ("SWITCHBOARD_AUTH_JWT_ISSUER", "auth.jwt.issuer"),
+    ("SWITCHBOARD_AUTH_JWT_AUDIENCE", "auth.jwt.audience"),
+    ("SWITCHBOARD_AUTH_JWT_LEEWAY_SECS", "auth.jwt.leeway_secs"),
+    ("SWITCHBOARD_AUTH_JWT_JID_CLAIM", "auth.jwt.jid_claim"),
+    ("SWITCHBOARD_AUTH_JWT_PROVISION", "auth.jwt.provision"),
+    ("SWITCHBOARD_AUTH_JWT_COOKIE_NAME", "auth.jwt.cookie_name"),
+    (
+        "SWITCHBOARD_AUTH_JWT_ACCEPT_AS_PASSWORD",
+        "auth.jwt.accept_as_password",
+    ),
+    (
+        "SWITCHBOARD_AUTH_JWT_END_SESSION_AT_EXPIRY",
+        "auth.jwt.end_session_at_expiry",
+    ),
+    ("SWITCHBOARD_AUTH_JWT_DEV_LOGIN", "auth.jwt.dev_login"),
     ("SWITCHBOARD_UPLOAD_ENABLED", "upload.enabled"),
     ("SWITCHBOARD_UPLOAD_DOMAIN", "upload.domain"),
     ("SWITCHBOARD_UPLOAD_PUBLIC_URL", "upload.public_url"),
@@ -977,4 +1082,5 @@ pub const SECRET_KEYS: &[&str] = &[
     "component[].component_secret",
     "component[].rest_callback_secret",
     "webhook.user[].secret",
+    "auth.jwt.secret",
 ];

@@ -36,6 +36,8 @@ pub fn plan(old: &Config, mut new: Config) -> Plan {
     fixed!("http.request_timeout_secs", http.request_timeout_secs);
     fixed!("http.body_timeout_secs", http.body_timeout_secs);
     fixed!("http.max_concurrent_requests", http.max_concurrent_requests);
+    // The app's files are routed when the HTTP app is built.
+    fixed!("http.static_dir", http.static_dir);
     fixed!("c2s.addr", c2s.addr);
     fixed!("c2s.direct_tls_addr", c2s.direct_tls_addr);
     fixed!("limits.max_connections", limits.max_connections);

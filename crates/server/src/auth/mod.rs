@@ -2,6 +2,7 @@
 //! username rules shared by every surface.
 
 pub mod cache;
+pub mod jwt;
 pub mod registrations;
 pub mod throttle;
 
@@ -105,6 +106,21 @@ impl Accounts {
         let creds = self.derive(password)?;
         self.store.create_user(&user, &creds).await?;
         Ok(user)
+    }
+
+    /// An account without a password (provisioned by a JWT login): password logins to it fail
+    /// as with a wrong password until `set_password` gives it one.
+    pub async fn add_passwordless(&self, user: &str) -> Result<(), AccountError> {
+        let user = self.username(user)?;
+        Ok(self
+            .store
+            .create_user(&user, &StoredCredentials::passwordless())
+            .await?)
+    }
+
+    /// Whether the account exists (`user` is a nodeprep'd localpart).
+    pub async fn exists(&self, user: &str) -> Result<bool, AccountError> {
+        Ok(self.store.credentials(user).await?.is_some())
     }
 
     pub async fn set_password(&self, user: &str, password: &str) -> Result<(), AccountError> {

@@ -139,11 +139,22 @@ async fn established<T: Transport>(
     if s.rx.is_empty() {
         t.release_idle();
     }
+    // The token's expiry as a point on the monotonic clock (already past: now).
+    let expiry = s.expires.map(|at| {
+        let left = at
+            .duration_since(std::time::SystemTime::now())
+            .unwrap_or_default();
+        Instant::now() + left
+    });
     loop {
         let deadline = keepalive.deadline(t.last_read());
         let step = tokio::select! {
             biased;
             _ = ctx.shutdown.cancelled() => Err(End::Error(StreamCondition::SystemShutdown, None)),
+            () = sleep_until_some(expiry) => Err(End::error(
+                StreamCondition::NotAuthorized,
+                "The login token expired",
+            )),
             reply = takeover_requested(&mut s.resumable) => return Exit::TakenOver(reply),
             // Live stanzas wait while stored messages go out, so that nothing overtakes them.
             msg = s.rx.recv(), if s.backlog.is_none() => match msg {
@@ -163,6 +174,14 @@ async fn established<T: Transport>(
         if let Err(end) = settled {
             return Exit::End(end);
         }
+    }
+}
+
+/// Sleeps until `at`, or forever without one.
+async fn sleep_until_some(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
     }
 }
 

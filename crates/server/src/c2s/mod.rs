@@ -30,6 +30,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::auth::jwt::{JwtKeys, JwtVerifier, KeyError, Verified};
 use crate::auth::registrations::RegistrationThrottle;
 use crate::auth::throttle::{AuthSurface, AuthThrottle};
 use crate::config::{AuthConfig, Config};
@@ -65,6 +66,8 @@ pub struct C2sContext {
     pub auth_throttle: Arc<AuthThrottle>,
     /// In-band registrations per client address (XEP-0077).
     pub registrations: RegistrationThrottle,
+    /// The keys of `[auth.jwt]` in force.
+    jwt: JwtKeys,
 }
 
 /// The c2s settings of the configuration in force. Read at each use (a stream's start, a
@@ -126,7 +129,14 @@ impl C2sContext {
             resumption: Arc::default(),
             decoy_secret,
             registrations: RegistrationThrottle::new(config.auth.max_tracked_addresses),
+            jwt: JwtKeys::default(),
         }
+    }
+
+    /// The JWT verifier of the configuration in force; `None` while JWT logins are off.
+    pub fn jwt(&self) -> Result<Option<Arc<JwtVerifier>>, KeyError> {
+        let config = self.server.config();
+        self.jwt.verifier(&config.auth.jwt, self.server.domain())
     }
 
     /// The settings in force now.
@@ -187,6 +197,11 @@ pub trait Transport: Send {
     /// The connection's transport and the bytes it moved so far; it counts as open while the
     /// transport lives.
     fn traffic(&self) -> &Traffic;
+    /// The account a transport established before the stream began (the WebSocket upgrade's
+    /// login cookie): what SASL EXTERNAL logs in as.
+    fn preauthenticated(&self) -> Option<&Verified> {
+        None
+    }
 }
 
 pub fn is_loopback(addr: &SocketAddr) -> bool {

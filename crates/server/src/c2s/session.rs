@@ -3,7 +3,7 @@
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use jid::FullJid;
 use switchboard_xmpp::csi::ClientState;
@@ -31,11 +31,11 @@ use crate::sessions::Registration;
 /// Where negotiation stands. Each variant is waiting for a new stream header.
 enum Stage {
     /// Before authentication; TLS may or may not be active.
-    Unauthenticated {
-        failures: u32,
-    },
+    Unauthenticated { failures: u32 },
     Authenticated {
         user: String,
+        /// When the login token expires, for `auth.jwt.end_session_at_expiry`.
+        expires: Option<SystemTime>,
     },
 }
 
@@ -156,7 +156,7 @@ async fn negotiate<T: Transport>(
             Stage::Unauthenticated { failures } => {
                 secure_and_authenticate(t, ctx, client, failures).await?
             }
-            Stage::Authenticated { user } => return bind(t, ctx, user).await,
+            Stage::Authenticated { user, expires } => return bind(t, ctx, user, expires).await,
         };
     }
 }
@@ -178,7 +178,7 @@ async fn secure_and_authenticate<T: Transport>(
     let offered = if tls_required {
         Vec::new()
     } else {
-        sasl::offered(&security, ctx).await
+        sasl::offered(&security, t.preauthenticated().is_some(), ctx).await
     };
     // Registration sends a password: offered where SASL is.
     let registration = !tls_required && ctx.settings().auth.allow_registration;
@@ -241,10 +241,14 @@ async fn secure_and_authenticate<T: Transport>(
             Err(condition) => Err(condition),
         };
         match outcome {
-            Ok((user, additional)) => {
-                t.send(&switchboard_xmpp::sasl::success(additional)).await?;
+            Ok(login) => {
+                t.send(&switchboard_xmpp::sasl::success(login.additional))
+                    .await?;
                 t.restart();
-                return Ok(Stage::Authenticated { user });
+                return Ok(Stage::Authenticated {
+                    user: login.user,
+                    expires: login.expires,
+                });
             }
             Err(condition) => {
                 failures += 1;
@@ -288,8 +292,14 @@ async fn register_before_login(
 }
 
 /// Resource binding (RFC 6120 §7), answering the legacy session request on the way, or the
-/// resumption of a session that lost its link (XEP-0198 §5).
-async fn bind<T: Transport>(t: &mut T, ctx: &C2sContext, user: String) -> Result<Negotiated, End> {
+/// resumption of a session that lost its link (XEP-0198 §5). `expires` is when the login's
+/// token expires, which ends the session with `auth.jwt.end_session_at_expiry`.
+async fn bind<T: Transport>(
+    t: &mut T,
+    ctx: &C2sContext,
+    user: String,
+    expires: Option<SystemTime>,
+) -> Result<Negotiated, End> {
     let features = StreamFeatures {
         bind: true,
         legacy_session: true,
@@ -357,11 +367,10 @@ async fn bind<T: Transport>(t: &mut T, ctx: &C2sContext, user: String) -> Result
             available: false,
             reachable: false,
         };
-        return Ok(Negotiated::Bound(Session::new(
-            bound,
-            rx,
-            ctx.settings().mailbox_size,
-            ctx.settings().rate,
-        )));
+        let mut session = Session::new(bound, rx, ctx.settings().mailbox_size, ctx.settings().rate);
+        if ctx.settings().auth.jwt.end_session_at_expiry {
+            session.expires = expires;
+        }
+        return Ok(Negotiated::Bound(session));
     }
 }

@@ -53,6 +53,9 @@ pub struct Session {
     /// The account's stored messages, claimed for this session and being written out: more of
     /// them than stream management lets out at once wait here for acknowledgements.
     pub backlog: Option<Backlog>,
+    /// When the login token expires, for a session that ends then
+    /// (`auth.jwt.end_session_at_expiry`).
+    pub expires: Option<std::time::SystemTime>,
 }
 
 impl Session {
@@ -72,6 +75,7 @@ impl Session {
             inactive: false,
             rate: StanzaRate::new(rate, Instant::now()),
             backlog: None,
+            expires: None,
         }
     }
 

@@ -1,12 +1,14 @@
 //! RFC 7395 XMPP over WebSocket at `/xmpp-websocket`: subprotocol `xmpp`, one element per text
-//! message, `<open/>`/`<close/>` framing mapped onto the same stream events as TCP.
+//! message, `<open/>`/`<close/>` framing mapped onto the same stream events as TCP; a login
+//! cookie (a JWT) checked with the `Origin` before switching protocols makes it pre-authenticated.
 
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use axum::Json;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use std::time::Duration;
 
@@ -18,6 +20,7 @@ use tokio::time::Instant;
 use tracing::Instrument;
 
 use super::{AT_CAPACITY, C2sContext, Security, Transport, TransportError, session};
+use crate::auth::jwt::{LoginError, Verified, login_cookie, origin_allowed};
 use crate::auth::throttle::AuthSurface;
 use crate::ids::random_id;
 use crate::metrics::{self, Traffic};
@@ -37,11 +40,14 @@ pub struct WsTransport {
     closed: bool,
     last_read: Instant,
     traffic: Traffic,
+    /// The account of the login cookie checked at the upgrade.
+    preauthenticated: Option<Verified>,
 }
 
 impl WsTransport {
-    fn new(socket: WebSocket, ctx: &C2sContext) -> WsTransport {
+    fn new(socket: WebSocket, ctx: &C2sContext, preauthenticated: Option<Verified>) -> WsTransport {
         WsTransport {
+            preauthenticated,
             socket,
             parser: StreamParser::new_fragments(ctx.settings().limits),
             limits: ctx.settings().limits,
@@ -158,10 +164,93 @@ impl Transport for WsTransport {
     fn traffic(&self) -> &Traffic {
         &self.traffic
     }
+
+    fn preauthenticated(&self) -> Option<&Verified> {
+        self.preauthenticated.as_ref()
+    }
+}
+
+/// A refused upgrade: the status and a JSON reason, before switching protocols.
+fn refusal(status: StatusCode, reason: &str, message: &str) -> Response {
+    let body = serde_json::json!({ "error": reason, "message": message });
+    (status, Json(body)).into_response()
+}
+
+/// The cookie login of an upgrade: `Ok(None)` without a cookie (an ordinary stream), the
+/// account when the cookie verifies, else the response that refuses the upgrade. A refused
+/// cookie counts as a failed login of the client's address, as a wrong password does.
+async fn cookie_login(
+    ctx: &C2sContext,
+    client: SocketAddr,
+    headers: &HeaderMap,
+) -> Result<Option<Verified>, Response> {
+    let settings = ctx.settings();
+    let jwt = &settings.auth.jwt;
+    let Some(token) = jwt
+        .enabled()
+        .then(|| login_cookie(headers, &jwt.cookie_name))
+        .flatten()
+    else {
+        return Ok(None);
+    };
+    if !origin_allowed(headers, &ctx.server.config().http.websocket_origins) {
+        return Err(refusal(
+            StatusCode::FORBIDDEN,
+            "origin_not_allowed",
+            "a login cookie is accepted only from the origins in http.websocket_origins",
+        ));
+    }
+    let verifier = match ctx.jwt() {
+        Ok(Some(verifier)) => verifier,
+        Ok(None) => return Ok(None),
+        Err(e) => {
+            tracing::error!(error = %e, "auth.jwt keys cannot be used");
+            return Err(refusal(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "server_error",
+                "the server cannot check login tokens now",
+            ));
+        }
+    };
+    let Ok(attempt) = ctx.auth_throttle.begin(client.ip(), AuthSurface::WebSocket) else {
+        return Err(refusal(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too_many_failed_logins",
+            "too many failed logins from this address; try again later",
+        ));
+    };
+    match verifier.admit(ctx.server.accounts(), token).await {
+        Ok(verified) => {
+            attempt.succeeded();
+            Ok(Some(verified))
+        }
+        Err(e @ (LoginError::Keys(_) | LoginError::Accounts(_))) => {
+            tracing::error!(error = %e, "cannot complete a cookie login");
+            Err(refusal(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "server_error",
+                "the server cannot check login tokens now",
+            ))
+        }
+        Err(e) => {
+            tracing::info!(reason = %e, "login cookie refused at the WebSocket upgrade");
+            attempt.failed("a login cookie");
+            Err(refusal(
+                StatusCode::UNAUTHORIZED,
+                e.reason(),
+                &e.to_string(),
+            ))
+        }
+    }
 }
 
 /// The `GET /xmpp-websocket` handler.
-pub async fn upgrade(ctx: Arc<C2sContext>, peer: SocketAddr, ws: WebSocketUpgrade) -> Response {
+pub async fn upgrade(
+    ctx: Arc<C2sContext>,
+    peer: SocketAddr,
+    headers: &HeaderMap,
+    ws: WebSocketUpgrade,
+) -> Response {
     let offers_xmpp = ws
         .requested_protocols()
         .any(|p| p.to_str().is_ok_and(|p| p.eq_ignore_ascii_case("xmpp")));
@@ -172,6 +261,10 @@ pub async fn upgrade(ctx: Arc<C2sContext>, peer: SocketAddr, ws: WebSocketUpgrad
         )
             .into_response();
     }
+    let preauthenticated = match cookie_login(&ctx, peer, headers).await {
+        Ok(login) => login,
+        Err(refused) => return refused,
+    };
     let Ok(permit) = ctx.connections.clone().try_acquire_owned() else {
         ctx.server
             .metrics()
@@ -201,7 +294,7 @@ pub async fn upgrade(ctx: Arc<C2sContext>, peer: SocketAddr, ws: WebSocketUpgrad
         .write_buffer_size(0)
         .on_upgrade(move |socket| {
             let span = tracing::info_span!("c2s", %peer, transport = "websocket");
-            let transport = WsTransport::new(socket, &ctx);
+            let transport = WsTransport::new(socket, &ctx, preauthenticated);
             let fut = async move {
                 let _permit = permit;
                 session::run(transport, ctx, peer).await;

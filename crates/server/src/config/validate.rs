@@ -35,6 +35,8 @@ pub fn validate(config: &Config) -> Vec<Issue> {
     issues.upload(config);
     issues.push_limit(config);
     issues.api(config);
+    issues.jwt(config);
+    issues.websocket_origins(config);
     issues.muc(config);
     issues.0
 }
@@ -134,6 +136,73 @@ impl Issues {
             upload.transfer_timeout_secs,
             1,
         );
+    }
+
+    fn jwt(&mut self, config: &Config) {
+        let jwt = &config.auth.jwt;
+        let at = |key: &str| KeyPath::dotted("auth.jwt").key(key);
+        if jwt.algorithms.is_empty() {
+            self.push(at("algorithms"), "name at least one algorithm");
+        }
+        for (i, name) in jwt.algorithms.iter().enumerate() {
+            if name.parse::<jsonwebtoken::Algorithm>().is_err() {
+                self.push(
+                    at("algorithms").index(i),
+                    "expected one of HS256 HS384 HS512 RS256 RS384 RS512 PS256 PS384 PS512 \
+                     ES256 ES384 EdDSA (\"none\" is never accepted)",
+                );
+            }
+        }
+        if jwt.secret.as_ref().is_some_and(|s| s.expose().len() < 32) {
+            self.push(at("secret"), "must be at least 32 bytes long");
+        }
+        if jwt.leeway_secs > 3600 {
+            self.push(at("leeway_secs"), "must be at most 3600");
+        }
+        if jwt.jid_claim.is_empty() {
+            self.push(at("jid_claim"), "name the claim that holds the account");
+        }
+        let token_char = |c: char| c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c);
+        if jwt.cookie_name.is_empty() || !jwt.cookie_name.chars().all(token_char) {
+            self.push(at("cookie_name"), "expected a cookie name (RFC 6265 token)");
+        }
+        if jwt.dev_login {
+            if jwt.secret.is_none() && jwt.secret_file.is_none() {
+                self.push(
+                    at("dev_login"),
+                    "needs auth.jwt.secret or secret_file to sign its tokens",
+                );
+            }
+            let off_loopback = !config.http.addr.ip().is_loopback()
+                || config
+                    .http
+                    .https_addr
+                    .is_some_and(|a| !a.ip().is_loopback());
+            if off_loopback {
+                self.push(
+                    at("dev_login"),
+                    "is for development only: every HTTP listener must be on loopback",
+                );
+            }
+        }
+    }
+
+    fn websocket_origins(&mut self, config: &Config) {
+        for (i, origin) in config.http.websocket_origins.iter().enumerate() {
+            let uri = origin.parse::<axum::http::Uri>().ok();
+            let fits = uri.is_some_and(|u| {
+                matches!(u.scheme_str(), Some("http" | "https"))
+                    && u.authority().is_some()
+                    && u.path_and_query().is_none_or(|p| p.as_str() == "/")
+                    && !origin.ends_with('/')
+            });
+            if !fits {
+                self.push(
+                    KeyPath::dotted("http.websocket_origins").index(i),
+                    "expected an origin: scheme://host[:port], without a path",
+                );
+            }
+        }
     }
 
     fn muc(&mut self, config: &Config) {

@@ -4,6 +4,7 @@
 use std::net::{IpAddr, SocketAddr};
 
 use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::http::Method;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use switchboard_xmpp::rest_error::RestError;
@@ -15,6 +16,7 @@ use super::gate::{Caller, Policy};
 use super::observe::Identity;
 use super::state::AppState;
 use super::surface::Surface;
+use crate::auth::jwt;
 use crate::auth::throttle::AuthSurface;
 use crate::metrics::{HTTP_SCHEMES, LoginSurface};
 
@@ -22,12 +24,38 @@ use crate::metrics::{HTTP_SCHEMES, LoginSurface};
 /// address, and the credentials its surface takes.
 pub struct Visitor {
     presented: Result<Authorization, RestError>,
+    /// The app-login cookie of a client-API request that has no `Authorization` header.
+    cookie: Option<CookieLogin>,
     client: IpAddr,
     policy: Policy,
     /// Where a failed login is counted and logged.
     surface: AuthSurface,
     /// Where the access log learns who was admitted.
     identity: Option<Identity>,
+}
+
+/// A login cookie as presented: the token, and whether the request may use it (a request
+/// that changes state must come from a page of an allowed origin, against cross-site forgery).
+struct CookieLogin {
+    token: String,
+    allowed: bool,
+}
+
+/// The login cookie of a client-API request without an `Authorization` header, when JWT logins
+/// are on.
+fn cookie_login(parts: &Parts, app: &AppState) -> Option<CookieLogin> {
+    if surface(parts) != Surface::ClientApi || parts.headers.contains_key(AUTHORIZATION) {
+        return None;
+    }
+    let config = app.server().config();
+    let jwt = &config.auth.jwt;
+    if !jwt.enabled() {
+        return None;
+    }
+    let token = jwt::login_cookie(&parts.headers, &jwt.cookie_name)?.to_owned();
+    let safe = matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS);
+    let allowed = safe || jwt::origin_allowed(&parts.headers, &config.http.websocket_origins);
+    Some(CookieLogin { token, allowed })
 }
 
 /// The scheme of presented credentials as a metric label (a fixed set).
@@ -57,6 +85,9 @@ impl Visitor {
     /// Passes the gate: IP rule, credentials, rate limit. Credentials that were checked count
     /// as a login or a failed one; the admitted caller is named in the access log.
     pub async fn admit(self, app: &AppState) -> Result<Caller, HttpError> {
+        if let Some(cookie) = &self.cookie {
+            return self.admit_cookie(app, cookie).await;
+        }
         let scheme = scheme_label(&self.presented);
         let admitted = app
             .gate()
@@ -83,6 +114,42 @@ impl Visitor {
         };
         if let (Some(scheme), Some(ok)) = (scheme, verdict) {
             app.metrics().login(LoginSurface::Http, scheme, ok);
+        }
+        admitted
+    }
+}
+
+impl Visitor {
+    async fn admit_cookie(
+        &self,
+        app: &AppState,
+        cookie: &CookieLogin,
+    ) -> Result<Caller, HttpError> {
+        if !cookie.allowed {
+            return Err(HttpError::forbidden(
+                "A login cookie changes state only from the origins in http.websocket_origins",
+            ));
+        }
+        let verifier = match app.c2s.jwt() {
+            Ok(Some(verifier)) => verifier,
+            Ok(None) => return Err(RestError::NoAuthz.into()),
+            Err(e) => {
+                tracing::error!(error = %e, "auth.jwt keys cannot be used");
+                return Err(RestError::Internal.into());
+            }
+        };
+        let admitted = app
+            .gate()
+            .admit_cookie(
+                app.accounts(),
+                &verifier,
+                &cookie.token,
+                self.client,
+                self.surface,
+            )
+            .await;
+        if let (Ok(caller), Some(identity)) = (&admitted, &self.identity) {
+            identity.admitted(&caller.jid);
         }
         admitted
     }
@@ -129,6 +196,7 @@ impl FromRequestParts<AppState> for Visitor {
             .ok_or_else(|| HttpError::internal().with_detail("this route takes no credentials"))?;
         Ok(Visitor {
             presented: Authorization::from_header(parts.headers.get(AUTHORIZATION)),
+            cookie: cookie_login(parts, app),
             client: client(parts, app)?,
             policy,
             surface: auth_surface(parts),

@@ -18,6 +18,7 @@ use switchboard_xmpp::sender::Principal;
 use super::access::{AccessRules, client_ip, parse_net};
 use super::credentials::{self, Authorization};
 use super::error::HttpError;
+use crate::auth::jwt::{JwtVerifier, LoginError};
 use crate::auth::throttle::{AuthSurface, AuthThrottle, Throttled};
 use crate::auth::{AccountError, Accounts};
 use crate::config::{AccessConfig, ComponentConfig, Config, Secret};
@@ -41,13 +42,18 @@ pub enum Credential {
     Token(TokenScope),
     /// A REST component's credential.
     Component,
+    /// The app-login JWT cookie (`auth.jwt.cookie_name`) on the client API.
+    LoginCookie,
 }
 
 impl Caller {
     /// Whether the credential allows administration: a `user`-scoped token never does, even
     /// when its account is an admin (least privilege).
     pub fn may_administer(&self) -> bool {
-        self.credential != Credential::Token(TokenScope::User)
+        !matches!(
+            self.credential,
+            Credential::Token(TokenScope::User) | Credential::LoginCookie
+        )
     }
 
     /// Which senders this caller may use: its account, or anything under its domain.
@@ -287,6 +293,42 @@ impl Gate {
             jid,
             rules,
             credential,
+        })
+    }
+
+    /// The door for a browser app's login cookie (client API only): the accounts' IP rule, the
+    /// address's count of failed logins, the token (an account provisioned by it as at a
+    /// WebSocket login), then the caller's rate limit. It never grants administration.
+    pub async fn admit_cookie(
+        &self,
+        accounts: &Accounts,
+        verifier: &JwtVerifier,
+        token: &str,
+        client: IpAddr,
+        surface: AuthSurface,
+    ) -> Result<Caller, HttpError> {
+        check_ip(&self.account_rules, client)?;
+        let attempt = self.throttle.begin(client, surface).map_err(throttled)?;
+        let user = match verifier.admit(accounts, token).await {
+            Ok(verified) => {
+                attempt.succeeded();
+                verified.user
+            }
+            Err(LoginError::Keys(_) | LoginError::Accounts(_)) => {
+                return Err(RestError::Internal.into());
+            }
+            Err(e) => {
+                tracing::info!(reason = %e, "login cookie refused on the client API");
+                attempt.failed("a login cookie");
+                return Err(self.refuse().await.into());
+            }
+        };
+        let jid = self.account_jid(&user)?;
+        self.limit(&jid)?;
+        Ok(Caller {
+            jid,
+            rules: self.account_rules.clone(),
+            credential: Credential::LoginCookie,
         })
     }
 

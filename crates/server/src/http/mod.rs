@@ -1,5 +1,6 @@
 //! The HTTP side: `/rest` (stanzas over HTTP, mod_rest), `/msg` (mod_post_msg), the admin API,
-//! `/metrics`, `/xmpp-websocket` (RFC 7395) and `/health`, behind one edge.
+//! `/metrics`, `/xmpp-websocket` (RFC 7395) with its AsyncAPI document, `/health` and an
+//! optional static app at `/`, behind one edge.
 //!
 //! The edge: [`listener`] bounds connections; [`layers`] wraps every route (access log and
 //! metrics from [`observe`], span, timeouts, concurrency, panics, masked credentials);
@@ -11,6 +12,7 @@ pub mod account_ops;
 pub mod admin;
 pub mod admin_api;
 pub mod api_input;
+pub mod app_login;
 pub mod body;
 pub mod caller;
 pub mod client_api;
@@ -67,7 +69,8 @@ pub fn app(state: AppState, http: &HttpConfig) -> Result<Router, String> {
         .merge(admin::routes())
         .merge(webhooks::routes())
         .merge(client_api::routes())
-        .merge(admin_api::routes());
+        .merge(admin_api::routes())
+        .merge(app_login::routes());
     // The upgrade is answered at once; the WebSocket session then lives outside any request,
     // as an event stream lives as long as its client reads.
     let upgrades = Router::new()
@@ -79,6 +82,17 @@ pub fn app(state: AppState, http: &HttpConfig) -> Result<Router, String> {
         .merge(upgrades);
     if let Some(transfer) = state.transfer_timeout() {
         routes = routes.merge(layers::timeout(upload::routes(), transfer));
+    }
+    if let Some(dir) = &http.static_dir {
+        if !dir.is_dir() {
+            return Err(format!(
+                "http.static_dir: {} is not a directory",
+                dir.display()
+            ));
+        }
+        // ServeDir lists no directory, serves index.html for one, refuses paths that leave
+        // the directory, and sets Content-Type from the file's extension.
+        routes = routes.fallback_service(tower_http::services::ServeDir::new(dir));
     }
     Ok(layers::around(routes, state.edge(), http.max_concurrent_requests).with_state(state))
 }
@@ -92,5 +106,5 @@ async fn ws(
     upgrade: WebSocketUpgrade,
 ) -> Response {
     let client = SocketAddr::new(state.gate().client_ip(peer.ip(), &headers), peer.port());
-    websocket::upgrade(state.c2s.clone(), client, upgrade).await
+    websocket::upgrade(state.c2s.clone(), client, &headers, upgrade).await
 }

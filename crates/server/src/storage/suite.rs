@@ -42,6 +42,23 @@ pub async fn users_lifecycle(s: &dyn Store) {
     assert!(s.credentials("alice").await.unwrap().is_none());
 }
 
+pub async fn passwordless_accounts_exist_without_keys(s: &dyn Store) {
+    s.create_user("alice", &creds()).await.unwrap();
+    s.create_user("jay", &StoredCredentials::passwordless())
+        .await
+        .unwrap();
+    let jay = s.credentials("jay").await.unwrap().unwrap();
+    assert!(jay.is_passwordless());
+    assert!(!jay.verify_password(""));
+    // Accounts without a password take no SCRAM family off the offer.
+    let coverage = s.scram_coverage().await.unwrap();
+    assert!(coverage.sha1 && coverage.sha256);
+    assert!(s.set_credentials("jay", &creds()).await.unwrap());
+    let jay = s.credentials("jay").await.unwrap().unwrap();
+    assert!(!jay.is_passwordless());
+    assert!(jay.verify_password("secret"));
+}
+
 pub async fn imported_accounts_are_whole_or_absent(s: &dyn Store) {
     use crate::storage::PortableAccount;
     use switchboard_xmpp::sasl::ScramHash;
@@ -1257,6 +1274,10 @@ macro_rules! store_suite {
         #[tokio::test]
         async fn personal_data_follows_its_account() {
             $crate::storage::suite::personal_data_follows_its_account(&$open).await;
+        }
+        #[tokio::test]
+        async fn passwordless_accounts_exist_without_keys() {
+            $crate::storage::suite::passwordless_accounts_exist_without_keys(&$open).await;
         }
         #[tokio::test]
         async fn imported_accounts_are_whole_or_absent() {

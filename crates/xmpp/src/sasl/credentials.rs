@@ -227,6 +227,19 @@ impl StoredCredentials {
         Ok(Self { sha1, sha256 })
     }
 
+    /// An account without a password (provisioned by a token login): every password check and
+    /// SCRAM exchange against it fails as a wrong password does.
+    pub fn passwordless() -> Self {
+        Self {
+            sha1: None,
+            sha256: None,
+        }
+    }
+
+    pub fn is_passwordless(&self) -> bool {
+        self.sha1.is_none() && self.sha256.is_none()
+    }
+
     /// Constant-time check of a plaintext password (SASL PLAIN, HTTP Basic), against the
     /// SHA-256 keys when there are some.
     pub fn verify_password(&self, password: &str) -> bool {
@@ -249,7 +262,7 @@ impl StoredCredentials {
     /// Whether a key set is missing: such (imported) credentials are replaced with both key
     /// sets derived afresh once a login reveals the password.
     pub fn needs_upgrade(&self) -> bool {
-        self.sha1.is_none() || self.sha256.is_none()
+        !self.is_passwordless() && (self.sha1.is_none() || self.sha256.is_none())
     }
 }
 
@@ -260,6 +273,20 @@ fn fresh_salt() -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn passwordless_accounts_match_no_password() {
+        let creds = StoredCredentials::passwordless();
+        assert!(creds.is_passwordless());
+        assert!(!creds.verify_password("pencil"));
+        assert!(creds.for_hash(ScramHash::Sha256).is_none());
+        assert!(!creds.needs_upgrade());
+        assert!(
+            !StoredCredentials::derive("pencil", 4096)
+                .unwrap()
+                .is_passwordless()
+        );
+    }
 
     #[test]
     fn derive_and_verify_password() {

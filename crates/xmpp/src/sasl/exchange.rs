@@ -1,6 +1,7 @@
 //! One step API over every mechanism, so that a transport runs any of them the same way: it
 //! feeds in the client's messages and the account lookups asked for, and sends what comes out.
 
+use super::bearer::{BearerCredentials, INVALID_TOKEN, parse_external, parse_oauthbearer};
 use super::credentials::{Decoy, StoredCredentials};
 use super::error::SaslError;
 use super::mechanism::Mechanism;
@@ -20,6 +21,13 @@ pub enum Step {
     /// (where verified ones may be remembered) and pass the answer to
     /// [`ServerExchange::password_checked`].
     CheckPassword(PlainCredentials),
+    /// EXTERNAL: check that the stream carries an identity established by its transport and
+    /// that this authorization identity (`None`: the client asks for no other) is that one,
+    /// and pass the answer to [`ServerExchange::identity_checked`].
+    External(Option<String>),
+    /// OAUTHBEARER: verify this token (and its authorization identity against the token's
+    /// subject) and pass the answer to [`ServerExchange::token_checked`].
+    VerifyToken(BearerCredentials),
     /// Authenticated as the identity that was looked up; `additional` goes into `<success/>`.
     Success { additional: Option<Vec<u8>> },
 }
@@ -28,6 +36,10 @@ enum State {
     /// Waiting for the client's first message.
     Start,
     PlainCheck,
+    ExternalCheck,
+    TokenCheck,
+    /// A refused token was reported; the client's acknowledgement ends the exchange.
+    TokenRefused,
     ScramLookup(ScramServer),
     ScramFinal(ScramServer),
     /// Succeeded or failed: nothing more to do.
@@ -86,6 +98,19 @@ impl ServerExchange {
                 self.state = State::PlainCheck;
                 Ok(Step::CheckPassword(plain))
             }
+            State::Start if self.mechanism == Mechanism::External => {
+                let authzid = parse_external(data)?;
+                self.state = State::ExternalCheck;
+                Ok(Step::External(authzid))
+            }
+            State::Start if self.mechanism == Mechanism::OAuthBearer => {
+                let bearer = parse_oauthbearer(data)?;
+                self.state = State::TokenCheck;
+                Ok(Step::VerifyToken(bearer))
+            }
+            // RFC 7628 §3.2.3: the client answers the error with a single 0x01.
+            State::TokenRefused if data == b"\x01" => Err(SaslError::NotAuthorized),
+            State::TokenRefused => Err(SaslError::MalformedRequest),
             State::Start => {
                 let mut server = ScramServer::new(self.mechanism, self.channel.clone())?
                     .with_decoy(self.decoy.clone());
@@ -125,6 +150,29 @@ impl ServerExchange {
         match std::mem::replace(&mut self.state, State::Done) {
             State::PlainCheck if matches => Ok(Step::Success { additional: None }),
             State::PlainCheck => Err(SaslError::NotAuthorized),
+            _ => Err(SaslError::OutOfOrder),
+        }
+    }
+
+    /// The answer to [`Step::External`]: whether the transport's identity is there and the
+    /// authorization identity names it.
+    pub fn identity_checked(&mut self, matches: bool) -> Result<Step, SaslError> {
+        match std::mem::replace(&mut self.state, State::Done) {
+            State::ExternalCheck if matches => Ok(Step::Success { additional: None }),
+            State::ExternalCheck => Err(SaslError::NotAuthorized),
+            _ => Err(SaslError::OutOfOrder),
+        }
+    }
+
+    /// The answer to [`Step::VerifyToken`]. A refused token is reported to the client in a
+    /// challenge first (RFC 7628 §3.2.2).
+    pub fn token_checked(&mut self, valid: bool) -> Result<Step, SaslError> {
+        match std::mem::replace(&mut self.state, State::Done) {
+            State::TokenCheck if valid => Ok(Step::Success { additional: None }),
+            State::TokenCheck => {
+                self.state = State::TokenRefused;
+                Ok(Step::Challenge(INVALID_TOKEN.to_vec()))
+            }
             _ => Err(SaslError::OutOfOrder),
         }
     }

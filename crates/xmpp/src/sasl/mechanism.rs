@@ -3,8 +3,9 @@
 
 use super::credentials::ScramHash;
 
-/// A server-side mechanism. New ones (EXTERNAL, OAUTHBEARER) join here and in the exchange's
-/// state machine.
+/// A server-side mechanism: the password ones, EXTERNAL (RFC 4422 Appendix A) for a stream
+/// whose identity the transport established (a cookie at the WebSocket upgrade), and
+/// OAUTHBEARER (RFC 7628) for a bearer token.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Mechanism {
     ScramSha1,
@@ -12,11 +13,24 @@ pub enum Mechanism {
     ScramSha256,
     ScramSha256Plus,
     Plain,
+    External,
+    OAuthBearer,
 }
 
 impl Mechanism {
-    /// Every mechanism, strongest first, which is the order to advertise them in.
-    pub const ALL: [Mechanism; 5] = [
+    /// Every mechanism, in the order to advertise them in.
+    pub const ALL: [Mechanism; 7] = [
+        Mechanism::External,
+        Mechanism::ScramSha256Plus,
+        Mechanism::ScramSha256,
+        Mechanism::ScramSha1Plus,
+        Mechanism::ScramSha1,
+        Mechanism::OAuthBearer,
+        Mechanism::Plain,
+    ];
+
+    /// The mechanisms that check a password, strongest first.
+    pub const PASSWORD: [Mechanism; 5] = [
         Mechanism::ScramSha256Plus,
         Mechanism::ScramSha256,
         Mechanism::ScramSha1Plus,
@@ -36,6 +50,8 @@ impl Mechanism {
             Mechanism::ScramSha256 => "SCRAM-SHA-256",
             Mechanism::ScramSha256Plus => "SCRAM-SHA-256-PLUS",
             Mechanism::Plain => "PLAIN",
+            Mechanism::External => "EXTERNAL",
+            Mechanism::OAuthBearer => "OAUTHBEARER",
         }
     }
 
@@ -44,7 +60,7 @@ impl Mechanism {
         match self {
             Mechanism::ScramSha1 | Mechanism::ScramSha1Plus => Some(ScramHash::Sha1),
             Mechanism::ScramSha256 | Mechanism::ScramSha256Plus => Some(ScramHash::Sha256),
-            Mechanism::Plain => None,
+            Mechanism::Plain | Mechanism::External | Mechanism::OAuthBearer => None,
         }
     }
 
@@ -53,9 +69,10 @@ impl Mechanism {
         matches!(self, Mechanism::ScramSha1Plus | Mechanism::ScramSha256Plus)
     }
 
-    /// The mechanisms to offer on a channel: the -PLUS ones only when its binding is known.
+    /// The password mechanisms to offer on a channel: the -PLUS ones only when its binding is
+    /// known.
     pub fn offered(channel_binding_known: bool) -> Vec<Mechanism> {
-        Self::ALL
+        Self::PASSWORD
             .into_iter()
             .filter(|m| channel_binding_known || !m.is_plus())
             .collect()
@@ -77,15 +94,23 @@ mod tests {
         for mechanism in Mechanism::ALL {
             assert_eq!(Mechanism::from_name(mechanism.name()), Some(mechanism));
             assert_eq!(mechanism.is_plus(), mechanism.name().ends_with("-PLUS"));
-            assert_eq!(mechanism.hash().is_none(), mechanism == Mechanism::Plain);
+            assert_eq!(
+                mechanism.hash().is_none(),
+                !mechanism.name().starts_with("SCRAM-")
+            );
         }
         assert_eq!(Mechanism::from_name("scram-sha-1"), None);
         assert_eq!(Mechanism::from_name("DIGEST-MD5"), None);
+        assert_eq!(Mechanism::from_name("EXTERNAL"), Some(Mechanism::External));
+        assert_eq!(
+            Mechanism::from_name("OAUTHBEARER"),
+            Some(Mechanism::OAuthBearer)
+        );
     }
 
     #[test]
     fn plus_mechanisms_need_a_known_binding() {
-        assert_eq!(Mechanism::offered(true), Mechanism::ALL);
+        assert_eq!(Mechanism::offered(true), Mechanism::PASSWORD);
         assert_eq!(
             Mechanism::offered(false),
             [

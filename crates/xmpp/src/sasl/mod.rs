@@ -1,6 +1,7 @@
-//! Server-side SASL (RFC 4422) for XMPP (RFC 6120 §6): PLAIN and SCRAM (with channel binding),
-//! one step API over all of them, the credentials they check, and their elements on the wire.
+//! Server-side SASL (RFC 4422) for XMPP (RFC 6120 §6): PLAIN, SCRAM (with channel binding),
+//! EXTERNAL and OAUTHBEARER, one step API over all of them, and their elements on the wire.
 
+mod bearer;
 mod credentials;
 mod error;
 mod exchange;
@@ -9,6 +10,7 @@ mod nonza;
 mod plain;
 mod scram;
 
+pub use bearer::{BearerCredentials, INVALID_TOKEN, parse_external, parse_oauthbearer};
 pub use credentials::{
     CredentialsError, Decoy, MIN_ITERATIONS, SALT_LEN, ScramHash, ScramKeys, StoredCredentials,
 };

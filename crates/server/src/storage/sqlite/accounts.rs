@@ -58,12 +58,14 @@ impl AccountStore for SqliteStore {
     async fn create_user(&self, user: &str, creds: &StoredCredentials) -> Result<(), StoreError> {
         let query = sqlx::query(
             "INSERT INTO users (username, sha1_salt, sha1_iterations, sha1_stored_key, sha1_server_key,
-                sha256_salt, sha256_iterations, sha256_stored_key, sha256_server_key, created_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                sha256_salt, sha256_iterations, sha256_stored_key, sha256_server_key, created_at,
+                passwordless)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(user);
         let result = bind_keys(query, creds)
             .bind(now())
+            .bind(creds.is_passwordless())
             .execute(&self.pool)
             .await;
         match result {
@@ -96,6 +98,9 @@ impl AccountStore for SqliteStore {
             .fetch_optional(&self.pool)
             .await?;
         row.map(|row| {
+            if row.try_get::<bool, _>("passwordless")? {
+                return Ok(StoredCredentials::passwordless());
+            }
             StoredCredentials::from_keys(
                 keys_from_row(&row, "sha1")?,
                 keys_from_row(&row, "sha256")?,
@@ -112,11 +117,12 @@ impl AccountStore for SqliteStore {
     ) -> Result<bool, StoreError> {
         let query = sqlx::query(
             "UPDATE users SET sha1_salt = ?, sha1_iterations = ?, sha1_stored_key = ?, sha1_server_key = ?,
-                sha256_salt = ?, sha256_iterations = ?, sha256_stored_key = ?, sha256_server_key = ?
+                sha256_salt = ?, sha256_iterations = ?, sha256_stored_key = ?, sha256_server_key = ?,
+                passwordless = ?
              WHERE username = ?",
-        )
-        ;
+        );
         let done = bind_keys(query, creds)
+            .bind(creds.is_passwordless())
             .bind(user)
             .execute(&self.pool)
             .await?;
@@ -181,8 +187,8 @@ impl AccountStore for SqliteStore {
 
     async fn scram_coverage(&self) -> Result<ScramCoverage, StoreError> {
         let row = sqlx::query(
-            "SELECT NOT EXISTS (SELECT 1 FROM users WHERE sha1_iterations = 0) AS sha1,
-                    NOT EXISTS (SELECT 1 FROM users WHERE sha256_iterations = 0) AS sha256",
+            "SELECT NOT EXISTS (SELECT 1 FROM users WHERE sha1_iterations = 0 AND NOT passwordless) AS sha1,
+                    NOT EXISTS (SELECT 1 FROM users WHERE sha256_iterations = 0 AND NOT passwordless) AS sha256",
         )
         .fetch_one(&self.pool)
         .await?;
