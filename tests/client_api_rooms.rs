@@ -367,3 +367,157 @@ async fn admin_muc_create_send_kick_destroy() {
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
     server.stop().await;
 }
+
+/// The next message event (`message` or `room.message`) on a raw event stream: its name, its
+/// `id:` and its data.
+async fn next_message_event(stream: &mut TcpStream, buf: &mut String) -> (String, String, Value) {
+    tokio::time::timeout(STEP, async {
+        loop {
+            while let Some(end) = buf.find("\n\n") {
+                let block: String = buf.drain(..end + 2).collect();
+                let field = |name: &str| {
+                    block
+                        .lines()
+                        .find_map(|l| l.strip_prefix(name))
+                        .map(|v| v.trim().to_owned())
+                };
+                let Some(event) = field("event:") else {
+                    continue;
+                };
+                if event == "message" || event == "room.message" {
+                    let data = serde_json::from_str(&field("data:").unwrap()).unwrap();
+                    return (event, field("id:").unwrap_or_default(), data);
+                }
+            }
+            let mut chunk = [0u8; 4096];
+            let n = stream.read(&mut chunk).await.unwrap();
+            assert!(n > 0, "stream closed");
+            buf.push_str(&String::from_utf8_lossy(&chunk[..n]));
+        }
+    })
+    .await
+    .expect("a message event in time")
+}
+
+async fn resume_stream(server: &TestServer, user: &str, last: &str) -> (TcpStream, String) {
+    use base64::Engine;
+    let auth =
+        base64::engine::general_purpose::STANDARD.encode(format!("{user}@localhost:{PASSWORD}"));
+    let mut stream = TcpStream::connect(server.http).await.unwrap();
+    let request = format!(
+        "GET /api/sse HTTP/1.1\r\nHost: localhost\r\nAuthorization: Basic {auth}\r\nLast-Event-ID: {last}\r\n\r\n"
+    );
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut buf = String::new();
+    while !buf.contains("\r\n\r\n") {
+        let mut chunk = [0u8; 4096];
+        let n = stream.read(&mut chunk).await.unwrap();
+        assert!(n > 0);
+        buf.push_str(&String::from_utf8_lossy(&chunk[..n]));
+    }
+    assert!(buf.starts_with("HTTP/1.1 200"), "{buf}");
+    let rest = buf.split_once("\r\n\r\n").unwrap().1.to_owned();
+    (stream, rest)
+}
+
+#[tokio::test]
+async fn room_events_carry_archive_ids_and_resume_with_direct_messages() {
+    let server = TestServer::start().await;
+    let r = call(
+        &server,
+        "alice",
+        Method::POST,
+        "/api/rooms",
+        Some(json!({"name": "Resume", "subject": ""})),
+    )
+    .await;
+    let id = r.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let r = call(
+        &server,
+        "alice",
+        Method::POST,
+        &format!("/api/rooms/{id}/users"),
+        Some(json!({"user": "bob@localhost"})),
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    let post_room = |body: &'static str| {
+        let path = format!("/api/rooms/{id}/messages");
+        let server = &server;
+        async move {
+            let r = call(
+                server,
+                "alice",
+                Method::POST,
+                &path,
+                Some(json!({"body": body})),
+            )
+            .await;
+            assert_eq!(r.status(), StatusCode::OK);
+        }
+    };
+
+    // Live: a room event's id is the room archive's stanza-id.
+    let (mut first, mut buf) = open_stream(&server, "bob").await;
+    post_room("one").await;
+    let (event, one, data) = next_message_event(&mut first, &mut buf).await;
+    assert_eq!(
+        (event.as_str(), data["body"].as_str()),
+        ("room.message", Some("one"))
+    );
+    assert_eq!(data["id"], one.as_str());
+    drop(first);
+
+    // Missed while away: room and direct messages, interleaved.
+    post_room("two").await;
+    let r = call(
+        &server,
+        "alice",
+        Method::POST,
+        "/api/messages",
+        Some(json!({"to": "bob@localhost", "body": "direct"})),
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    post_room("three").await;
+
+    // Resumed from the room event's id: everything after it, once, in order, then live.
+    let (mut second, mut buf) = resume_stream(&server, "bob", &one).await;
+    let mut seen = Vec::new();
+    for _ in 0..3 {
+        let (event, id, data) = next_message_event(&mut second, &mut buf).await;
+        assert!(!id.is_empty(), "{event} without an id");
+        seen.push((event, data["body"].as_str().unwrap().to_owned()));
+    }
+    assert_eq!(
+        seen,
+        [
+            ("room.message".to_owned(), "two".to_owned()),
+            ("message".to_owned(), "direct".to_owned()),
+            ("room.message".to_owned(), "three".to_owned()),
+        ]
+    );
+    post_room("four").await;
+    let (event, _, data) = next_message_event(&mut second, &mut buf).await;
+    assert_eq!(
+        (event.as_str(), data["body"].as_str()),
+        ("room.message", Some("four"))
+    );
+
+    // An id that is no archive id is refused.
+    use base64::Engine;
+    let auth =
+        base64::engine::general_purpose::STANDARD.encode(format!("bob@localhost:{PASSWORD}"));
+    let r = http()
+        .get(server.url("/api/sse"))
+        .header("Authorization", format!("Basic {auth}"))
+        .header("Last-Event-ID", "not-an-archive-id")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    server.stop().await;
+}

@@ -1,5 +1,10 @@
 //! `GET /api/sse`: a real session (resource `sse-<id>`) whose stanzas are written as Server-Sent
-//! Events; a reconnect with `Last-Event-ID` replays the archive from there before going live.
+//! Events; a reconnect with `Last-Event-ID` replays the archives from there before going live.
+//!
+//! Every message event's id is the stanza-id its archive gave it: the account's archive for
+//! `message`, the room's for `room.message`. Archive ids begin with their time, so one id marks
+//! a point in every archive: the replay merges the account's archive and those of its member
+//! rooms, in id order, from just after it.
 //!
 //! No gap and no duplicate: the session is bound before the archive is read, so a message is
 //! either archived before the replay reads it or delivered to the mailbox, which holds it
@@ -33,7 +38,7 @@ use crate::http::room_ops::{self, SSE_RESOURCE};
 use crate::http::state::AppState;
 use crate::ids::random_id;
 use crate::sessions::{Registration, SessionMsg};
-use crate::storage::archive::{Criteria, PageRequest, Position, QueryError};
+use crate::storage::archive::{Archived, Criteria, PageRequest, Position};
 
 /// Archived messages read per replay step.
 const REPLAY_PAGE: usize = 100;
@@ -74,11 +79,31 @@ struct Session {
     shutdown: CancellationToken,
 }
 
-/// Archived messages still to send, read page by page.
+/// Archived messages still to send: the account's archive and its member rooms', each read
+/// page by page, merged in id order.
 struct Replay {
-    after: String,
-    ready: VecDeque<Event>,
+    /// The client's last event id: everything after it is sent.
+    last: String,
+    start: DateTime<Utc>,
+    sources: Vec<Source>,
+}
+
+/// One archive of a replay.
+struct Source {
+    /// `None`: the account's own archive; else the room's name.
+    room: Option<String>,
+    /// The last id read from it, where its next page starts.
+    after: Option<String>,
+    ready: VecDeque<(Archived, Event)>,
     complete: bool,
+}
+
+/// The time an archive id begins with (eleven base-36 digits of microseconds, see
+/// `ids::time_ordered_id`), when it is one.
+fn id_time(id: &str) -> Option<DateTime<Utc>> {
+    let digits = id.get(..11).filter(|_| id.len() == 25)?;
+    let micros = u64::from_str_radix(digits, 36).ok()?;
+    DateTime::from_timestamp_micros(i64::try_from(micros).ok()?)
 }
 
 async fn open(
@@ -109,6 +134,7 @@ async fn open(
         .map_err(|_| HttpError::bad_request("Invalid session JID"))?;
     // The rooms the account is a member of, joined or not: this session joins them, so that
     // their messages reach it as they reach any occupant.
+    let mut member_rooms = Vec::new();
     if let Some(muc) = app.muc() {
         let rooms = muc.rooms_of(&caller.jid).await.unwrap_or_default();
         for room in rooms
@@ -116,8 +142,31 @@ async fn open(
             .filter(|r| r.affiliation >= Affiliation::Member)
         {
             room_ops::join(&app, &caller.jid, &session, &room.jid).await;
+            member_rooms.extend(room.jid.node().map(|n| n.as_str().to_owned()));
         }
     }
+    let replay = match last {
+        Some(last) => {
+            let start = id_time(&last)
+                .filter(|at| *at <= app.server().now() + CLOCK_SLACK)
+                .ok_or_else(|| HttpError::not_found(format!("Unknown Last-Event-ID {last}")))?;
+            let sources = std::iter::once(None)
+                .chain(member_rooms.into_iter().map(Some))
+                .map(|room| Source {
+                    room,
+                    after: None,
+                    ready: VecDeque::new(),
+                    complete: false,
+                })
+                .collect();
+            Some(Replay {
+                last,
+                start,
+                sources,
+            })
+        }
+        None => None,
+    };
     tracing::info!(user = caller.user, resource, "event stream opened");
     let mut session = Session {
         app: app.clone(),
@@ -128,18 +177,14 @@ async fn open(
         rx,
         _registration: registration,
         bound_at: app.server().now(),
-        replay: last.map(|after| Replay {
-            after,
-            ready: VecDeque::new(),
-            complete: false,
-        }),
+        replay,
         replayed: HashSet::new(),
         idle: (config.api.sse_idle_timeout_secs > 0)
             .then(|| Duration::from_secs(config.api.sse_idle_timeout_secs)),
         shutdown: app.c2s.shutdown.clone(),
     };
-    // The first page now, so that an unknown Last-Event-ID is a 404 rather than a stream.
-    session.replay_page().await?;
+    // The first pages now, so that an archive failing is an error rather than a stream.
+    session.fill().await?;
     let stream = futures::stream::unfold(session, |mut session| async move {
         session.next().await.map(|event| (Ok(event), session))
     });
@@ -153,17 +198,12 @@ async fn open(
 impl Session {
     async fn next(&mut self) -> Option<Event> {
         loop {
-            if let Some(replay) = &mut self.replay {
-                if let Some(event) = replay.ready.pop_front() {
-                    return Some(event);
+            if self.replay.is_some() {
+                match self.replayed_next().await {
+                    Ok(Some(event)) => return Some(event),
+                    Ok(None) => self.replay = None,
+                    Err(_) => return None,
                 }
-                if !replay.complete {
-                    if self.replay_page().await.is_err() {
-                        return None;
-                    }
-                    continue;
-                }
-                self.replay = None;
             }
             let idle = async {
                 match self.idle {
@@ -183,10 +223,10 @@ impl Session {
                     let Some(event) = StreamEvent::of(&el, own, now, self.kinds) else {
                         continue;
                     };
-                    // Room messages are resumed from the room's archive, not the account's:
-                    // only the account's archive ids are event ids.
-                    let id = match event {
-                        StreamEvent::RoomMessage(_) => None,
+                    let id = match &event {
+                        StreamEvent::RoomMessage(m) => {
+                            Some(m.id.clone()).filter(|id| !id.is_empty())
+                        }
                         _ => archive_id(&el, own),
                     };
                     if id.as_ref().is_some_and(|id| self.replayed.remove(id)) {
@@ -199,61 +239,122 @@ impl Session {
         }
     }
 
-    /// Reads the next page of the replay into `ready`: what others sent to the account, as
-    /// the live stream would have shown it, each with its archive id.
-    async fn replay_page(&mut self) -> Result<(), HttpError> {
+    /// The next replayed event: the lowest id at the head of any archive.
+    async fn replayed_next(&mut self) -> Result<Option<Event>, HttpError> {
+        self.fill().await?;
+        let Some(replay) = &mut self.replay else {
+            return Ok(None);
+        };
+        let next = replay
+            .sources
+            .iter_mut()
+            .filter(|source| !source.ready.is_empty())
+            .min_by(|a, b| a.ready[0].0.id.cmp(&b.ready[0].0.id));
+        let Some((archived, event)) = next.and_then(|source| source.ready.pop_front()) else {
+            return Ok(None);
+        };
+        if archived.at + CLOCK_SLACK >= self.bound_at {
+            self.replayed.insert(archived.id);
+        }
+        Ok(Some(event))
+    }
+
+    /// Reads a page into every archive of the replay that has nothing ready and more to give,
+    /// so that the heads compared are the true next ones.
+    async fn fill(&mut self) -> Result<(), HttpError> {
         let Some(replay) = &mut self.replay else {
             return Ok(());
         };
-        self.app.flush_archive().await;
-        let request = PageRequest {
-            from: Position::After(replay.after.clone()),
-            max: REPLAY_PAGE,
-            count_limit: 0,
-        };
-        let page = self
-            .app
-            .server()
-            .store()
-            .archive_page(&self.user, &Criteria::default(), &request)
-            .await
-            .map_err(|e| match e {
-                QueryError::UnknownId(id) => {
-                    HttpError::not_found(format!("Unknown Last-Event-ID {id}"))
-                }
-                QueryError::Store(e) => {
-                    tracing::error!(user = self.user, error = %e, "archive unavailable");
-                    HttpError::internal()
-                }
-            })?;
-        replay.complete = page.complete || page.messages.is_empty();
-        for archived in page.messages {
-            replay.after.clone_from(&archived.id);
-            let Ok(el) = archived.stanza.parse::<minidom::Element>() else {
-                continue;
-            };
-            let incoming = el
-                .attr("from")
-                .and_then(|f| Jid::new(f).ok())
-                .is_some_and(|f| f.to_bare() != self.own);
-            if !incoming {
-                continue;
+        if replay
+            .sources
+            .iter()
+            .any(|s| s.ready.is_empty() && !s.complete)
+        {
+            self.app.flush_archive().await;
+        }
+        for source in &mut replay.sources {
+            while source.ready.is_empty() && !source.complete {
+                read_page(
+                    &self.app,
+                    &self.user,
+                    &self.own,
+                    self.kinds,
+                    replay.start,
+                    &replay.last,
+                    source,
+                )
+                .await?;
             }
-            let at = archived.at.timestamp_millis();
-            let event = match StreamEvent::of(&el, self.own.as_str(), at, self.kinds) {
-                Some(StreamEvent::Message(_)) => {
-                    StreamEvent::Message(recv_message(&archived, &el, false))
-                }
-                Some(event) => event,
-                None => continue,
-            };
-            if archived.at + CLOCK_SLACK >= self.bound_at {
-                self.replayed.insert(archived.id.clone());
-            }
-            replay.ready.push_back(event_of(&event, Some(archived.id)));
         }
         Ok(())
     }
+}
+
+/// The next page of one archive of a replay: the events after `last`, as the live stream would
+/// have shown them, each with its archive id.
+async fn read_page(
+    app: &AppState,
+    user: &str,
+    own: &BareJid,
+    kinds: StreamKinds,
+    start: DateTime<Utc>,
+    last: &str,
+    source: &mut Source,
+) -> Result<(), HttpError> {
+    let criteria = Criteria {
+        start: Some(start),
+        ..Criteria::default()
+    };
+    let request = PageRequest {
+        from: source
+            .after
+            .clone()
+            .map_or(Position::Oldest, Position::After),
+        max: REPLAY_PAGE,
+        count_limit: 0,
+    };
+    let store = app.server().store();
+    let page = match &source.room {
+        None => store.archive_page(user, &criteria, &request).await,
+        Some(room) => store.muc_archive_page(room, &criteria, &request).await,
+    }
+    .map_err(|e| {
+        tracing::error!(user, room = source.room, error = %e, "archive unavailable");
+        HttpError::internal()
+    })?;
+    source.complete = page.complete || page.messages.is_empty();
+    for archived in page.messages {
+        source.after = Some(archived.id.clone());
+        if archived.id.as_str() <= last {
+            continue;
+        }
+        let Ok(el) = archived.stanza.parse::<minidom::Element>() else {
+            continue;
+        };
+        let at = archived.at.timestamp_millis();
+        let event = match (&source.room, StreamEvent::of(&el, own.as_str(), at, kinds)) {
+            (Some(_), Some(event @ StreamEvent::RoomMessage(_))) => event,
+            (None, Some(StreamEvent::Message(_))) if incoming(&el, own) => {
+                StreamEvent::Message(recv_message(&archived, &el, false))
+            }
+            (None, Some(event @ (StreamEvent::Receipt(_) | StreamEvent::ChatState(_))))
+                if incoming(&el, own) =>
+            {
+                event
+            }
+            _ => continue,
+        };
+        let sse = event_of(&event, Some(archived.id.clone()));
+        source.ready.push_back((archived, sse));
+    }
+    Ok(())
+}
+
+/// Whether an archived message of the account's came from someone else.
+fn incoming(el: &minidom::Element, own: &BareJid) -> bool {
+    el.attr("from")
+        .and_then(|f| Jid::new(f).ok())
+        .is_some_and(|f| f.to_bare() != *own)
 }
 
 fn event_of(event: &StreamEvent, id: Option<String>) -> Event {
