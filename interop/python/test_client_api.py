@@ -158,3 +158,48 @@ def test_event_stream_forced_disconnect_and_resume(server: Server) -> None:
         got = [next(resumed) for _ in range(3)]
     assert [json.loads(e["data"])["body"] for e in got] == ["two", "three", "four"]
     assert len({e["id"] for e in got}) == 3
+
+
+def test_rooms_with_an_xmpp_occupant_and_room_events(server: Server) -> None:
+    gina, hank_jid = session(server, "gina"), server.jid("hank")
+    r = gina.post(api(server, "/rooms"), json={"name": "Py team", "subject": "plans"})
+    assert r.status_code == 201, r.text
+    room_id = r.json()["id"]
+    assert room_id.startswith("group-")
+    room = f"{room_id}@conference.{server.domain}"
+    r = gina.post(api(server, f"/rooms/{room_id}/users"), json={"user": hank_jid})
+    assert r.status_code == 204, r.text
+
+    async def scenario() -> None:
+        with stream(server, "gina") as live:
+            async with connected(server, "hank", "py-rooms", plugins=("xep_0030", "xep_0045")) as hank:
+                await within(
+                    hank.plugin["xep_0045"].join_muc_wait(room, "hank", maxstanzas=0, timeout=10),
+                    15,
+                    "hank's join of the members-only room",
+                )
+                r = await asyncio.to_thread(
+                    gina.post, api(server, f"/rooms/{room_id}/messages"), json={"body": "from the API"}
+                )
+                assert r.status_code == 200, r.text
+                got = await hank.next_message(
+                    lambda m: m["type"] == "groupchat" and m["body"] == "from the API", 10, "the API's post"
+                )
+                assert got["from"] == f"{room}/gina"
+                hank.send_message(mto=room, mbody="from slixmpp", mtype="groupchat")
+
+                def room_event() -> dict:
+                    for event in live:
+                        if event["event"] == "room.message" and "from slixmpp" in event["data"]:
+                            return event
+                    raise AssertionError("stream ended")
+
+                event = await within(asyncio.to_thread(room_event), 15, "gina's room.message event")
+                data = json.loads(event["data"])
+                assert data["room"] == room and data["from"] == f"{room}/hank"
+                assert event["id"] == data["id"] != ""
+
+    asyncio.run(scenario())
+    r = gina.get(api(server, f"/rooms/{room_id}/messages"), params={"limit": 10})
+    assert r.status_code == 200, r.text
+    assert [m["body"] for m in r.json()][:2] == ["from slixmpp", "from the API"]
