@@ -8,9 +8,10 @@ use axum::routing::{get, put};
 use serde::Deserialize;
 
 use super::lookup::local_account;
-use crate::http::account_ops::{self, Contact, ContactAction, ManageAction};
+use crate::http::account_ops::{self, Contact, ManageAction};
 use crate::http::api_input::{ApiJson, ApiPath};
 use crate::http::caller::Admin;
+use crate::http::client_api::contacts::{Action, NewContact};
 use crate::http::error::HttpError;
 use crate::http::state::AppState;
 
@@ -19,18 +20,6 @@ pub fn routes() -> axum::Router<AppState> {
         .route("/contacts/{user}", get(list).post(add))
         .route("/contacts/{user}/{contact}", put(act).delete(remove))
         .route("/contacts/{user}/{contact}/manage", put(manage))
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct NewContact {
-    pub jid: String,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Action {
-    pub action: ContactAction,
 }
 
 #[derive(Deserialize)]
