@@ -9,24 +9,19 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use common::*;
-use futures::{SinkExt, StreamExt};
 use minidom::Element;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use switchboard_server::auth::jwt;
 use switchboard_server::config::{Config, JwtConfig, Secret};
-use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::http::HeaderValue;
-use tokio_tungstenite::tungstenite::{self, Message};
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 const SECRET: &str = "app-login test secret, 32+ bytes long";
 const SASL: &str = "urn:ietf:params:xml:ns:xmpp-sasl";
 const OPEN: &str =
     "<open xmlns='urn:ietf:params:xml:ns:xmpp-framing' to='localhost' version='1.0'/>";
-
-type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
 fn jwt_on(config: &mut Config) {
     config.auth.jwt.secret = Some(Secret::from(SECRET));
@@ -106,35 +101,6 @@ async fn refused(
     }
 }
 
-async fn send(ws: &mut Ws, xml: &str) {
-    ws.send(Message::text(xml)).await.unwrap();
-}
-
-/// The next element, or `None` once the socket closed.
-async fn recv(ws: &mut Ws) -> Option<Element> {
-    loop {
-        let msg = tokio::time::timeout(STEP, ws.next())
-            .await
-            .expect("a WebSocket message in time");
-        match msg {
-            Some(Ok(Message::Text(text))) => return Some(text.as_str().parse().unwrap()),
-            Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return None,
-            Some(Ok(_)) => continue,
-        }
-    }
-}
-
-async fn recv_named(ws: &mut Ws, name: &str) -> Element {
-    loop {
-        let el = recv(ws)
-            .await
-            .unwrap_or_else(|| panic!("closed before <{name}>"));
-        if el.name() == name {
-            return el;
-        }
-    }
-}
-
 fn mechanisms(features: &Element) -> Vec<String> {
     features
         .get_child("mechanisms", SASL)
@@ -144,9 +110,9 @@ fn mechanisms(features: &Element) -> Vec<String> {
 
 /// Opens the stream and returns the SASL mechanisms offered.
 async fn open(ws: &mut Ws) -> Vec<String> {
-    send(ws, OPEN).await;
-    recv_named(ws, "open").await;
-    mechanisms(&recv_named(ws, "features").await)
+    ws_send(ws, OPEN).await;
+    ws_recv_named(ws, "open").await;
+    mechanisms(&ws_recv_named(ws, "features").await)
 }
 
 async fn auth(ws: &mut Ws, mechanism: &str, data: &[u8]) -> Element {
@@ -155,20 +121,20 @@ async fn auth(ws: &mut Ws, mechanism: &str, data: &[u8]) -> Element {
     } else {
         STANDARD.encode(data)
     };
-    send(
+    ws_send(
         ws,
         &format!("<auth xmlns='{SASL}' mechanism='{mechanism}'>{payload}</auth>"),
     )
     .await;
-    recv(ws).await.expect("an answer to <auth/>")
+    ws_recv(ws).await.expect("an answer to <auth/>")
 }
 
 async fn bind(ws: &mut Ws, resource: &str) -> String {
-    send(ws, OPEN).await;
-    recv_named(ws, "open").await;
-    recv_named(ws, "features").await;
-    send(ws, &format!("<iq type='set' id='b'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'><resource>{resource}</resource></bind></iq>")).await;
-    let bound = recv_named(ws, "iq").await;
+    ws_send(ws, OPEN).await;
+    ws_recv_named(ws, "open").await;
+    ws_recv_named(ws, "features").await;
+    ws_send(ws, &format!("<iq type='set' id='b'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'><resource>{resource}</resource></bind></iq>")).await;
+    let bound = ws_recv_named(ws, "iq").await;
     bound
         .get_child("bind", "urn:ietf:params:xml:ns:xmpp-bind")
         .and_then(|b| b.get_child("jid", "urn:ietf:params:xml:ns:xmpp-bind"))
@@ -315,7 +281,7 @@ async fn oauthbearer_and_plain_with_a_token_on_tcp_and_websocket() {
     assert_eq!(challenge.name(), "challenge");
     let error: Value = serde_json::from_slice(&STANDARD.decode(challenge.text()).unwrap()).unwrap();
     assert_eq!(error["status"], "invalid_token");
-    send(
+    ws_send(
         &mut ws,
         &format!(
             "<response xmlns='{SASL}'>{}</response>",
@@ -323,7 +289,7 @@ async fn oauthbearer_and_plain_with_a_token_on_tcp_and_websocket() {
         ),
     )
     .await;
-    let failure = recv(&mut ws).await.unwrap();
+    let failure = ws_recv(&mut ws).await.unwrap();
     assert!(failure.has_child("not-authorized", SASL), "{failure:?}");
     // A token for alice with an authorization identity for bob.
     let mut ws = upgrade(&server, None).await;
@@ -419,7 +385,7 @@ async fn sessions_end_at_token_expiry_only_when_asked() {
     open(&mut ws).await;
     auth(&mut ws, "EXTERNAL", b"").await;
     bind(&mut ws, "web").await;
-    let error = recv_named(&mut ws, "error").await;
+    let error = ws_recv_named(&mut ws, "error").await;
     assert!(
         error.has_child("not-authorized", "urn:ietf:params:xml:ns:xmpp-streams"),
         "{error:?}"
@@ -436,12 +402,12 @@ async fn sessions_end_at_token_expiry_only_when_asked() {
     auth(&mut ws, "EXTERNAL", b"").await;
     bind(&mut ws, "web").await;
     tokio::time::sleep(Duration::from_secs(2)).await;
-    send(
+    ws_send(
         &mut ws,
         "<iq type='get' id='p'><ping xmlns='urn:xmpp:ping'/></iq>",
     )
     .await;
-    let pong = recv_named(&mut ws, "iq").await;
+    let pong = ws_recv_named(&mut ws, "iq").await;
     assert_eq!(pong.attr("type"), Some("result"));
     server.stop().await;
 }
@@ -513,14 +479,14 @@ impl Examples {
     /// Sends an example as it is written.
     async fn send(&mut self, ws: &mut Ws, message: &str, example: &str) {
         let xml = self.payload(message, example);
-        send(ws, &xml).await;
+        ws_send(ws, &xml).await;
     }
 
     /// Reads until an element the example matches arrives.
     async fn expect(&mut self, ws: &mut Ws, message: &str, example: &str) {
         let wanted = self.element(message, example);
         loop {
-            let el = recv(ws)
+            let el = ws_recv(ws)
                 .await
                 .unwrap_or_else(|| panic!("closed before {message}/{example}"));
             if matches(&wanted, &el) {
@@ -602,16 +568,16 @@ async fn the_asyncapi_document_is_served_and_every_example_replays() {
     ex.expect(&mut alice, "saslExternal", "server-accepts")
         .await;
     ex.send(&mut alice, "streamOpen", "client-opens").await;
-    recv_named(&mut alice, "open").await;
-    recv_named(&mut alice, "features").await;
+    ws_recv_named(&mut alice, "open").await;
+    ws_recv_named(&mut alice, "features").await;
     ex.send(&mut alice, "resourceBinding", "client-binds").await;
     ex.expect(&mut alice, "resourceBinding", "server-binds")
         .await;
     let mut bob = cookie_session(&server, "bob", "web-def456").await;
-    send(&mut bob, "<presence/>").await;
-    recv_named(&mut bob, "presence").await;
-    send(&mut alice, "<presence/>").await;
-    recv_named(&mut bob, "presence").await;
+    ws_send(&mut bob, "<presence/>").await;
+    ws_recv_named(&mut bob, "presence").await;
+    ws_send(&mut alice, "<presence/>").await;
+    ws_recv_named(&mut bob, "presence").await;
 
     ex.send(&mut alice, "presence", "alice-sends-presence")
         .await;
@@ -642,7 +608,7 @@ async fn the_asyncapi_document_is_served_and_every_example_replays() {
         .next()
         .unwrap()
         .to_owned();
-    send(
+    ws_send(
         &mut bob,
         &format!(
             "<presence to='{room}/bob'><x xmlns='http://jabber.org/protocol/muc'/></presence>"
@@ -656,7 +622,7 @@ async fn the_asyncapi_document_is_served_and_every_example_replays() {
     ex.expect(&mut bob, "groupMessage", "bob-receives-group-message")
         .await;
     ex.send(&mut alice, "streamClose", "client-closes").await;
-    recv_named(&mut alice, "close").await;
+    ws_recv_named(&mut alice, "close").await;
 
     let mut used = ex.used.clone();
     used.sort();

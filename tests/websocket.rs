@@ -4,20 +4,14 @@
 mod common;
 
 use common::*;
-use futures::{SinkExt, StreamExt};
-use minidom::Element;
-use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::http::HeaderValue;
-use tokio_tungstenite::tungstenite::{self, Message};
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 use tokio_xmpp::Stanza;
 
 const FRAMING: &str = "urn:ietf:params:xml:ns:xmpp-framing";
 const OPEN: &str =
     "<open xmlns='urn:ietf:params:xml:ns:xmpp-framing' to='localhost' version='1.0'/>";
-
-type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
 async fn connect(server: &TestServer) -> Ws {
     let mut request = server
@@ -36,48 +30,14 @@ async fn connect(server: &TestServer) -> Ws {
     ws
 }
 
-async fn send(ws: &mut Ws, xml: &str) {
-    ws.send(Message::text(xml)).await.unwrap();
-}
-
-/// The next XMPP element (one per text message), or `None` once the socket closed.
-async fn recv(ws: &mut Ws) -> Option<Element> {
-    loop {
-        let msg = tokio::time::timeout(STEP, ws.next())
-            .await
-            .expect("a WebSocket message in time");
-        match msg {
-            Some(Ok(Message::Text(text))) => {
-                let el: Element = text.as_str().parse().unwrap_or_else(|e| {
-                    panic!("every message is one complete element: {e}: {text}")
-                });
-                return Some(el);
-            }
-            Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return None,
-            Some(Ok(_)) => continue,
-        }
-    }
-}
-
-async fn recv_named(ws: &mut Ws, name: &str) -> Element {
-    loop {
-        let el = recv(ws)
-            .await
-            .unwrap_or_else(|| panic!("closed before <{name}>"));
-        if el.name() == name {
-            return el;
-        }
-    }
-}
-
 /// Logs in over WebSocket with SASL PLAIN and binds `resource`.
 async fn login(server: &TestServer, user: &str, resource: &str) -> Ws {
     let mut ws = connect(server).await;
-    send(&mut ws, OPEN).await;
-    let open = recv(&mut ws).await.unwrap();
+    ws_send(&mut ws, OPEN).await;
+    let open = ws_recv(&mut ws).await.unwrap();
     assert!(open.is("open", FRAMING), "{open:?}");
     assert_eq!(open.attr("from"), Some("localhost"));
-    let features = recv(&mut ws).await.unwrap();
+    let features = ws_recv(&mut ws).await.unwrap();
     let mechanisms: Vec<String> = features
         .get_child("mechanisms", "urn:ietf:params:xml:ns:xmpp-sasl")
         .expect("SASL offered on loopback WebSocket")
@@ -88,7 +48,7 @@ async fn login(server: &TestServer, user: &str, resource: &str) -> Ws {
         mechanisms.contains(&"SCRAM-SHA-256".to_string()),
         "{mechanisms:?}"
     );
-    send(
+    ws_send(
         &mut ws,
         &format!(
             "<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>{}</auth>",
@@ -96,20 +56,20 @@ async fn login(server: &TestServer, user: &str, resource: &str) -> Ws {
         ),
     )
     .await;
-    let success = recv(&mut ws).await.unwrap();
+    let success = ws_recv(&mut ws).await.unwrap();
     assert_eq!(success.name(), "success", "{success:?}");
-    send(&mut ws, OPEN).await;
-    recv_named(&mut ws, "open").await;
-    let features = recv(&mut ws).await.unwrap();
+    ws_send(&mut ws, OPEN).await;
+    ws_recv_named(&mut ws, "open").await;
+    let features = ws_recv(&mut ws).await.unwrap();
     assert!(features.has_child("bind", "urn:ietf:params:xml:ns:xmpp-bind"));
-    send(
+    ws_send(
         &mut ws,
         &format!(
             "<iq xmlns='jabber:client' type='set' id='bind'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'><resource>{resource}</resource></bind></iq>"
         ),
     )
     .await;
-    let bound = recv_named(&mut ws, "iq").await;
+    let bound = ws_recv_named(&mut ws, "iq").await;
     let jid = bound
         .get_child("bind", "urn:ietf:params:xml:ns:xmpp-bind")
         .and_then(|b| b.get_child("jid", "urn:ietf:params:xml:ns:xmpp-bind"))
@@ -123,8 +83,8 @@ async fn websocket_and_tcp_users_exchange_messages() {
     let server = TestServer::start().await;
     let mut ws = login(&server, "alice", "browser").await;
     // Stanzas without an explicit namespace are jabber:client, as on a TCP stream.
-    send(&mut ws, "<presence/>").await;
-    recv_named(&mut ws, "presence").await;
+    ws_send(&mut ws, "<presence/>").await;
+    ws_recv_named(&mut ws, "presence").await;
 
     let mut bob = server.client("bob@localhost/desk").await;
     send_xml(
@@ -132,7 +92,7 @@ async fn websocket_and_tcp_users_exchange_messages() {
         "<message xmlns='jabber:client' to='alice@localhost' type='chat'><body>to the browser</body></message>",
     )
     .await;
-    let m = recv_named(&mut ws, "message").await;
+    let m = ws_recv_named(&mut ws, "message").await;
     assert_eq!(m.attr("from"), Some("bob@localhost/desk"));
     assert_eq!(
         m.get_child("body", "jabber:client").unwrap().text(),
@@ -145,7 +105,7 @@ async fn websocket_and_tcp_users_exchange_messages() {
             break;
         }
     }
-    send(
+    ws_send(
         &mut ws,
         "<message xmlns='jabber:client' to='bob@localhost' type='chat'><body>from the browser</body></message>",
     )
@@ -160,20 +120,20 @@ async fn websocket_and_tcp_users_exchange_messages() {
 async fn roster_and_ping_over_websocket() {
     let server = TestServer::start().await;
     let mut ws = login(&server, "carol", "tab").await;
-    send(
+    ws_send(
         &mut ws,
         "<iq xmlns='jabber:client' type='set' id='r1'><query xmlns='jabber:iq:roster'><item jid='dave@localhost' name='Dave'/></query></iq>",
     )
     .await;
-    let result = recv_named(&mut ws, "iq").await;
+    let result = ws_recv_named(&mut ws, "iq").await;
     assert_eq!(result.attr("type"), Some("result"), "{result:?}");
-    send(
+    ws_send(
         &mut ws,
         "<iq xmlns='jabber:client' type='get' id='r2'><query xmlns='jabber:iq:roster'/></iq>",
     )
     .await;
     let roster = loop {
-        let iq = recv_named(&mut ws, "iq").await;
+        let iq = ws_recv_named(&mut ws, "iq").await;
         if iq.attr("id") == Some("r2") {
             break iq;
         }
@@ -183,12 +143,12 @@ async fn roster_and_ping_over_websocket() {
         .and_then(|q| q.get_child("item", "jabber:iq:roster"))
         .expect("stored item");
     assert_eq!(item.attr("name"), Some("Dave"));
-    send(
+    ws_send(
         &mut ws,
         "<iq xmlns='jabber:client' type='get' id='p1' to='localhost'><ping xmlns='urn:xmpp:ping'/></iq>",
     )
     .await;
-    let pong = recv_named(&mut ws, "iq").await;
+    let pong = ws_recv_named(&mut ws, "iq").await;
     assert_eq!(pong.attr("id"), Some("p1"));
     assert_eq!(pong.attr("type"), Some("result"));
     server.stop().await;
@@ -198,14 +158,14 @@ async fn roster_and_ping_over_websocket() {
 async fn close_is_answered_with_close() {
     let server = TestServer::start().await;
     let mut ws = login(&server, "dave", "x").await;
-    send(
+    ws_send(
         &mut ws,
         "<close xmlns='urn:ietf:params:xml:ns:xmpp-framing'/>",
     )
     .await;
-    let close = recv(&mut ws).await.expect("a <close/> answer");
+    let close = ws_recv(&mut ws).await.expect("a <close/> answer");
     assert!(close.is("close", FRAMING), "{close:?}");
-    assert!(recv(&mut ws).await.is_none());
+    assert!(ws_recv(&mut ws).await.is_none());
     server.stop().await;
 }
 
@@ -213,27 +173,27 @@ async fn close_is_answered_with_close() {
 async fn bad_xml_and_oversize_messages_are_stream_errors() {
     let server = TestServer::start_with(|c| c.limits.max_stanza_bytes = 8192).await;
     let mut ws = login(&server, "alice", "bad").await;
-    send(&mut ws, "<message><body>unclosed</message>").await;
-    let error = recv(&mut ws).await.unwrap();
+    ws_send(&mut ws, "<message><body>unclosed</message>").await;
+    let error = ws_recv(&mut ws).await.unwrap();
     assert!(
         error.is("error", "http://etherx.jabber.org/streams"),
         "{error:?}"
     );
     assert!(error.has_child("not-well-formed", "urn:ietf:params:xml:ns:xmpp-streams"));
-    assert!(recv(&mut ws).await.unwrap().is("close", FRAMING));
+    assert!(ws_recv(&mut ws).await.unwrap().is("close", FRAMING));
 
     let mut ws = login(&server, "alice", "big").await;
     let big = format!("<message><body>{}</body></message>", "y".repeat(8300));
-    send(&mut ws, &big).await;
-    let error = recv(&mut ws).await.unwrap();
+    ws_send(&mut ws, &big).await;
+    let error = ws_recv(&mut ws).await.unwrap();
     assert!(
         error.has_child("policy-violation", "urn:ietf:params:xml:ns:xmpp-streams"),
         "{error:?}"
     );
 
     let mut ws = login(&server, "alice", "two").await;
-    send(&mut ws, "<presence/><presence/>").await;
-    let error = recv(&mut ws).await.unwrap();
+    ws_send(&mut ws, "<presence/><presence/>").await;
+    let error = ws_recv(&mut ws).await.unwrap();
     assert!(error.has_child("not-well-formed", "urn:ietf:params:xml:ns:xmpp-streams"));
     server.stop().await;
 }
@@ -256,9 +216,9 @@ async fn shutdown_sends_close_over_websocket() {
     let mut ws = login(&server, "bob", "bye").await;
     let TestServer { running, dir, .. } = server;
     let stop = tokio::spawn(async move { running.unwrap().shutdown().await });
-    let error = recv(&mut ws).await.unwrap();
+    let error = ws_recv(&mut ws).await.unwrap();
     assert!(error.has_child("system-shutdown", "urn:ietf:params:xml:ns:xmpp-streams"));
-    assert!(recv(&mut ws).await.unwrap().is("close", FRAMING));
+    assert!(ws_recv(&mut ws).await.unwrap().is("close", FRAMING));
     stop.await.unwrap();
     drop(dir);
 }
@@ -275,12 +235,12 @@ async fn a_websocket_session_outlives_the_http_timeouts_and_caps() {
     let mut ws = login(&server, "alice", "browser").await;
     // Longer than every HTTP timeout: the upgraded connection is a session, not a request.
     tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
-    send(
+    ws_send(
         &mut ws,
         "<iq xmlns='jabber:client' type='get' id='late' to='localhost'><ping xmlns='urn:xmpp:ping'/></iq>",
     )
     .await;
-    let pong = recv_named(&mut ws, "iq").await;
+    let pong = ws_recv_named(&mut ws, "iq").await;
     assert_eq!(pong.attr("id"), Some("late"));
     assert_eq!(pong.attr("type"), Some("result"));
     // It no longer holds the address's only HTTP connection.

@@ -466,3 +466,46 @@ impl StanzaPeer {
         .ok()
     }
 }
+
+/// An XMPP-over-WebSocket (RFC 7395) client connection as the tests open it.
+pub type Ws = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<TcpStream>>;
+
+/// Sends one XMPP element (or framing element) as a text message.
+pub async fn ws_send(ws: &mut Ws, xml: &str) {
+    use futures::SinkExt;
+    ws.send(tokio_tungstenite::tungstenite::Message::text(xml))
+        .await
+        .unwrap();
+}
+
+/// The next XMPP element (one per text message), or `None` once the socket closed.
+pub async fn ws_recv(ws: &mut Ws) -> Option<Element> {
+    use tokio_tungstenite::tungstenite::Message;
+    loop {
+        let msg = tokio::time::timeout(STEP, ws.next())
+            .await
+            .expect("a WebSocket message in time");
+        match msg {
+            Some(Ok(Message::Text(text))) => {
+                let el: Element = text.as_str().parse().unwrap_or_else(|e| {
+                    panic!("every message is one complete element: {e}: {text}")
+                });
+                return Some(el);
+            }
+            Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return None,
+            Some(Ok(_)) => continue,
+        }
+    }
+}
+
+/// The next element named `name`, skipping others.
+pub async fn ws_recv_named(ws: &mut Ws, name: &str) -> Element {
+    loop {
+        let el = ws_recv(ws)
+            .await
+            .unwrap_or_else(|| panic!("closed before <{name}>"));
+        if el.name() == name {
+            return el;
+        }
+    }
+}
